@@ -1,0 +1,1 @@
+"""The `flagbridge` command line."""

@@ -1,0 +1,143 @@
+"""`flagbridge serve`, `migrate`, `openapi` and `keys`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+from app.auth import keys as keyring
+from app.cli.common import database_url, emit, fail, json_parent, migrate
+from app.config import get_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add serve, migrate, openapi and keys."""
+    serve = sub.add_parser(
+        "serve",
+        help="migrate, then serve the API",
+        description="Apply migrations, then serve the HTTP API with uvicorn.",
+    )
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    serve.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="trust X-Forwarded-For from FORWARDED_ALLOW_IPS (behind a reverse proxy)",
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", parents=[json_parent], help="apply database migrations")
+    mig.set_defaults(func=cmd_migrate)
+
+    spec = sub.add_parser("openapi", help="print the OpenAPI document (JSON) on stdout")
+    spec.set_defaults(func=cmd_openapi)
+
+    keys = sub.add_parser("keys", help="manage token signing keys")
+    keys_sub = keys.add_subparsers(dest="keys_cmd", required=True)
+    klist = keys_sub.add_parser("list", parents=[json_parent], help="list signing keys")
+    klist.set_defaults(func=cmd_keys_list)
+    rotate = keys_sub.add_parser(
+        "rotate",
+        parents=[json_parent],
+        help="create a new signing key; older keys keep verifying live tokens",
+    )
+    rotate.set_defaults(func=cmd_keys_rotate)
+    retire = keys_sub.add_parser(
+        "retire",
+        parents=[json_parent],
+        help="stop a non-active key from signing (keeps verifying unless --forget)",
+    )
+    retire.add_argument("kid")
+    retire.add_argument("--forget", action="store_true", help="also stop verifying with it")
+    retire.set_defaults(func=cmd_keys_retire)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply Alembic migrations."""
+    settings = get_settings()
+    migrate(settings)
+    from app.migrations import head_revision
+
+    head = head_revision(settings.migrations_dir)
+    emit(args, {"status": "ok", "head": head}, f"database at {head}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Migrate, then run uvicorn (workers inherit the resolved DATABASE_URL)."""
+    import uvicorn
+
+    settings = get_settings()
+    url = database_url(settings)
+    migrate(settings, url)
+    keyring.load_key_ring(settings)  # generate the first key here, not in N workers at once
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    if args.workers > 1:
+        prom_dir = settings.data_dir.resolve() / "prometheus"
+        shutil.rmtree(prom_dir, ignore_errors=True)
+        prom_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom_dir)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,
+        log_config=None,
+        proxy_headers=args.proxy_headers,
+        server_header=False,
+    )
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """Print the OpenAPI document."""
+    from app.main import create_app
+
+    spec = create_app().openapi()
+    sys.stdout.write(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    """List the keys in the key folder."""
+    kdir = get_settings().resolved_keys_dir
+    items = keyring.list_keys(kdir)
+
+    def role(k: dict[str, object]) -> str:
+        if k["active"]:
+            return "active (signs)"
+        return "signing-capable" if k["private"] else "verify-only"
+
+    lines = [f"{k['kid']}  {role(k)}" for k in items]
+    emit(args, {"keys": items}, "\n".join(lines) or "(no keys yet; one is made on first start)")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Generate and activate a new key."""
+    kdir = get_settings().resolved_keys_dir
+    kid = keyring.generate_key(kdir)
+    emit(
+        args,
+        {"kid": kid, "active": True},
+        f"new signing key {kid}; restart the server (or wait for its reload) to sign with it",
+    )
+    return 0
+
+
+def cmd_keys_retire(args: argparse.Namespace) -> int:
+    """Retire a key."""
+    kdir = get_settings().resolved_keys_dir
+    try:
+        keyring.retire_key(kdir, args.kid, forget=args.forget)
+    except (ValueError, FileNotFoundError) as exc:
+        return fail(args, str(exc))
+    emit(args, {"kid": args.kid, "retired": True, "forgotten": args.forget}, f"retired {args.kid}")
+    return 0

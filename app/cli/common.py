@@ -1,0 +1,89 @@
+"""What every CLI command shares: settings, the database, JSON or human output."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.embedded import resolve_database_url
+from app.errors import AppError
+from app.migrations import upgrade_to_head
+
+T = TypeVar("T")
+
+json_parent = argparse.ArgumentParser(add_help=False)
+json_parent.add_argument(
+    "--json", action="store_true", help="print one JSON object on stdout instead of text"
+)
+
+
+def cli_actor() -> str:
+    """How CLI actions are attributed in the audit log."""
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"cli:{user}"
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL, or the embedded server (started or attached to)."""
+    return resolve_database_url(settings.database_url, settings.data_dir)
+
+
+def migrate(settings: Settings, url: str | None = None) -> str:
+    """Bring the schema to the newest migration; returns the URL used."""
+    url = url or database_url(settings)
+    upgrade_to_head(settings.migrations_dir, url)
+    return url
+
+
+def in_transaction(
+    fn: Callable[[AsyncSession], Awaitable[T]], *, settings: Settings | None = None
+) -> T:
+    """Run fn in one committed transaction against a migrated database."""
+    settings = settings or get_settings()
+    url = migrate(settings)
+
+    async def runner() -> T:
+        engine = make_engine(url, pool_size=2, max_overflow=0)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                return await fn(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(runner())
+
+
+def emit(args: argparse.Namespace, obj: dict[str, Any], human: str) -> None:
+    """Print obj as JSON with --json, else the human text."""
+    if getattr(args, "json", False):
+        print(json.dumps(obj, default=str))
+    else:
+        print(human)
+
+
+def fail(args: argparse.Namespace, err: AppError | str, code: int = 1) -> int:
+    """Report an error (as problem JSON with --json) and return the exit code."""
+    if isinstance(err, AppError):
+        problem = err.to_problem()
+        message = problem["detail"]
+        for e in problem.get("errors") or []:
+            message += f"\n  {e['field']}: {e['message']}"
+    else:
+        problem = {"status": code, "detail": err}
+        message = err
+    if getattr(args, "json", False):
+        print(json.dumps({"error": problem}, default=str))
+    print(f"error: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,129 @@
+"""`flagbridge demo`: the demo world of the 2018 Jakarta sub-regional meeting."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cli.common import cli_actor, emit, in_transaction, json_parent
+from app.config import get_settings
+from app.models import Organization
+from app.orgs import service
+from app.orgs.schemas import ClientCreate, OrganizationCreate
+
+AGENCIES = [
+    ("ID", "Indonesia: National Counter-Terrorism Agency (BNPT)"),
+    ("AU", "Australia: Department of Home Affairs"),
+    ("BN", "Brunei Darussalam: Internal Security Department"),
+    ("MY", "Malaysia: Royal Malaysia Police, Special Branch Counter-Terrorism Division"),
+    ("MM", "Myanmar: Ministry of Home Affairs"),
+    ("NZ", "New Zealand: Department of Internal Affairs, Digital Safety"),
+    ("PH", "Philippines: Anti-Terrorism Council"),
+    ("SG", "Singapore: Internal Security Department"),
+    ("TH", "Thailand: Ministry of Digital Economy and Society"),
+]
+PLATFORMS = [
+    ("twitter", "Twitter"),
+    ("facebook", "Meta (Facebook)"),
+    ("youtube", "YouTube"),
+]
+OBSERVER = "Sub-Regional Counter-Terrorism Working Group (dashboards)"
+OPERATOR = "FlagBridge Operations"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the demo command."""
+    demo = sub.add_parser(
+        "demo",
+        parents=[json_parent],
+        help="create the demo world and print its credentials",
+        description="Create the nine member-state agencies of the 2018 Jakarta meeting, "
+        "Twitter and two more platforms, an observer and an operator, each with an API "
+        "client, and print their credentials. Run again, it prints the saved credentials.",
+    )
+    demo.set_defaults(func=cmd_demo)
+
+
+async def _build(session: AsyncSession) -> dict[str, Any]:
+    existing = (await session.scalars(select(Organization.name))).all()
+    if OPERATOR in existing:
+        return {}
+    label = cli_actor()
+    specs: list[dict[str, Any]] = [
+        {"kind": "agency", "name": name, "country": cc} for cc, name in AGENCIES
+    ]
+    specs += [{"kind": "platform", "name": name, "platform": slug} for slug, name in PLATFORMS]
+    specs += [{"kind": "observer", "name": OBSERVER}, {"kind": "operator", "name": OPERATOR}]
+    world: dict[str, Any] = {"organizations": []}
+    for spec in specs:
+        org = await service.create_organization(
+            session=session, actor=None, actor_label=label, data=OrganizationCreate(**spec)
+        )
+        client, secret = await service.create_client(
+            session=session,
+            actor=None,
+            actor_label=label,
+            data=ClientCreate(organization_id=org.id, name=f"{org.name} (demo)"),
+        )
+        world["organizations"].append(
+            {
+                "id": str(org.id),
+                "kind": org.kind,
+                "name": org.name,
+                "country": org.country,
+                "platform": org.platform,
+                "client_id": str(client.id),
+                "client_secret": secret,
+                "scopes": client.scopes,
+            }
+        )
+    return world
+
+
+def _human(world: dict[str, Any], base_url: str) -> str:
+    lines = ["FlagBridge demo world — credentials (keep them; secrets are stored hashed):", ""]
+    for org in world["organizations"]:
+        where = org["country"] or org["platform"] or ""
+        lines.append(f"{org['kind']:<9} {where:<9} {org['name']}")
+        lines.append(f"          client_id={org['client_id']}")
+        lines.append(f"          client_secret={org['client_secret']}")
+    first = world["organizations"][0]
+    lines += [
+        "",
+        "Get a token and call the API, e.g. as the first agency:",
+        f"  curl -s -X POST {base_url}/oauth/token -d grant_type=client_credentials \\",
+        f"       -d client_id={first['client_id']} -d client_secret={first['client_secret']}",
+        "  export TOKEN=...  # the access_token from that answer",
+        f'  curl -s {base_url}/readyz; curl -s -H "Authorization: Bearer $TOKEN" '
+        f"{base_url}/v1/admin/organizations  # 403: agencies are not operators",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Create (once) and print the demo world."""
+    settings = get_settings()
+    saved = settings.data_dir / "demo-credentials.json"
+    world = in_transaction(_build)
+    if world:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(world, fh, indent=2)
+        world["created"] = True
+    elif saved.exists():
+        world = json.loads(saved.read_text())
+        world["created"] = False
+    else:
+        world = {"organizations": [], "created": False}
+    base = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+    if not world["organizations"]:
+        emit(args, world, "the demo world exists, but its saved credentials are gone")
+        return 0
+    emit(args, world, _human(world, base))
+    return 0

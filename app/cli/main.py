@@ -1,0 +1,40 @@
+"""Entry point of the `flagbridge` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app import __version__
+from app.cli import admin, demo, orgs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every command group."""
+    parser = argparse.ArgumentParser(
+        prog="flagbridge",
+        description="FlagBridge: referrals of terrorism-linked accounts from agencies to "
+        "platforms. Reads DATABASE_URL, or runs an embedded PostgreSQL in "
+        "FLAGBRIDGE_DATA_DIR (default ./var).",
+    )
+    parser.add_argument("--version", action="version", version=f"flagbridge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    admin.register(sub)
+    orgs.register(sub)
+    demo.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the command; returns the exit code."""
+    from app.config import get_settings
+    from app.observability import configure_logging
+
+    configure_logging(get_settings().log_level if "serve" in (argv or sys.argv) else "WARNING")
+    args = build_parser().parse_args(argv)
+    code = args.func(args)
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

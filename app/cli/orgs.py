@@ -1,0 +1,192 @@
+"""`flagbridge org ...` and `flagbridge client ...`."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+
+from pydantic import ValidationError
+
+from app.auth.scopes import parse_scope_string
+from app.cli.common import cli_actor, emit, fail, in_transaction, json_parent
+from app.errors import AppError, Unprocessable, validation_errors
+from app.orgs import service
+from app.orgs.schemas import ClientCreate, ClientOut, OrganizationCreate, OrganizationOut
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the org and client command groups."""
+    org = sub.add_parser("org", help="manage organisations")
+    org_sub = org.add_subparsers(dest="org_cmd", required=True)
+    create = org_sub.add_parser(
+        "create",
+        parents=[json_parent],
+        help="register an organisation",
+        description="Register an agency (with --country), platform (with --platform), "
+        "observer or operator.",
+    )
+    create.add_argument(
+        "--kind", required=True, choices=["agency", "platform", "observer", "operator"]
+    )
+    create.add_argument("--name", required=True)
+    create.add_argument("--country", help="ISO 3166-1 alpha-2 code (agencies)")
+    create.add_argument("--platform", help="platform slug such as twitter (platforms)")
+    create.set_defaults(func=org_create)
+    lst = org_sub.add_parser("list", parents=[json_parent], help="list organisations")
+    lst.add_argument("--kind", choices=["agency", "platform", "observer", "operator"])
+    lst.set_defaults(func=org_list)
+
+    client = sub.add_parser("client", help="manage API clients")
+    client_sub = client.add_subparsers(dest="client_cmd", required=True)
+    ccreate = client_sub.add_parser(
+        "create", parents=[json_parent], help="create API credentials (secret shown once)"
+    )
+    ccreate.add_argument("--org", required=True, help="organisation id")
+    ccreate.add_argument("--name", required=True)
+    ccreate.add_argument(
+        "--scopes",
+        help='space-separated scopes, e.g. "flags:submit flags:read"; '
+        "default: all its organisation's kind allows",
+    )
+    ccreate.set_defaults(func=client_create)
+    revoke = client_sub.add_parser(
+        "revoke", parents=[json_parent], help="revoke a client; its tokens stop working at once"
+    )
+    revoke.add_argument("client_id")
+    revoke.set_defaults(func=client_revoke)
+    clist = client_sub.add_parser("list", parents=[json_parent], help="list API clients")
+    clist.add_argument("--org", help="only this organisation's clients")
+    clist.set_defaults(func=client_list)
+
+
+def _uuid_arg(value: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise Unprocessable(
+            f"Invalid {field}", errors=[{"field": field, "message": "not a UUID"}]
+        ) from exc
+
+
+def _validate(model: type, **data: object):  # type: ignore[no-untyped-def]
+    try:
+        return model(**data)
+    except ValidationError as exc:
+        errs = validation_errors(exc.errors())
+        raise Unprocessable("Invalid input", errors=errs) from exc
+
+
+def org_create(args: argparse.Namespace) -> int:
+    """Register an organisation."""
+    try:
+        data = _validate(
+            OrganizationCreate,
+            kind=args.kind,
+            name=args.name,
+            country=args.country,
+            platform=args.platform,
+        )
+        org = in_transaction(
+            lambda s: service.create_organization(
+                session=s, actor=None, actor_label=cli_actor(), data=data
+            )
+        )
+    except AppError as err:
+        return fail(args, err)
+    out = OrganizationOut.model_validate(org).model_dump(mode="json")
+    emit(args, out, f"created {org.kind} {org.name}: {org.id}")
+    return 0
+
+
+def org_list(args: argparse.Namespace) -> int:
+    """List every organisation."""
+
+    async def all_orgs(session):  # type: ignore[no-untyped-def]
+        items, cursor = [], None
+        while True:
+            page, cursor = await service.list_organizations(
+                session=session, cursor=cursor, limit=1000, kind=args.kind
+            )
+            items.extend(page)
+            if cursor is None:
+                return items
+
+    orgs = in_transaction(all_orgs)
+    items = [OrganizationOut.model_validate(o).model_dump(mode="json") for o in orgs]
+    lines = [
+        f"{o['id']}  {o['kind']:<9} {o['country'] or o['platform'] or '':<10} {o['name']}"
+        for o in items
+    ]
+    emit(args, {"items": items}, "\n".join(lines) or "(no organisations)")
+    return 0
+
+
+def client_create(args: argparse.Namespace) -> int:
+    """Create API credentials for an organisation."""
+    try:
+        scopes = parse_scope_string(args.scopes) if args.scopes is not None else None
+        data = _validate(
+            ClientCreate,
+            organization_id=_uuid_arg(args.org, "organization_id"),
+            name=args.name,
+            scopes=scopes,
+        )
+        client, secret = in_transaction(
+            lambda s: service.create_client(
+                session=s, actor=None, actor_label=cli_actor(), data=data
+            )
+        )
+    except AppError as err:
+        return fail(args, err)
+    out = ClientOut.model_validate(client).model_dump(mode="json")
+    out["client_secret"] = secret
+    emit(
+        args,
+        out,
+        f"client_id:     {out['client_id']}\nclient_secret: {secret}\n"
+        f"scopes:        {' '.join(out['scopes'])}\n(the secret is shown only now)",
+    )
+    return 0
+
+
+def client_revoke(args: argparse.Namespace) -> int:
+    """Revoke a client."""
+    try:
+        cid = _uuid_arg(args.client_id, "client_id")
+        client = in_transaction(
+            lambda s: service.revoke_client(
+                session=s, actor=None, actor_label=cli_actor(), client_id=cid
+            )
+        )
+    except AppError as err:
+        return fail(args, err)
+    out = ClientOut.model_validate(client).model_dump(mode="json")
+    emit(args, out, f"revoked {out['client_id']} at {out['revoked_at']}")
+    return 0
+
+
+def client_list(args: argparse.Namespace) -> int:
+    """List API clients."""
+    try:
+        org_id = _uuid_arg(args.org, "organization_id") if args.org else None
+    except AppError as err:
+        return fail(args, err)
+
+    async def all_clients(session):  # type: ignore[no-untyped-def]
+        items, cursor = [], None
+        while True:
+            page, cursor = await service.list_clients(
+                session=session, organization_id=org_id, cursor=cursor, limit=1000
+            )
+            items.extend(page)
+            if cursor is None:
+                return items
+
+    clients = in_transaction(all_clients)
+    items = [ClientOut.model_validate(c).model_dump(mode="json") for c in clients]
+    lines = []
+    for c in items:
+        revoked = "REVOKED " if c["revoked_at"] else ""
+        lines.append(f"{c['client_id']}  {revoked}{c['name']}  [{' '.join(c['scopes'])}]")
+    emit(args, {"items": items}, "\n".join(lines) or "(no clients)")
+    return 0

@@ -1,0 +1,77 @@
+"""Settings read from the environment; one object, validated once at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_migrations_dir() -> Path:
+    """The repository's alembic/ folder when running from a checkout, else ./alembic."""
+    candidate = _PACKAGE_ROOT / "alembic"
+    return candidate if (candidate / "env.py").exists() else Path("alembic").resolve()
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Environment variables are FLAGBRIDGE_<NAME> unless noted."""
+
+    model_config = SettingsConfigDict(env_prefix="FLAGBRIDGE_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "FLAGBRIDGE_DATABASE_URL"),
+        description="PostgreSQL URL; unset means the embedded server in data_dir/pg.",
+    )
+    data_dir: Path = Path("./var")
+    migrations_dir: Path = Field(default_factory=_default_migrations_dir)
+
+    # Tokens
+    issuer: str = "https://flagbridge.local"
+    audience: str = "flagbridge-api"
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+    keys_dir: Path | None = Field(
+        default=None, description="Folder of ES256 private keys (*.pem); default data_dir/keys."
+    )
+    signing_key_pem: str | None = Field(
+        default=None, description="PEM of the active ES256 private key, instead of keys_dir."
+    )
+    verification_keys_pem: str | None = Field(
+        default=None,
+        description="Extra PEM public keys still accepted for verification (rotation).",
+    )
+
+    # HTTP
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    log_level: str = "INFO"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    revocation_refresh_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        """Outside development the embedded database and generated keys are refused."""
+        if self.env == "production":
+            if not self.database_url:
+                raise ValueError("DATABASE_URL must be set when FLAGBRIDGE_ENV=production")
+            if self.issuer == "https://flagbridge.local":
+                raise ValueError("FLAGBRIDGE_ISSUER must be set when FLAGBRIDGE_ENV=production")
+        return self
+
+    @property
+    def resolved_keys_dir(self) -> Path:
+        """Where signing keys live when they do not come from the environment."""
+        return self.keys_dir or self.data_dir / "keys"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,247 @@
+"""Typed errors and their RFC 9457 problem+json rendering.
+
+Raise a subclass of AppError anywhere; one handler turns it into a response. Validation
+errors from FastAPI, Starlette's HTTP errors (unknown route, wrong method) and anything
+unexpected are rendered the same way, never with internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:flagbridge:problem:"
+
+
+class AppError(Exception):
+    """An error the client can act on; rendered as problem+json with its status."""
+
+    status: int = 500
+    slug: str = "internal"
+    title: str = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.extra = extra
+
+    def to_problem(self) -> dict[str, Any]:
+        """The problem document (without request id)."""
+        body: dict[str, Any] = {
+            "type": TYPE_PREFIX + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(AppError):
+    """The request is malformed in a way validation does not cover."""
+
+    status, slug, title = 400, "bad-request", "Bad Request"
+
+
+class Unauthorized(AppError):
+    """No token, or a token that does not verify."""
+
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(
+            detail or "A valid bearer token is required",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            **extra,
+        )
+
+
+class Forbidden(AppError):
+    """Authenticated, but the token lacks what the route needs."""
+
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(AppError):
+    """Absent, or belonging to someone else (the two are never told apart)."""
+
+    status, slug, title = 404, "not-found", "Not Found"
+
+
+class MethodNotAllowed(AppError):
+    """The route exists but not with this method."""
+
+    status, slug, title = 405, "method-not-allowed", "Method Not Allowed"
+
+
+class Conflict(AppError):
+    """The request conflicts with the current state of the resource."""
+
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class Gone(AppError):
+    """The thing asked for existed but is past its retention."""
+
+    status, slug, title = 410, "gone", "Gone"
+
+
+class PayloadTooLarge(AppError):
+    """The request body is over the configured limit."""
+
+    status, slug, title = 413, "payload-too-large", "Payload Too Large"
+
+
+class Unprocessable(AppError):
+    """Well-formed but invalid input; `errors` names each failing field."""
+
+    status, slug, title = 422, "validation", "Unprocessable Content"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(detail, errors=errors or [])
+
+
+class RateLimited(AppError):
+    """Too many requests; Retry-After says when to come back."""
+
+    status, slug, title = 429, "rate-limited", "Too Many Requests"
+
+
+class ServiceUnavailable(AppError):
+    """A dependency (usually the database) is not available."""
+
+    status, slug, title = 503, "unavailable", "Service Unavailable"
+
+
+def problem_response(
+    problem: dict[str, Any], *, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A JSONResponse carrying a problem document."""
+    return JSONResponse(
+        problem,
+        status_code=int(problem["status"]),
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def generic_problem(status: int, detail: str | None = None) -> dict[str, Any]:
+    """A problem document for a bare HTTP status."""
+    phrase = HTTPStatus(status).phrase
+    slug = phrase.lower().replace(" ", "-").replace("'", "")
+    return {
+        "type": TYPE_PREFIX + slug,
+        "title": phrase,
+        "status": status,
+        "detail": detail or phrase,
+    }
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    """`("body", "account", "handle")` -> `account.handle`; list indexes stay numeric."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        source = parts.pop(0)
+        if not parts:
+            return source
+    return ".".join(str(p) for p in parts)
+
+
+def validation_errors(errors: list[Any] | tuple[Any, ...]) -> list[dict[str, str]]:
+    """Pydantic/FastAPI error dicts as `[{"field", "message"}]` (no echoed input)."""
+    out = []
+    for err in errors:
+        out.append({"field": _field_name(err.get("loc", ())), "message": str(err.get("msg", ""))})
+    return out
+
+
+async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(exc.to_problem(), headers=exc.headers)
+
+
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errs = validation_errors(exc.errors())
+    fields = ", ".join(sorted({e["field"] for e in errs})) or "request"
+    problem = Unprocessable(f"Invalid input: {fields}", errors=errs).to_problem()
+    return problem_response(problem)
+
+
+async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 404:
+        detail = "No such resource"
+    problem = generic_problem(exc.status_code, detail)
+    return problem_response(problem, headers=dict(exc.headers or {}))
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    """Install the handlers that render every error as problem+json."""
+    app.add_exception_handler(AppError, _app_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "No token, or a token that does not verify",
+    403: "Authenticated, but not allowed",
+    404: "Not found, or not yours",
+    409: "Conflicts with the current state",
+    410: "Past its retention",
+    413: "Body too large",
+    422: "Invalid input; `errors` names the failing fields",
+    429: "Rate limited; see Retry-After",
+    503: "Database unavailable",
+}
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries describing problem+json errors for the given statuses."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        out[code] = {
+            "description": _DESCRIPTIONS.get(code, HTTPStatus(code).phrase),
+            "model": Problem,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    return out
+
+
+AUTH_ERRORS = (401, 403, 422)

@@ -1,0 +1,120 @@
+"""The FastAPI application: lifespan wiring, routers, error handlers, middleware."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app import __version__
+from app.auth import endpoints as auth_endpoints
+from app.auth.keys import load_key_ring
+from app.auth.revocation import RevocationList
+from app.auth.tokens import TokenVerifier
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.embedded import resolve_database_url_async
+from app.errors import Problem, register_error_handlers
+from app.kit.listener import PgListener, asyncpg_dsn
+from app.middleware import RequestContextMiddleware
+from app.migrations import head_revision
+from app.ops import endpoints as ops_endpoints
+from app.orgs import endpoints as orgs_endpoints
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+FlagBridge carries referrals of social-media accounts that serve terrorist networks from
+government agencies to the platforms that host them, and the platforms' answers back.
+Every change is audited. Authenticate with OAuth 2.0 client credentials at `/oauth/token`.
+Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+    """Build the application; the database URL is resolved in the lifespan unless given."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = database_url or await resolve_database_url_async(
+            settings.database_url, settings.data_dir
+        )
+        engine = make_engine(
+            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.schema_head = head_revision(settings.migrations_dir)
+        ring = load_key_ring(settings)
+        app.state.verifier = TokenVerifier(ring, issuer=settings.issuer, audience=settings.audience)
+        listener = PgListener(asyncpg_dsn(url))
+        app.state.listener = listener
+        app.state.revocations = RevocationList(
+            engine, listener, settings.revocation_refresh_seconds
+        )
+        await listener.start()
+        await app.state.revocations.start()
+        log.info("flagbridge started", extra={"kid": ring.signing_kid})
+        try:
+            yield
+        finally:
+            await app.state.revocations.stop()
+            await listener.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="FlagBridge",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "auth", "description": "Tokens and signing keys"},
+            {"name": "admin", "description": "Organisations and API clients (scope `admin`)"},
+            {"name": "operations", "description": "Health, readiness and metrics"},
+        ],
+    )
+    register_error_handlers(app)
+    app.include_router(auth_endpoints.router)
+    app.include_router(orgs_endpoints.router)
+    app.include_router(ops_endpoints.router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_batch_body_bytes=settings.max_batch_body_bytes,
+    )
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the Problem schema registered once."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault(
+        "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    components.update(
+        {
+            k: v
+            for k, v in Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            .get("$defs", {})
+            .items()
+        }
+    )
+    components["Problem"].pop("$defs", None)
+    app.openapi_schema = schema
+    return schema

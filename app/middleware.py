@@ -1,0 +1,168 @@
+"""The outermost ASGI layer: request ids, body limits, access logs, metrics, last-resort 500s.
+
+Written as plain ASGI (not BaseHTTPMiddleware) because it sits on every request's hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge, generic_problem
+from app.observability import (
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    client_id_var,
+    client_ip_var,
+    request_id_var,
+)
+
+access_log = logging.getLogger("flagbridge.access")
+error_log = logging.getLogger("flagbridge.errors")
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+class RequestContextMiddleware:
+    """Give every request an id, cap its body, log it, count it, and never leak a traceback."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_batch_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_batch_body_bytes = max_batch_body_bytes
+
+    def _limit_for(self, path: str) -> int:
+        return self.max_batch_body_bytes if path.endswith("/batch") else self.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wrap one HTTP request."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        raw_rid = _header(scope, b"x-request-id")
+        rid = raw_rid.decode("latin-1") if raw_rid else ""
+        if not _REQUEST_ID_RE.match(rid):
+            rid = uuid.uuid4().hex
+        scope["flagbridge.request_id"] = rid
+        rid_token = request_id_var.set(rid)
+        cid_token = client_id_var.set(None)
+        peer = scope.get("client")
+        ip_token = client_ip_var.set(peer[0] if peer else None)
+        rid_header = (b"x-request-id", rid.encode("latin-1"))
+        status_holder = {"status": 500, "started": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                message["headers"] = [*message.get("headers", []), rid_header]
+            await send(message)
+
+        try:
+            downstream_receive = receive
+            if scope["method"] in _BODY_METHODS:
+                limit = self._limit_for(scope["path"])
+                length = _header(scope, b"content-length")
+                if length is not None and length.isdigit() and int(length) > limit:
+                    await self._send_too_large(send_wrapper, limit)
+                    return
+                try:
+                    downstream_receive = await self._buffered_receive(receive, limit)
+                except _BodyTooLarge:
+                    await self._send_too_large(send_wrapper, limit)
+                    return
+            await self.app(scope, downstream_receive, send_wrapper)
+        except Exception:
+            error_log.exception("unhandled error", extra={"path": scope["path"]})
+            if not status_holder["started"]:
+                await self._send_problem(send_wrapper, generic_problem(500, "Internal error"))
+        finally:
+            route = scope.get("route")
+            route_path = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            status = status_holder["status"]
+            HTTP_REQUESTS.labels(scope["method"], route_path, str(status)).inc()
+            HTTP_LATENCY.labels(scope["method"], route_path).observe(elapsed)
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": route_path,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "client_id": scope.get("flagbridge.client_id"),
+                },
+            )
+            request_id_var.reset(rid_token)
+            client_id_var.reset(cid_token)
+            client_ip_var.reset(ip_token)
+
+    async def _buffered_receive(self, receive: Receive, limit: int) -> Receive:
+        """Read the whole body up to the limit, then replay it to the app.
+
+        Reading first means an oversized chunked body is refused with 413 before any parsing,
+        and the app never sees a partial body.
+        """
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                # Client went away; hand the disconnect straight to the app.
+                pending: list[Message] = [message]
+                break
+            body = message.get("body", b"")
+            size += len(body)
+            if size > limit:
+                raise _BodyTooLarge
+            chunks.append(body)
+            if not message.get("more_body", False):
+                pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+                break
+
+        async def replay() -> Message:
+            if pending:
+                return pending.pop(0)
+            return await receive()
+
+        return replay
+
+    async def _send_too_large(self, send: Send, limit: int) -> None:
+        err = PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
+        await self._send_problem(send, err.to_problem())
+
+    @staticmethod
+    async def _send_problem(send: Send, problem: dict[str, Any]) -> None:
+        body = json.dumps(problem).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": problem["status"],
+                "headers": [
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

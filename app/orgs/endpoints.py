@@ -1,0 +1,114 @@
+"""Administration routes (scope `admin`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from app.auth.principal import Principal, requires
+from app.db import SessionDep
+from app.errors import AUTH_ERRORS, problem_responses
+from app.kit.pagination import CursorParam, LimitParam
+from app.orgs import service
+from app.orgs.schemas import (
+    ClientCreate,
+    ClientCreated,
+    ClientOut,
+    ClientPage,
+    OrganizationCreate,
+    OrganizationOut,
+    OrganizationPage,
+)
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+AdminDep = Annotated[Principal, Depends(requires("admin"))]
+
+
+@router.post(
+    "/organizations",
+    status_code=201,
+    response_model=OrganizationOut,
+    operation_id="create_organization",
+    responses=problem_responses(*AUTH_ERRORS, 409),
+)
+async def create_organization(
+    body: OrganizationCreate, principal: AdminDep, session: SessionDep
+) -> OrganizationOut:
+    """Register an agency, platform, observer or operator."""
+    org = await service.create_organization(session=session, actor=principal, data=body)
+    return OrganizationOut.model_validate(org)
+
+
+@router.get(
+    "/organizations",
+    response_model=OrganizationPage,
+    operation_id="list_organizations",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def list_organizations(
+    principal: AdminDep,
+    session: SessionDep,
+    kind: Literal["agency", "platform", "observer", "operator"] | None = None,
+    limit: LimitParam = 100,
+    cursor: CursorParam = None,
+) -> OrganizationPage:
+    """List organisations in creation order."""
+    rows, nxt = await service.list_organizations(
+        session=session, cursor=cursor, limit=limit, kind=kind
+    )
+    return OrganizationPage(
+        items=[OrganizationOut.model_validate(r) for r in rows], next_cursor=nxt
+    )
+
+
+@router.post(
+    "/clients",
+    status_code=201,
+    response_model=ClientCreated,
+    operation_id="create_client",
+    responses=problem_responses(*AUTH_ERRORS, 404),
+)
+async def create_client(
+    body: ClientCreate, principal: AdminDep, session: SessionDep
+) -> ClientCreated:
+    """Create API credentials for an organisation; the secret is shown only in this response."""
+    client, secret = await service.create_client(session=session, actor=principal, data=body)
+    out = ClientOut.model_validate(client)
+    return ClientCreated(**out.model_dump(), client_secret=secret)
+
+
+@router.get(
+    "/clients",
+    response_model=ClientPage,
+    operation_id="list_clients",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def list_clients(
+    principal: AdminDep,
+    session: SessionDep,
+    organization_id: Annotated[uuid.UUID | None, Query()] = None,
+    limit: LimitParam = 100,
+    cursor: CursorParam = None,
+) -> ClientPage:
+    """List API clients (never their secrets)."""
+    rows, nxt = await service.list_clients(
+        session=session, organization_id=organization_id, cursor=cursor, limit=limit
+    )
+    return ClientPage(items=[ClientOut.model_validate(r) for r in rows], next_cursor=nxt)
+
+
+@router.post(
+    "/clients/{client_id}/revoke",
+    response_model=ClientOut,
+    operation_id="revoke_client",
+    responses=problem_responses(*AUTH_ERRORS, 404),
+)
+async def revoke_client(
+    client_id: uuid.UUID, request: Request, principal: AdminDep, session: SessionDep
+) -> ClientOut:
+    """Revoke a client; every token it holds stops working at once."""
+    client = await service.revoke_client(session=session, actor=principal, client_id=client_id)
+    request.app.state.revocations.mark_revoked(client_id)
+    return ClientOut.model_validate(client)

@@ -1,0 +1,164 @@
+"""Rules of administration: which organisations and clients may exist."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth.principal import Principal
+from app.auth.scopes import allowed_scopes
+from app.auth.secrets import hash_secret, new_secret
+from app.errors import Conflict, NotFound, Unprocessable
+from app.kit.countries import ISO_3166_ALPHA2
+from app.kit.pagination import decode_time_id_cursor, encode_time_id_cursor
+from app.models import ApiClient, Organization
+from app.orgs import repository as repo
+from app.orgs.schemas import ClientCreate, OrganizationCreate
+
+
+def _field_error(field: str, message: str) -> Unprocessable:
+    return Unprocessable(f"Invalid input: {field}", errors=[{"field": field, "message": message}])
+
+
+async def create_organization(
+    *,
+    session: AsyncSession,
+    actor: Principal | None,
+    data: OrganizationCreate,
+    actor_label: str | None = None,
+) -> Organization:
+    """Register an organisation after checking that country/platform fit its kind."""
+    country = data.country.upper() if data.country else None
+    if data.kind == "agency":
+        if country is None:
+            raise _field_error("country", "agencies need an ISO 3166-1 alpha-2 country")
+        if country not in ISO_3166_ALPHA2:
+            raise _field_error("country", f"{data.country!r} is not an ISO 3166-1 alpha-2 code")
+    elif country is not None:
+        raise _field_error("country", "only agencies have a country")
+    if data.kind == "platform":
+        if data.platform is None:
+            raise _field_error("platform", "platforms need a platform slug")
+    elif data.platform is not None:
+        raise _field_error("platform", "only platforms have a platform slug")
+    try:
+        org = await repo.insert_org(
+            session, kind=data.kind, name=data.name, country=country, platform=data.platform
+        )
+    except IntegrityError as exc:
+        what = "platform" if "platform" in str(exc.orig) else "name"
+        raise Conflict(f"An organisation with this {what} already exists", field=what) from exc
+    await audit.record(
+        session=session,
+        actor=actor,
+        actor_label=actor_label,
+        action="organization.created",
+        object_type="organization",
+        object_id=org.id,
+        data={"kind": org.kind, "name": org.name, "country": country, "platform": org.platform},
+    )
+    return org
+
+
+async def list_organizations(
+    *, session: AsyncSession, cursor: str | None, limit: int, kind: str | None = None
+) -> tuple[list[Organization], str | None]:
+    """A page of organisations and the cursor of the next one."""
+    after = decode_time_id_cursor(cursor)
+    rows = await repo.list_orgs(session, after=after, limit=limit + 1, kind=kind)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_time_id_cursor(last.created_at, last.id)
+    return rows, next_cursor
+
+
+async def create_client(
+    *,
+    session: AsyncSession,
+    actor: Principal | None,
+    data: ClientCreate,
+    actor_label: str | None = None,
+) -> tuple[ApiClient, str]:
+    """Create a client for an organisation; returns it with its one-time secret."""
+    org = await repo.get_org(session, data.organization_id)
+    if org is None:
+        raise NotFound("No such organisation")
+    allowed = allowed_scopes(org.kind)
+    scopes = list(dict.fromkeys(data.scopes)) if data.scopes is not None else list(allowed)
+    bad = [s for s in scopes if s not in allowed]
+    if bad or not scopes:
+        raise _field_error(
+            "scopes",
+            f"a {org.kind} may hold only: {' '.join(allowed)}"
+            + (f" (not {' '.join(bad)})" if bad else ""),
+        )
+    secret = new_secret()
+    client = await repo.insert_client(
+        session,
+        organization_id=org.id,
+        name=data.name,
+        secret_hash=await hash_secret(secret),
+        scopes=scopes,
+    )
+    await audit.record(
+        session=session,
+        actor=actor,
+        actor_label=actor_label,
+        action="client.created",
+        object_type="api_client",
+        object_id=client.id,
+        data={"organization_id": str(org.id), "name": client.name, "scopes": scopes},
+    )
+    return client, secret
+
+
+async def list_clients(
+    *,
+    session: AsyncSession,
+    organization_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[ApiClient], str | None]:
+    """A page of clients and the cursor of the next one."""
+    after = decode_time_id_cursor(cursor)
+    rows = await repo.list_clients(
+        session, organization_id=organization_id, after=after, limit=limit + 1
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_time_id_cursor(last.created_at, last.id)
+    return rows, next_cursor
+
+
+async def revoke_client(
+    *,
+    session: AsyncSession,
+    actor: Principal | None,
+    client_id: uuid.UUID,
+    actor_label: str | None = None,
+) -> ApiClient:
+    """Revoke a client: its live tokens stop working in every process at once."""
+    existing = await repo.get_client(session, client_id)
+    if existing is None:
+        raise NotFound("No such client")
+    if existing.revoked_at is not None:
+        return existing
+    client = await repo.mark_revoked(session, client_id)
+    assert client is not None
+    await audit.record(
+        session=session,
+        actor=actor,
+        actor_label=actor_label,
+        action="client.revoked",
+        object_type="api_client",
+        object_id=client_id,
+        data={"organization_id": str(client.organization_id)},
+    )
+    return client

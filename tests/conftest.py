@@ -1,0 +1,276 @@
+"""Test harness: one real PostgreSQL per session, a fresh database per test.
+
+With DATABASE_URL unset, the embedded server is started in var/test-pg (the same mechanism
+as the service). Migrations run once into a template database; each test gets its own
+database copied from it, so tests are isolated even when they commit, run concurrent
+transactions, or use LISTEN/NOTIFY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+from app.embedded import sqlalchemy_url, start_embedded, to_asyncpg_url
+from app.main import create_app
+from app.migrations import upgrade_to_head
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = "fbtest_template"
+_counter = itertools.count()
+
+
+@dataclass
+class PgServer:
+    """How to reach the test server: an admin DSN and a URL builder per database."""
+
+    base_url: str  # postgresql+asyncpg://.../<db>
+
+    def url(self, database: str) -> str:
+        """SQLAlchemy URL of one database on the server."""
+        return make_url(self.base_url).set(database=database).render_as_string(hide_password=False)
+
+    def dsn(self, database: str) -> str:
+        """asyncpg DSN of one database on the server."""
+        return self.url(database).replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> PgServer:
+    """The session's PostgreSQL: DATABASE_URL's server, or the embedded one."""
+    if os.environ.get("DATABASE_URL"):
+        return PgServer(to_asyncpg_url(os.environ["DATABASE_URL"]))
+    server = start_embedded(ROOT / "var" / "test")
+    socket_dir = str(server.get_postmaster_info().socket_dir)
+    url = sqlalchemy_url(socket_dir, "postgres")
+
+    async def tune() -> None:
+        # Durability buys nothing in a throw-away test cluster; speed does.
+        conn = await asyncpg.connect(host=socket_dir, user="postgres", database="postgres")
+        try:
+            await conn.execute("ALTER SYSTEM SET fsync = off")
+            await conn.execute("ALTER SYSTEM SET synchronous_commit = off")
+            await conn.execute("ALTER SYSTEM SET full_page_writes = off")
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+
+    asyncio.run(tune())
+    return PgServer(url)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: PgServer) -> str:
+    """A migrated template database, rebuilt once per test session."""
+
+    async def rebuild() -> None:
+        conn = await asyncpg.connect(pg_server.dsn("postgres"))
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {_quote(TEMPLATE)} WITH (FORCE)")
+            await conn.execute(f"CREATE DATABASE {_quote(TEMPLATE)}")
+        finally:
+            await conn.close()
+
+    asyncio.run(rebuild())
+    upgrade_to_head(ROOT / "alembic", pg_server.url(TEMPLATE))
+    return TEMPLATE
+
+
+async def create_test_database(pg_server: PgServer, template: str) -> str:
+    """Copy the template into a new database and return its name."""
+    name = f"fbtest_{os.getpid()}_{next(_counter)}"
+    conn = await asyncpg.connect(pg_server.dsn("postgres"))
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
+        await conn.execute(
+            f"CREATE DATABASE {_quote(name)} TEMPLATE {_quote(template)} STRATEGY FILE_COPY"
+        )
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop_test_database(pg_server: PgServer, name: str) -> None:
+    """Drop a test database, disconnecting whoever is still on it."""
+    conn = await asyncpg.connect(pg_server.dsn("postgres"))
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One key folder for the session (key generation is not what we test per test)."""
+    return tmp_path_factory.mktemp("keys")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, keys_dir: Path) -> Settings:
+    """Settings of a test app: its own data folder, the session's keys."""
+    return Settings(
+        env="test",
+        data_dir=tmp_path,
+        keys_dir=keys_dir,
+        migrations_dir=ROOT / "alembic",
+        database_url=None,
+        revocation_refresh_seconds=3600,
+        max_body_bytes=64 * 1024,
+        max_batch_body_bytes=256 * 1024,
+    )
+
+
+@pytest_asyncio.fixture
+async def database_url(pg_server: PgServer, template_db: str) -> AsyncIterator[str]:
+    """A fresh migrated database for this test."""
+    name = await create_test_database(pg_server, template_db)
+    try:
+        yield pg_server.url(name)
+    finally:
+        await drop_test_database(pg_server, name)
+
+
+@pytest_asyncio.fixture
+async def app(settings: Settings, database_url: str) -> AsyncIterator[Any]:
+    """The application with its lifespan running against this test's database."""
+    application = create_app(settings, database_url=database_url)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@dataclass
+class Credentials:
+    """An organisation and one API client of it."""
+
+    org_id: str
+    client_id: str
+    client_secret: str
+    kind: str
+    scopes: list[str]
+
+
+class World:
+    """Builds organisations and clients the way an operator would, and fetches tokens."""
+
+    def __init__(self, app: Any, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+        self._operator: Credentials | None = None
+        self._operator_token: str | None = None
+
+    async def operator(self) -> Credentials:
+        """The bootstrap operator (made directly, as `flagbridge org/client create` does)."""
+        if self._operator is None:
+            from app.orgs import service
+            from app.orgs.schemas import ClientCreate, OrganizationCreate
+
+            async with self.app.state.sessionmaker() as session, session.begin():
+                org = await service.create_organization(
+                    session=session,
+                    actor=None,
+                    actor_label="test",
+                    data=OrganizationCreate(kind="operator", name=f"ops-{uuid.uuid4().hex[:8]}"),
+                )
+                cl, secret = await service.create_client(
+                    session=session,
+                    actor=None,
+                    actor_label="test",
+                    data=ClientCreate(organization_id=org.id, name="ops"),
+                )
+            self._operator = Credentials(str(org.id), str(cl.id), secret, "operator", cl.scopes)
+        return self._operator
+
+    async def admin_headers(self) -> dict[str, str]:
+        """Authorization header of the operator."""
+        if self._operator_token is None:
+            self._operator_token = await self.token(await self.operator())
+        return {"Authorization": f"Bearer {self._operator_token}"}
+
+    async def org(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Create an organisation through the admin API."""
+        body = {"kind": kind, "name": fields.pop("name", f"{kind}-{uuid.uuid4().hex[:10]}")}
+        if kind == "agency":
+            body["country"] = fields.pop("country", "ID")
+        if kind == "platform":
+            body["platform"] = fields.pop("platform", f"p-{uuid.uuid4().hex[:8]}")
+        body.update(fields)
+        resp = await self.client.post(
+            "/v1/admin/organizations", json=body, headers=await self.admin_headers()
+        )
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    async def credentials(
+        self, kind: str, *, scopes: list[str] | None = None, **org: Any
+    ) -> Credentials:
+        """A new organisation of kind with one client."""
+        o = await self.org(kind, **org)
+        body: dict[str, Any] = {"organization_id": o["id"], "name": "test client"}
+        if scopes is not None:
+            body["scopes"] = scopes
+        resp = await self.client.post(
+            "/v1/admin/clients", json=body, headers=await self.admin_headers()
+        )
+        assert resp.status_code == 201, resp.text
+        data = resp.json()
+        return Credentials(o["id"], data["client_id"], data["client_secret"], kind, data["scopes"])
+
+    async def token(self, creds: Credentials, scope: str | None = None) -> str:
+        """An access token for the credentials."""
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+        }
+        if scope:
+            form["scope"] = scope
+        resp = await self.client.post("/oauth/token", data=form)
+        assert resp.status_code == 200, resp.text
+        return str(resp.json()["access_token"])
+
+    async def headers(self, kind: str, **kw: Any) -> dict[str, str]:
+        """Authorization header of a fresh client of a fresh organisation of kind."""
+        return {"Authorization": f"Bearer {await self.token(await self.credentials(kind, **kw))}"}
+
+
+@pytest_asyncio.fixture
+async def world(app: Any, client: httpx.AsyncClient) -> World:
+    """The test's organisation and token factory."""
+    return World(app, client)
+
+
+def assert_problem(resp: httpx.Response, status: int) -> dict[str, Any]:
+    """Assert an RFC 9457 problem response with the given status; return its body."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json"), resp.headers
+    body = resp.json()
+    for key in ("type", "title", "status", "detail"):
+        assert key in body, body
+    assert body["status"] == status
+    assert "Traceback" not in resp.text
+    return dict(body)
