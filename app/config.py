@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     revocation_refresh_seconds: float = Field(default=30.0, gt=0)
+    key_reload_seconds: float = Field(
+        default=60.0, gt=0, description="How often running servers re-read the key folder."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,7 +53,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.schema_head = head_revision(settings.migrations_dir)
         ring = load_key_ring(settings)
-        app.state.verifier = TokenVerifier(ring, issuer=settings.issuer, audience=settings.audience)
+        app.state.verifier = TokenVerifier(
+            ring,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            reload=lambda: load_key_ring(settings),
+        )
         listener = PgListener(asyncpg_dsn(url))
         app.state.listener = listener
         app.state.revocations = RevocationList(
@@ -60,10 +66,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         )
         await listener.start()
         await app.state.revocations.start()
+        key_refresh = asyncio.create_task(
+            _refresh_keys(app.state.verifier, settings.key_reload_seconds), name="key-reload"
+        )
         log.info("flagbridge started", extra={"kid": ring.signing_kid})
         try:
             yield
         finally:
+            key_refresh.cancel()
             await app.state.revocations.stop()
             await listener.stop()
             await engine.dispose()
@@ -90,6 +100,16 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
+
+
+async def _refresh_keys(verifier: TokenVerifier, interval: float) -> None:
+    """Pick up rotated keys without a restart (the files are few and small)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(verifier.reload_ring, force=True)
+        except Exception:
+            log.warning("key reload failed", exc_info=True)
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

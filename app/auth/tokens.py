@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,17 +94,43 @@ class TokenVerifier:
     separately on every request.
     """
 
-    def __init__(self, ring: KeyRing, *, issuer: str, audience: str, cache_size: int = 10_000):
+    def __init__(
+        self,
+        ring: KeyRing,
+        *,
+        issuer: str,
+        audience: str,
+        reload: Callable[[], KeyRing] | None = None,
+        reload_interval: float = 5.0,
+        cache_size: int = 10_000,
+    ):
         self.ring = ring
         self.issuer = issuer
         self.audience = audience
         self.cache_size = cache_size
+        self._reload = reload
+        self._reload_interval = reload_interval
+        self._last_reload = time.monotonic()
         self._cache: OrderedDict[str, TokenClaims] = OrderedDict()
 
     def replace_ring(self, ring: KeyRing) -> None:
         """Swap in a reloaded key ring; cached tokens of removed keys are forgotten."""
+        if set(ring.verifying) != set(self.ring.verifying):
+            self._cache.clear()
         self.ring = ring
-        self._cache.clear()
+
+    def reload_ring(self, *, force: bool = False) -> bool:
+        """Re-read the keys (at most once per reload_interval unless forced).
+
+        Called when a token names a kid we do not know (another process may have rotated)
+        and periodically, so that rotation needs no restart. Returns True if reloaded.
+        """
+        now = time.monotonic()
+        if self._reload is None or (not force and now - self._last_reload < self._reload_interval):
+            return False
+        self._last_reload = now
+        self.replace_ring(self._reload())
+        return True
 
     def verify(self, token: str) -> TokenClaims:
         """Return the claims of a valid token or raise Unauthorized."""
@@ -135,6 +162,8 @@ class TokenVerifier:
         if not isinstance(kid, str):
             raise Unauthorized("Token has no key id")
         key = self.ring.verifier(kid)
+        if key is None and self.reload_ring():
+            key = self.ring.verifier(kid)
         if key is None:
             raise Unauthorized("Token signed by an unknown key")
         try:
