@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
 
 from fastapi import Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
@@ -79,7 +78,7 @@ def requires(*scopes: str) -> Callable[..., Awaitable[Principal]]:
 
     async def dependency(
         request: Request,
-        _doc: Annotated[str | None, Security(oauth2_scheme, scopes=list(scopes))] = None,
+        _doc: str | None = Security(oauth2_scheme, scopes=list(scopes)),
     ) -> Principal:
         principal = await authenticate(request)
         missing = [s for s in scopes if s not in principal.scopes]
@@ -96,7 +95,7 @@ def requires_any(*scopes: str) -> Callable[..., Awaitable[Principal]]:
 
     async def dependency(
         request: Request,
-        _doc: Annotated[str | None, Security(oauth2_scheme, scopes=list(scopes))] = None,
+        _doc: str | None = Security(oauth2_scheme, scopes=list(scopes)),
     ) -> Principal:
         principal = await authenticate(request)
         if not any(s in principal.scopes for s in scopes):
