@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 
 from app.auth import keys as keyring
@@ -82,6 +83,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         shutil.rmtree(prom_dir, ignore_errors=True)
         prom_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom_dir)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets
+    # atexit hooks run, so the embedded PostgreSQL this process started is stopped too.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -94,6 +98,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
