@@ -65,10 +65,16 @@ class Unauthorized(AppError):
 
     status, slug, title = 401, "unauthorized", "Unauthorized"
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        challenge: str = 'Bearer realm="flagbridge", error="invalid_token"',
+        **extra: Any,
+    ) -> None:
         super().__init__(
             detail or "A valid bearer token is required",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            headers={"WWW-Authenticate": challenge},
             **extra,
         )
 

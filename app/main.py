@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -58,6 +59,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             issuer=settings.issuer,
             audience=settings.audience,
             reload=lambda: load_key_ring(settings),
+            source_version=(
+                None if settings.signing_key_pem else lambda: _mtime_ns(settings.resolved_keys_dir)
+            ),
         )
         listener = PgListener(asyncpg_dsn(url))
         app.state.listener = listener
@@ -107,9 +111,17 @@ async def _refresh_keys(verifier: TokenVerifier, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await asyncio.to_thread(verifier.reload_ring, force=True)
+            await verifier.refresh(force=True)
         except Exception:
             log.warning("key reload failed", exc_info=True)
+
+
+def _mtime_ns(path: Path) -> int | None:
+    """The folder's modification time: it changes when key files are added or renamed."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

@@ -56,9 +56,10 @@ async def authenticate(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("A bearer token is required")
+        # RFC 6750 3.1: no error code when the request carried no credentials at all.
+        raise Unauthorized("A bearer token is required", challenge='Bearer realm="flagbridge"')
     state = request.app.state
-    claims = state.verifier.verify(token.strip())
+    claims = await state.verifier.verify_async(token.strip())
     if await state.revocations.is_revoked(claims.client_id):
         raise Unauthorized("This client has been revoked")
     request.scope["flagbridge.client_id"] = str(claims.client_id)

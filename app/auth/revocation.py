@@ -51,7 +51,9 @@ class RevocationList:
             rows = await conn.execute(
                 text("SELECT id FROM api_client WHERE revoked_at IS NOT NULL")
             )
-            self._revoked = {r[0] for r in rows}
+            # Union, never replace: a revocation that NOTIFY delivered while this query ran
+            # would otherwise be dropped, and revocations are never undone.
+            self._revoked |= {r[0] for r in rows}
 
     async def start(self) -> None:
         """Begin periodic rebuilds (the listener's connect hook did the first one)."""

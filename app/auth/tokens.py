@@ -7,6 +7,8 @@ only (never from the token), and `exp`, `iat`, `aud`, `iss` and `sub` are requir
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 from collections import OrderedDict
@@ -15,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from jose import jwt
-from jose.exceptions import JOSEError
 
 from app.auth.keys import ALGORITHM, KeyRing
 from app.auth.scopes import SCOPES_BY_KIND
@@ -72,9 +73,11 @@ def issue_token(
         claims,
         ring.signing_key,
         algorithm=ALGORITHM,
-        headers={"kid": ring.signing_kid, "typ": "at+jwt"},
+        headers={"kid": ring.signing_kid, "typ": TOKEN_TYPE},
     )
 
+
+TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 media type, not a secret
 
 _OPTIONS = {
     "require_exp": True,
@@ -86,12 +89,22 @@ _OPTIONS = {
 }
 
 
+class UnknownKey(Unauthorized):
+    """A token names a kid that is not in the ring (perhaps not yet reloaded)."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__("Token signed by an unknown key")
+        self.kid = kid
+
+
 class TokenVerifier:
     """Verifies tokens against a key ring, remembering recent successes until they expire.
 
     The cache maps the exact token string to its verified claims, so it never accepts
-    anything that was not verified; `exp` is re-checked on every hit. Revocation is checked
-    separately on every request.
+    anything that was not verified; `exp` is re-checked on every hit, and a result is cached
+    only if the ring it was verified with is still current. Revocation is checked
+    separately on every request. All state changes happen on the event loop; only file
+    reading runs in a worker thread.
     """
 
     def __init__(
@@ -101,6 +114,7 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         reload: Callable[[], KeyRing] | None = None,
+        source_version: Callable[[], int | None] | None = None,
         reload_interval: float = 5.0,
         cache_size: int = 10_000,
     ):
@@ -109,6 +123,8 @@ class TokenVerifier:
         self.audience = audience
         self.cache_size = cache_size
         self._reload = reload
+        self._source_version = source_version
+        self._loaded_version = source_version() if source_version else None
         self._reload_interval = reload_interval
         self._last_reload = time.monotonic()
         self._cache: OrderedDict[str, TokenClaims] = OrderedDict()
@@ -119,53 +135,83 @@ class TokenVerifier:
             self._cache.clear()
         self.ring = ring
 
-    def reload_ring(self, *, force: bool = False) -> bool:
-        """Re-read the keys (at most once per reload_interval unless forced).
-
-        Called when a token names a kid we do not know (another process may have rotated)
-        and periodically, so that rotation needs no restart. Returns True if reloaded.
-        """
+    def _load_if_due(self, force: bool) -> KeyRing | None:
+        """Read the keys if forced, if the folder changed, or if the throttle has lapsed."""
+        if self._reload is None:
+            return None
         now = time.monotonic()
-        if self._reload is None or (not force and now - self._last_reload < self._reload_interval):
-            return False
+        version = self._source_version() if self._source_version else None
+        changed = version is not None and version != self._loaded_version
+        if not force and not changed and now - self._last_reload < self._reload_interval:
+            return None
         self._last_reload = now
-        self.replace_ring(self._reload())
+        ring = self._reload()
+        self._loaded_version = version
+        return ring
+
+    def reload_ring(self, *, force: bool = False) -> bool:
+        """Reload and swap the ring now (on the calling thread). Returns True if reloaded."""
+        ring = self._load_if_due(force)
+        if ring is None:
+            return False
+        self.replace_ring(ring)
+        return True
+
+    async def refresh(self, *, force: bool = False) -> bool:
+        """Reload the ring with file reading in a worker thread; swap it on the loop."""
+        ring = await asyncio.to_thread(self._load_if_due, force)
+        if ring is None:
+            return False
+        self.replace_ring(ring)
         return True
 
     def verify(self, token: str) -> TokenClaims:
-        """Return the claims of a valid token or raise Unauthorized."""
+        """Claims of a valid token; Unauthorized if invalid, UnknownKey if its kid is new."""
         cached = self._cache.get(token)
-        now = time.time()
         if cached is not None:
-            if cached.expires_at > now:
-                self._cache.move_to_end(token)
+            if cached.expires_at > time.time():
+                with contextlib.suppress(KeyError):
+                    self._cache.move_to_end(token)
                 return cached
-            del self._cache[token]
-        claims = self._verify_uncached(token)
-        self._cache[token] = claims
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+            self._cache.pop(token, None)
+        ring = self.ring
+        claims = self._verify_uncached(token, ring)
+        if self.ring is ring:
+            self._cache[token] = claims
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
         return claims
 
-    def _verify_uncached(self, token: str) -> TokenClaims:
+    async def verify_async(self, token: str) -> TokenClaims:
+        """verify, reloading the keys once (off the loop) when the token's kid is new to us."""
+        try:
+            return self.verify(token)
+        except UnknownKey:
+            if await self.refresh():
+                with contextlib.suppress(UnknownKey):
+                    return self.verify(token)
+            raise Unauthorized("Token signed by an unknown key") from None
+
+    def _verify_uncached(self, token: str, ring: KeyRing) -> TokenClaims:
         if len(token) > 4096:
             raise Unauthorized("Token is too long")
         try:
             header = jwt.get_unverified_header(token)
-        except JOSEError as exc:
-            raise Unauthorized("Malformed token") from exc
-        except Exception as exc:  # malformed base64/JSON can surface as other errors
+        except Exception as exc:  # malformed base64/JSON surfaces as assorted errors
             raise Unauthorized("Malformed token") from exc
         if header.get("alg") != ALGORITHM:
             raise Unauthorized("Token algorithm not accepted")
+        if header.get("typ") != TOKEN_TYPE:
+            raise Unauthorized("Not an access token")
+        if "crit" in header:
+            # RFC 7515 4.1.11: we understand no extensions, so any critical one is fatal.
+            raise Unauthorized("Token has critical header parameters we do not support")
         kid = header.get("kid")
         if not isinstance(kid, str):
             raise Unauthorized("Token has no key id")
-        key = self.ring.verifier(kid)
-        if key is None and self.reload_ring():
-            key = self.ring.verifier(kid)
+        key = ring.verifier(kid)
         if key is None:
-            raise Unauthorized("Token signed by an unknown key")
+            raise UnknownKey(kid)
         try:
             raw = jwt.decode(
                 token,
@@ -175,11 +221,13 @@ class TokenVerifier:
                 issuer=self.issuer,
                 options=_OPTIONS,
             )
-        except JOSEError as exc:
-            raise Unauthorized(f"Token rejected: {exc}") from exc
         except Exception as exc:
             raise Unauthorized("Token rejected") from exc
-        return _claims_from(raw)
+        claims = _claims_from(raw)
+        if claims.expires_at <= time.time():
+            # RFC 7519: the token is invalid from the second of `exp` on.
+            raise Unauthorized("Token expired")
+        return claims
 
 
 def _claims_from(raw: dict[str, Any]) -> TokenClaims:
