@@ -8,6 +8,7 @@ unexpected are rendered the same way, never with internals.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -170,7 +171,7 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in parts)
 
 
-def validation_errors(errors: list[Any] | tuple[Any, ...]) -> list[dict[str, str]]:
+def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     """Pydantic/FastAPI error dicts as `[{"field", "message"}]` (no echoed input)."""
     out = []
     for err in errors:
