@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     revocation_refresh_seconds: float = Field(default=30.0, gt=0)
+    feed_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="Feed cursors older than this get 410."
+    )
+    idempotency_retention_hours: int = Field(
+        default=24, ge=24, le=24 * 30, description="How long Idempotency-Keys are kept."
+    )
+    hold_sweep_seconds: float = Field(
+        default=15.0, gt=0, description="How often expired holds are released."
+    )
     key_reload_seconds: float = Field(
         default=60.0, gt=0, description="How often running servers re-read the key folder."
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -24,6 +25,23 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Asy
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "flagbridge"}},
     )
+
+
+async def make_pg_pool(url: str, *, max_size: int) -> asyncpg.Pool:
+    """A raw asyncpg pool for the hot paths that are one statement (e.g. submission).
+
+    Such a statement runs as its own implicit transaction: one round trip instead of
+    BEGIN, statement, COMMIT through the ORM session.
+    """
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        server_settings={"application_name": "flagbridge"},
+    )
+    assert pool is not None
+    return pool
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -46,6 +64,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+            for hook in session.info.pop("after_commit", []):
+                hook()
+
+
+def after_commit(session: AsyncSession, hook: Callable[[], None]) -> None:
+    """Run hook once the request's transaction has committed (e.g. to wake feed readers)."""
+    session.info.setdefault("after_commit", []).append(hook)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

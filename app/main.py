@@ -18,14 +18,18 @@ from app.auth.keys import load_key_ring
 from app.auth.revocation import RevocationList
 from app.auth.tokens import TokenVerifier
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessionmaker
+from app.db import make_engine, make_pg_pool, make_sessionmaker
 from app.embedded import resolve_database_url_async
 from app.errors import Problem, register_error_handlers
+from app.feeds import endpoints as feeds_endpoints
+from app.feeds.notify import FeedNotifier, FeedWaiters
+from app.flags import endpoints as flags_endpoints
 from app.kit.listener import PgListener, asyncpg_dsn
 from app.middleware import RequestContextMiddleware
 from app.migrations import head_revision
 from app.ops import endpoints as ops_endpoints
 from app.orgs import endpoints as orgs_endpoints
+from app.responses import endpoints as responses_endpoints
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +67,17 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 None if settings.signing_key_pem else lambda: _mtime_ns(settings.resolved_keys_dir)
             ),
         )
+        app.state.pg_pool = await make_pg_pool(url, max_size=settings.db_pool_size)
         listener = PgListener(asyncpg_dsn(url))
         app.state.listener = listener
         app.state.revocations = RevocationList(
             engine, listener, settings.revocation_refresh_seconds
         )
+        app.state.feed_waiters = FeedWaiters()
+        app.state.feed_notifier = FeedNotifier(listener, app.state.feed_waiters)
         await listener.start()
         await app.state.revocations.start()
+        await app.state.feed_notifier.start()
         key_refresh = asyncio.create_task(
             _refresh_keys(app.state.verifier, settings.key_reload_seconds), name="key-reload"
         )
@@ -78,8 +86,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             yield
         finally:
             key_refresh.cancel()
+            await app.state.feed_notifier.stop()
             await app.state.revocations.stop()
             await listener.stop()
+            await app.state.pg_pool.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -89,12 +99,18 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         lifespan=lifespan,
         openapi_tags=[
             {"name": "auth", "description": "Tokens and signing keys"},
+            {"name": "flags", "description": "Agencies: submit and follow flags"},
+            {"name": "platform responses", "description": "Platforms: acknowledge and answer"},
+            {"name": "feed", "description": "Every organisation's event feed"},
             {"name": "admin", "description": "Organisations and API clients (scope `admin`)"},
             {"name": "operations", "description": "Health, readiness and metrics"},
         ],
     )
     register_error_handlers(app)
     app.include_router(auth_endpoints.router)
+    app.include_router(flags_endpoints.router)
+    app.include_router(responses_endpoints.router)
+    app.include_router(feeds_endpoints.router)
     app.include_router(orgs_endpoints.router)
     app.include_router(ops_endpoints.router)
     app.add_middleware(

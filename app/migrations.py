@@ -28,3 +28,20 @@ def head_revision(migrations_dir: Path) -> str | None:
     """The newest revision in the migrations folder."""
     script = ScriptDirectory.from_config(alembic_config(migrations_dir, "postgresql://"))
     return script.get_current_head()
+
+
+def execute_script(sql: str) -> None:
+    """Run a multi-statement SQL script inside a migration.
+
+    asyncpg prepares every statement it is given through SQLAlchemy, and a prepared
+    statement holds one command; scripts with PL/pgSQL bodies therefore go through the
+    driver's simple-query protocol instead, on the migration's own connection and
+    transaction.
+    """
+    from sqlalchemy.util import await_only
+
+    from alembic import op
+
+    driver_connection = op.get_bind().connection.driver_connection
+    assert driver_connection is not None
+    await_only(driver_connection.execute(sql))

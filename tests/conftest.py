@@ -274,3 +274,36 @@ def assert_problem(resp: httpx.Response, status: int) -> dict[str, Any]:
     assert body["status"] == status
     assert "Traceback" not in resp.text
     return dict(body)
+
+
+@dataclass
+class Party:
+    """An organisation ready to call the API: its credentials and auth header."""
+
+    creds: Credentials
+    headers: dict[str, str]
+
+    @property
+    def org_id(self) -> str:
+        """The organisation's id."""
+        return self.creds.org_id
+
+
+async def party(world: World, kind: str, **org: Any) -> Party:
+    """A new organisation of kind with a token."""
+    creds = await world.credentials(kind, **org)
+    return Party(creds, {"Authorization": f"Bearer {await world.token(creds)}"})
+
+
+def flag_body(platform: str, handle: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """A valid flag submission (unique handle unless given)."""
+    body: dict[str, Any] = {
+        "platform": platform,
+        "account": {"handle": handle or f"acct_{uuid.uuid4().hex[:12]}"},
+        "category": "propaganda",
+        "legal_basis": "Law No. 5/2018 on the Eradication of Criminal Acts of Terrorism, Art. 13A",
+        "summary": "Account distributes recruitment videos for a proscribed organisation.",
+        "evidence": [{"url": "https://evidence.example.gov/case/1/capture.png"}],
+    }
+    body.update(overrides)
+    return body

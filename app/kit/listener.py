@@ -62,6 +62,18 @@ class PgListener:
             await self._conn.close()
         self.connected = False
 
+    async def notify(self, channel: str, payload: str) -> bool:
+        """Send NOTIFY on the listening connection; False if it is down (callers fall back)."""
+        conn = self._conn
+        if conn is None or conn.is_closed() or not self.connected:
+            return False
+        try:
+            await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+        except Exception:
+            log.warning("notify failed", exc_info=True)
+            return False
+        return True
+
     def _dispatch(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
         for cb in self._callbacks.get(channel, ()):
             try:

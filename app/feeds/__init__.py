@@ -1,0 +1,1 @@
+"""The event feed of every organisation: lossless cursor, long-poll."""

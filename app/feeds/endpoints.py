@@ -1,0 +1,65 @@
+"""`GET /v1/feed`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from app.auth.principal import Principal, requires
+from app.errors import AUTH_ERRORS, problem_responses
+from app.feeds import service
+from app.kit.pagination import CursorParam, LimitParam
+
+router = APIRouter(tags=["feed"])
+
+
+class FeedItem(BaseModel):
+    """One event: what happened, when, and the flag (or hold) as it is now."""
+
+    event_id: str
+    type: str
+    occurred_at: str
+    flag: dict[str, Any] | None = None
+    hold: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+
+
+class FeedPage(BaseModel):
+    """Events after the cursor; keep next_cursor (it is never null) for the next read."""
+
+    items: list[FeedItem]
+    next_cursor: str
+
+
+@router.get(
+    "/v1/feed",
+    response_model=FeedPage,
+    operation_id="read_feed",
+    responses=problem_responses(*AUTH_ERRORS, 410),
+)
+async def read_feed(
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("feed:read"))],
+    cursor: CursorParam = None,
+    limit: LimitParam = 100,
+    wait: Annotated[
+        float, Query(ge=0, le=30, description="Long-poll: seconds to wait for a first event")
+    ] = 0,
+) -> JSONResponse:
+    """Your organisation's events in a stable order; following next_cursor from the start
+    delivers every event exactly once. Platforms: the first time a flag reaches you here it
+    is marked delivered."""
+    state = request.app.state
+    page = await service.read_feed(
+        sessionmaker=state.sessionmaker,
+        waiters=state.feed_waiters,
+        principal=principal,
+        cursor=cursor,
+        limit=limit,
+        wait=wait,
+        retention_days=state.settings.feed_retention_days,
+    )
+    return JSONResponse(page)

@@ -1,0 +1,243 @@
+"""Agency routes: submit (single and batch), list, read, withdraw, answer questions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from app.auth.principal import Principal, requires, requires_any
+from app.db import SessionDep, after_commit
+from app.errors import AUTH_ERRORS, problem_responses
+from app.flags import repository as repo
+from app.flags import service
+from app.flags.schemas import (
+    BatchOut,
+    Category,
+    FlagBatchIn,
+    FlagCreate,
+    FlagDetail,
+    FlagOut,
+    FlagPage,
+    FlagStatus,
+    InfoIn,
+    WithdrawIn,
+)
+from app.kit import idempotency
+from app.kit.idempotency import IdempotencyKey, json_response
+from app.kit.pagination import CursorParam, LimitParam
+from app.observability import client_ip_var, request_id_var
+
+router = APIRouter(prefix="/v1/flags", tags=["flags"])
+SubmitDep = Annotated[Principal, Depends(requires("flags:submit"))]
+ReadDep = Annotated[Principal, Depends(requires("flags:read"))]
+ViewDep = Annotated[
+    Principal, Depends(requires_any("flags:read", "flags:respond", "audit:read", "admin"))
+]
+
+SUBMIT_ROUTE = "POST /v1/flags"
+BATCH_ROUTE = "POST /v1/flags/batch"
+
+
+def _poke(request: Request):  # type: ignore[no-untyped-def]
+    return request.app.state.feed_notifier.poke
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=FlagOut,
+    operation_id="submit_flag",
+    responses=problem_responses(*AUTH_ERRORS, 409),
+)
+async def submit_flag(
+    body: FlagCreate,
+    request: Request,
+    principal: SubmitDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Flag an account to the platform that hosts it.
+
+    `country` and `agency` come from the token. Flagging an account your agency already has
+    a live flag on is 409 with `existing_flag_id`; a hold by another agency makes the flag
+    `held` until it is released.
+    """
+    payload = body.model_dump(mode="json")
+    status, raw, replayed, notify = await repo.submit_one(
+        request.app.state.pg_pool,
+        principal=principal,
+        flag=payload,
+        idempotency_key=idempotency_key,
+        route=SUBMIT_ROUTE,
+        request_hash=service.request_hash(payload),
+        request_id=request_id_var.get(),
+        client_ip=client_ip_var.get(),
+    )
+    if notify:
+        request.app.state.feed_notifier.poke(notify)
+    response = json_response(status, raw, replayed=replayed)
+    if status == 201:
+        response.headers["Location"] = f"/v1/flags/{json.loads(raw)['id']}"
+    return response
+
+
+@router.post(
+    "/batch",
+    response_model=BatchOut,
+    operation_id="submit_flag_batch",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def submit_flag_batch(
+    body: FlagBatchIn,
+    request: Request,
+    principal: SubmitDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Submit up to 1000 flags; each item succeeds or fails on its own."""
+    valid, errors = service.validate_batch_items(body.flags)
+    request_hash = service.request_hash({"valid": valid, "invalid": sorted(errors)})
+    if idempotency_key:
+        replay = await idempotency.check(
+            session,
+            client_id=principal.client_id,
+            route=BATCH_ROUTE,
+            key=idempotency_key,
+            request_hash=request_hash,
+        )
+        if replay is not None:
+            return replay
+    stored = await repo.submit_batch(
+        session,
+        principal=principal,
+        items=valid,
+        request_id=request_id_var.get(),
+        client_ip=client_ip_var.get(),
+    )
+    results: list[dict[str, Any]] = []
+    notify: set[str] = set()
+    by_index = {r["index"]: r for r in stored}
+    for index in range(len(body.flags)):
+        if index in errors:
+            results.append({"index": index, "status": 422, "error": errors[index]})
+            continue
+        item = by_index[index]
+        notify.update(item.get("notify") or [])
+        if item["status"] == 201:
+            results.append({"index": index, "status": 201, "flag": item["body"]})
+        else:
+            results.append({"index": index, "status": item["status"], "error": item["body"]})
+    out = {"results": results}
+    if idempotency_key:
+        await idempotency.store(
+            session,
+            client_id=principal.client_id,
+            route=BATCH_ROUTE,
+            key=idempotency_key,
+            request_hash=request_hash,
+            status=200,
+            body=out,
+        )
+    if notify:
+        poke = request.app.state.feed_notifier.poke
+        after_commit(session, lambda: poke(sorted(notify)))
+    return JSONResponse(out)
+
+
+@router.get(
+    "",
+    response_model=FlagPage,
+    operation_id="list_flags",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def list_flags(
+    principal: ReadDep,
+    session: SessionDep,
+    status: FlagStatus | None = None,
+    platform: Annotated[str | None, Query(max_length=63)] = None,
+    category: Category | None = None,
+    submitted_after: datetime | None = None,
+    submitted_before: datetime | None = None,
+    limit: LimitParam = 100,
+    cursor: CursorParam = None,
+) -> JSONResponse:
+    """Your agency's flags, newest first."""
+    items, nxt = await service.list_flags(
+        session=session,
+        principal=principal,
+        status=status,
+        platform=platform,
+        category=category,
+        submitted_after=submitted_after,
+        submitted_before=submitted_before,
+        cursor=cursor,
+        limit=limit,
+    )
+    return JSONResponse({"items": items, "next_cursor": nxt})
+
+
+@router.get(
+    "/{flag_id}",
+    response_model=FlagDetail,
+    operation_id="get_flag",
+    responses=problem_responses(*AUTH_ERRORS, 404),
+)
+async def get_flag(flag_id: uuid.UUID, principal: ViewDep, session: SessionDep) -> JSONResponse:
+    """A flag and its history: for the submitting agency, the platform, auditors, operators."""
+    return JSONResponse(
+        await service.get_flag(session=session, principal=principal, flag_id=flag_id)
+    )
+
+
+@router.post(
+    "/{flag_id}/withdraw",
+    response_model=FlagOut,
+    operation_id="withdraw_flag",
+    responses=problem_responses(*AUTH_ERRORS, 404, 409),
+)
+async def withdraw_flag(
+    flag_id: uuid.UUID,
+    body: WithdrawIn,
+    request: Request,
+    principal: SubmitDep,
+    session: SessionDep,
+) -> JSONResponse:
+    """Withdraw your flag (any status before closed)."""
+    flag = await service.withdraw(
+        session=session,
+        principal=principal,
+        flag_id=flag_id,
+        reason=body.reason,
+        poke=_poke(request),
+    )
+    return JSONResponse(flag)
+
+
+@router.post(
+    "/{flag_id}/info",
+    response_model=FlagOut,
+    operation_id="provide_flag_info",
+    responses=problem_responses(*AUTH_ERRORS, 404, 409),
+)
+async def provide_info(
+    flag_id: uuid.UUID,
+    body: InfoIn,
+    request: Request,
+    principal: SubmitDep,
+    session: SessionDep,
+) -> JSONResponse:
+    """Answer the platform's question; the flag returns to acknowledged and its clock resumes."""
+    evidence = [e.model_dump(mode="json") for e in body.evidence or []]
+    flag = await service.provide_info(
+        session=session,
+        principal=principal,
+        flag_id=flag_id,
+        note=body.note,
+        evidence=evidence,
+        poke=_poke(request),
+    )
+    return JSONResponse(flag)

@@ -1,0 +1,326 @@
+"""Every SQL statement about flags.
+
+Rendering goes through the SQL function `fb_flag_json` so that every route and feed shows
+a flag the same way, and tenancy is applied here, from the Principal, never by endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+
+# Events that would tell a platform a deconfliction hold existed.
+HIDDEN_FROM_PLATFORMS = ("held", "released")
+
+
+def visibility_clause(principal: Principal, alias: str = "f") -> tuple[str, dict[str, Any]]:
+    """SQL condition restricting flags to those the caller may see.
+
+    Agencies see their own flags; platforms the flags addressed to them once they are out
+    of a hold; auditors and operators everything. Anyone else sees nothing.
+    """
+    if principal.kind == "agency":
+        return f"{alias}.agency_org_id = :viewer_org", {"viewer_org": principal.org_id}
+    if principal.kind == "platform":
+        return (
+            f"{alias}.platform_org_id = :viewer_org AND {alias}.status <> 'held'",
+            {"viewer_org": principal.org_id},
+        )
+    if principal.has("audit:read") or principal.has("admin"):
+        return "TRUE", {}
+    return "FALSE", {}
+
+
+async def submit_one(
+    pool: asyncpg.Pool,
+    *,
+    principal: Principal,
+    flag: dict[str, Any],
+    idempotency_key: str | None,
+    route: str,
+    request_hash: str,
+    request_id: str | None,
+    client_ip: str | None,
+) -> tuple[int, str, bool, list[str]]:
+    """Submit through fb_submit_flag_request: one statement, one round trip.
+
+    Returns (status, body JSON text, replayed, organisations whose feed got events).
+    """
+    row = await pool.fetchrow(
+        "SELECT (r->>'status')::int, (r->'body')::text, coalesce((r->>'replayed')::bool, false),"
+        " ARRAY(SELECT jsonb_array_elements_text(coalesce(r->'notify', '[]'::jsonb)))"
+        " FROM fb_submit_flag_request($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9) AS r",
+        principal.org_id,
+        principal.client_id,
+        principal.country,
+        json.dumps(flag),
+        idempotency_key,
+        route,
+        request_hash,
+        request_id,
+        client_ip,
+    )
+    assert row is not None
+    return int(row[0]), str(row[1]), bool(row[2]), list(row[3])
+
+
+async def submit_batch(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    items: list[dict[str, Any]],
+    request_id: str | None,
+    client_ip: str | None,
+) -> list[dict[str, Any]]:
+    """Submit valid batch items, each in its own subtransaction; returns per-item results."""
+    raw = (
+        await session.execute(
+            text(
+                "SELECT fb_submit_flag_batch(:org, :client, :country, CAST(:items AS jsonb), "
+                ":rid, :ip)::text"
+            ),
+            {
+                "org": principal.org_id,
+                "client": principal.client_id,
+                "country": principal.country,
+                "items": json.dumps(items),
+                "rid": request_id,
+                "ip": client_ip,
+            },
+        )
+    ).scalar()
+    return list(json.loads(raw or "[]"))
+
+
+async def list_flags(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    status: str | None,
+    platform: str | None,
+    category: str | None,
+    submitted_after: datetime | None,
+    submitted_before: datetime | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[tuple[datetime, uuid.UUID, dict[str, Any]]]:
+    """The caller's flags, newest first, keyset-paginated on (submitted_at, id)."""
+    where, params = visibility_clause(principal)
+    conds = [where]
+    if status:
+        conds.append("f.status = :status")
+        params["status"] = status
+    if platform:
+        conds.append("f.platform = :platform")
+        params["platform"] = platform
+    if category:
+        conds.append("f.category = :category")
+        params["category"] = category
+    if submitted_after:
+        conds.append("f.submitted_at >= :after_ts")
+        params["after_ts"] = submitted_after
+    if submitted_before:
+        conds.append("f.submitted_at < :before_ts")
+        params["before_ts"] = submitted_before
+    if after is not None:
+        conds.append("(f.submitted_at, f.id) < (:cur_ts, :cur_id)")
+        params["cur_ts"], params["cur_id"] = after
+    params["limit"] = limit
+    rows = await session.execute(
+        text(
+            "SELECT f.submitted_at, f.id, fb_flag_json(f)::text FROM flag f WHERE "  # noqa: S608
+            + " AND ".join(conds)
+            + " ORDER BY f.submitted_at DESC, f.id DESC LIMIT :limit"
+        ),
+        params,
+    )
+    return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
+
+async def get_visible(
+    session: AsyncSession, *, principal: Principal, flag_id: uuid.UUID, for_update: bool = False
+) -> dict[str, Any] | None:
+    """The flag's raw row if the caller may see it (locked FOR UPDATE if asked)."""
+    where, params = visibility_clause(principal)
+    params["id"] = flag_id
+    lock = " FOR UPDATE OF f" if for_update else ""
+    row = (
+        (
+            await session.execute(
+                # where/lock are fixed fragments chosen above; values are bound parameters.
+                text(f"SELECT f.* FROM flag f WHERE f.id = :id AND {where}{lock}"),  # noqa: S608
+                params,
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+async def render(session: AsyncSession, flag_id: uuid.UUID) -> dict[str, Any]:
+    """The flag as JSON."""
+    raw = (
+        await session.execute(
+            text("SELECT fb_flag_json(f)::text FROM flag f WHERE f.id = :id"), {"id": flag_id}
+        )
+    ).scalar_one()
+    return dict(json.loads(raw))
+
+
+async def render_many(session: AsyncSession, flag_ids: list[uuid.UUID]) -> dict[str, Any]:
+    """Several flags as JSON, by id (as string)."""
+    if not flag_ids:
+        return {}
+    rows = await session.execute(
+        text("SELECT f.id::text, fb_flag_json(f)::text FROM flag f WHERE f.id = ANY(:ids)"),
+        {"ids": flag_ids},
+    )
+    return {r[0]: json.loads(r[1]) for r in rows}
+
+
+async def history(
+    session: AsyncSession, *, flag_id: uuid.UUID, hide: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The flag's events, oldest first."""
+    rows = await session.execute(
+        text(
+            "SELECT type, fb_ts(at) AS at, data FROM flag_event WHERE flag_id = :id "
+            "AND NOT (type = ANY(:hide)) ORDER BY id"
+        ),
+        {"id": flag_id, "hide": list(hide)},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+DB_NOW = object()
+"""Stands for the transaction's now() in update_flag, so all timestamps share one clock."""
+
+_UPDATABLE = frozenset(
+    {
+        "status",
+        "opened_at",
+        "due_at",
+        "delivered_at",
+        "acknowledged_at",
+        "info_requested_at",
+        "closed_at",
+        "withdrawn_at",
+        "withdraw_reason",
+        "outcome_action",
+        "outcome_note",
+        "actioned_at",
+    }
+)
+
+
+async def update_flag(session: AsyncSession, flag_id: uuid.UUID, values: dict[str, Any]) -> None:
+    """Set columns of a flag (the caller holds its row lock)."""
+    unknown = set(values) - _UPDATABLE
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    sets = ", ".join(
+        f"{col} = now()" if val is DB_NOW else f"{col} = :{col}" for col, val in values.items()
+    )
+    params = {k: v for k, v in values.items() if v is not DB_NOW}
+    await session.execute(
+        # Column names come from the allow-list above; values are bound parameters.
+        text(f"UPDATE flag SET {sets}, updated_at = now() WHERE id = :flag_id"),  # noqa: S608
+        {**params, "flag_id": flag_id},
+    )
+
+
+async def shift_due_at(session: AsyncSession, flag_id: uuid.UUID) -> None:
+    """Resume the deadline clock: push due_at by the time spent waiting for the agency."""
+    await session.execute(
+        text(
+            "UPDATE flag SET due_at = due_at + (now() - info_requested_at), "
+            "info_requested_at = NULL WHERE id = :id AND info_requested_at IS NOT NULL"
+        ),
+        {"id": flag_id},
+    )
+
+
+async def add_history(
+    session: AsyncSession,
+    *,
+    flag_id: uuid.UUID,
+    type_: str,
+    actor: Principal | None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Append to the flag's history."""
+    await session.execute(
+        text(
+            "INSERT INTO flag_event (flag_id, type, actor_org_id, actor_client_id, data) "
+            "VALUES (:f, :t, :o, :c, CAST(:d AS jsonb))"
+        ),
+        {
+            "f": flag_id,
+            "t": type_,
+            "o": actor.org_id if actor else None,
+            "c": actor.client_id if actor else None,
+            "d": json.dumps(data or {}),
+        },
+    )
+
+
+async def add_feed_event(
+    session: AsyncSession,
+    *,
+    recipient: uuid.UUID,
+    type_: str,
+    flag_id: uuid.UUID | None = None,
+    hold_id: uuid.UUID | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Add an event to an organisation's feed (and, later, its webhook outbox)."""
+    await session.execute(
+        text(
+            "INSERT INTO feed_event (recipient_org_id, type, flag_id, hold_id, data) "
+            "VALUES (:r, :t, :f, :h, CAST(:d AS jsonb))"
+        ),
+        {"r": recipient, "t": type_, "f": flag_id, "h": hold_id, "d": json.dumps(data or {})},
+    )
+
+
+async def append_evidence(
+    session: AsyncSession, flag_id: uuid.UUID, evidence: list[dict[str, Any]]
+) -> None:
+    """Add evidence items to a flag."""
+    await session.execute(
+        text("UPDATE flag SET evidence = evidence || CAST(:e AS jsonb) WHERE id = :id"),
+        {"e": json.dumps(evidence), "id": flag_id},
+    )
+
+
+async def corroborated_peers(
+    session: AsyncSession, *, flag_id: uuid.UUID, account_id: uuid.UUID, agency: uuid.UUID
+) -> list[uuid.UUID]:
+    """Other agencies' live, visible flags on the same account."""
+    rows = await session.execute(
+        text(
+            "SELECT id FROM flag WHERE account_id = :a AND id <> :f AND agency_org_id <> :g "
+            "AND status IN ('open', 'acknowledged', 'info_requested')"
+        ),
+        {"a": account_id, "f": flag_id, "g": agency},
+    )
+    return [r[0] for r in rows]
+
+
+async def due_at_from_now(session: AsyncSession, flag: dict[str, Any]) -> datetime:
+    """The deadline for a flag whose clock starts now (policy of its country)."""
+    return (
+        await session.execute(
+            text("SELECT fb_due_at(:c, :k, :p, now())"),
+            {"c": flag["country"], "k": flag["kind"], "p": flag["priority"]},
+        )
+    ).scalar_one()

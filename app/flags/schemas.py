@@ -1,0 +1,241 @@
+"""Request and response models of flags, with the normalisation agencies can rely on."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Category = Literal[
+    "recruitment",
+    "propaganda",
+    "incitement",
+    "instruction",
+    "financing",
+    "threat",
+    "glorification",
+    "other",
+]
+FlagKind = Literal["referral", "removal_order"]
+Priority = Literal["standard", "urgent"]
+FlagStatus = Literal["held", "open", "acknowledged", "info_requested", "closed", "withdrawn"]
+OutcomeAction = Literal[
+    "account_suspended",
+    "content_removed",
+    "account_restricted",
+    "no_violation",
+    "account_not_found",
+    "insufficient_information",
+]
+SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_HANDLE = re.compile(r"^[\w.\-]{1,100}$")
+MAX_EVIDENCE = 50
+
+
+def normalise_url(value: str) -> str:
+    """Lower-case scheme and host, drop default ports, fragments and a trailing slash."""
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL")
+    host = parts.hostname.lower()
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError("has an invalid port") from exc
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    return urlunsplit((scheme, host, path, parts.query, ""))
+
+
+def normalise_handle(value: str) -> str:
+    """Strip whitespace and a leading @, case-fold; handles are compared in this form."""
+    handle = value.strip().lstrip("@").casefold()
+    if not _HANDLE.match(handle):
+        raise ValueError("must be 1 to 100 letters, digits, '_', '.' or '-' (an optional @ first)")
+    return handle
+
+
+class Strict(BaseModel):
+    """Request models refuse unknown fields: identity and status never come from the body."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AccountRef(Strict):
+    """The account on the platform: its stable id, its handle and/or its URL."""
+
+    id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^\S+$")
+    handle: str | None = Field(default=None, min_length=1, max_length=101)
+    url: str | None = Field(default=None, min_length=1, max_length=2048)
+
+    @field_validator("handle")
+    @classmethod
+    def _handle(cls, v: str | None) -> str | None:
+        return normalise_handle(v) if v is not None else None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return normalise_url(v) if v is not None else None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> AccountRef:
+        if self.id is None and self.handle is None and self.url is None:
+            raise ValueError("give at least one of id, handle or url")
+        return self
+
+
+class Evidence(Strict):
+    """One piece of evidence: where it is, and optionally its hash and capture time."""
+
+    url: str = Field(min_length=1, max_length=2048)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    captured_at: AwareDatetime | None = None
+    description: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return normalise_url(v)
+
+    @field_validator("sha256")
+    @classmethod
+    def _lower(cls, v: str | None) -> str | None:
+        return v.lower() if v else None
+
+    @field_validator("captured_at")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        return v.astimezone(UTC) if v else None
+
+
+class FlagCreate(Strict):
+    """A flag as an agency submits it."""
+
+    platform: str = Field(pattern=SLUG, description="Slug of a registered platform")
+    account: AccountRef
+    kind: FlagKind = "referral"
+    category: Category
+    priority: Priority = "standard"
+    legal_basis: str = Field(min_length=1, max_length=2000)
+    summary: str = Field(min_length=1, max_length=4000)
+    evidence: list[Evidence] = Field(min_length=1, max_length=MAX_EVIDENCE)
+    external_ref: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class FlagBatchIn(Strict):
+    """Up to 1000 flags; each is validated and stored on its own."""
+
+    flags: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+class AccountOut(BaseModel):
+    """An account as stored (normalised)."""
+
+    id: str | None
+    handle: str | None
+    url: str | None
+
+
+class AgencyOut(BaseModel):
+    """The submitting agency."""
+
+    id: uuid.UUID
+    name: str
+
+
+class OutcomeOut(BaseModel):
+    """What the platform did."""
+
+    action: OutcomeAction
+    note: str | None
+    actioned_at: datetime
+
+
+class Corroborations(BaseModel):
+    """How many agencies and countries have live flags on the same account."""
+
+    agencies: int
+    countries: int
+
+
+class FlagOut(BaseModel):
+    """A flag as every route shows it."""
+
+    id: uuid.UUID
+    status: FlagStatus
+    kind: FlagKind
+    category: Category
+    priority: Priority
+    platform: str
+    account: AccountOut
+    country: str
+    agency: AgencyOut
+    legal_basis: str
+    summary: str
+    evidence: list[dict[str, Any]]
+    external_ref: str | None
+    submitted_at: datetime
+    due_at: datetime | None
+    delivered_at: datetime | None
+    acknowledged_at: datetime | None
+    closed_at: datetime | None
+    withdrawn_at: datetime | None
+    withdraw_reason: str | None
+    outcome: OutcomeOut | None
+    corroborations: Corroborations
+
+
+class FlagEventOut(BaseModel):
+    """One step of a flag's history."""
+
+    type: str
+    at: datetime
+    data: dict[str, Any]
+
+
+class FlagDetail(FlagOut):
+    """A flag with its history."""
+
+    events: list[FlagEventOut]
+
+
+class FlagPage(BaseModel):
+    """A page of flags."""
+
+    items: list[FlagOut]
+    next_cursor: str | None
+
+
+class BatchItemResult(BaseModel):
+    """The result of one item of a batch."""
+
+    index: int
+    status: int
+    flag: FlagOut | None = None
+    error: dict[str, Any] | None = None
+
+
+class BatchOut(BaseModel):
+    """Per-item results, in request order."""
+
+    results: list[BatchItemResult]
+
+
+class WithdrawIn(Strict):
+    """Why the agency withdraws its flag."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class InfoIn(Strict):
+    """The agency's answer to a platform's question."""
+
+    note: str = Field(min_length=1, max_length=4000)
+    evidence: list[Evidence] | None = Field(default=None, max_length=MAX_EVIDENCE)

@@ -1,0 +1,396 @@
+"""The rules of a flag's life: submission, reading, and every transition after it."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth.principal import Principal
+from app.db import after_commit
+from app.errors import Conflict, NotFound, Unprocessable, validation_errors
+from app.flags import repository as repo
+from app.flags.repository import DB_NOW
+from app.flags.schemas import MAX_EVIDENCE, FlagCreate
+from app.flags.state import Action, Status, is_noop, next_status
+from app.kit.canonical import sha256_hex
+from app.kit.pagination import decode_time_id_cursor, encode_time_id_cursor
+
+Poke = Callable[[list[str]], None]
+
+
+def _sha(text: str | None) -> str | None:
+    return hashlib.sha256(text.encode()).hexdigest() if text is not None else None
+
+
+def request_hash(payload: Any) -> str:
+    """Hash of a normalised request body, for Idempotency-Key comparison."""
+    return sha256_hex(payload)
+
+
+def validate_batch_items(
+    raw_items: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
+    """Validate each batch item on its own: (valid items with index, errors by index)."""
+    valid: list[dict[str, Any]] = []
+    errors: dict[int, dict[str, Any]] = {}
+    for index, item in enumerate(raw_items):
+        try:
+            flag = FlagCreate.model_validate(item)
+        except ValidationError as exc:
+            errs = validation_errors(exc.errors())
+            fields = ", ".join(sorted({e["field"] for e in errs}))
+            errors[index] = Unprocessable(f"Invalid input: {fields}", errors=errs).to_problem()
+            continue
+        valid.append({"index": index, "flag": flag.model_dump(mode="json")})
+    return valid, errors
+
+
+async def list_flags(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    status: str | None,
+    platform: str | None,
+    category: str | None,
+    submitted_after: datetime | None,
+    submitted_before: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the caller's flags and the next cursor."""
+    rows = await repo.list_flags(
+        session,
+        principal=principal,
+        status=status,
+        platform=platform,
+        category=category,
+        submitted_after=submitted_after,
+        submitted_before=submitted_before,
+        after=decode_time_id_cursor(cursor),
+        limit=limit + 1,
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_time_id_cursor(rows[-1][0], rows[-1][1])
+    return [r[2] for r in rows], next_cursor
+
+
+async def get_flag(
+    *, session: AsyncSession, principal: Principal, flag_id: uuid.UUID
+) -> dict[str, Any]:
+    """The flag with its history, if the caller may see it (else 404)."""
+    row = await repo.get_visible(session, principal=principal, flag_id=flag_id)
+    if row is None:
+        raise NotFound("No such flag")
+    flag = await repo.render(session, flag_id)
+    hide = repo.HIDDEN_FROM_PLATFORMS if principal.kind == "platform" else ()
+    flag["events"] = await repo.history(session, flag_id=flag_id, hide=hide)
+    return flag
+
+
+async def _locked(
+    session: AsyncSession, principal: Principal, flag_id: uuid.UUID
+) -> dict[str, Any]:
+    row = await repo.get_visible(session, principal=principal, flag_id=flag_id, for_update=True)
+    if row is None:
+        raise NotFound("No such flag")
+    return row
+
+
+def _poke_after_commit(session: AsyncSession, poke: Poke | None, *orgs: uuid.UUID) -> None:
+    if poke is not None and orgs:
+        ids = [str(o) for o in orgs]
+        after_commit(session, lambda: poke(ids))
+
+
+async def acknowledge(
+    *, session: AsyncSession, principal: Principal, flag_id: uuid.UUID, poke: Poke | None = None
+) -> dict[str, Any]:
+    """Platform acknowledges receipt (idempotent)."""
+    flag = await _locked(session, principal, flag_id)
+    if is_noop(flag["status"], Action.ACKNOWLEDGE):
+        return await repo.render(session, flag_id)
+    new = next_status(flag["status"], Action.ACKNOWLEDGE)
+    await repo.update_flag(session, flag_id, {"status": new.value, "acknowledged_at": DB_NOW})
+    await repo.add_history(session, flag_id=flag_id, type_="acknowledged", actor=principal)
+    await repo.add_feed_event(
+        session, recipient=flag["agency_org_id"], type_="flag.acknowledged", flag_id=flag_id
+    )
+    await audit.record(
+        session=session,
+        actor=principal,
+        action="flag.acknowledged",
+        object_type="flag",
+        object_id=flag_id,
+        data={"from": flag["status"], "to": new.value},
+    )
+    _poke_after_commit(session, poke, flag["agency_org_id"])
+    return await repo.render(session, flag_id)
+
+
+async def request_info(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    flag_id: uuid.UUID,
+    question: str,
+    poke: Poke | None = None,
+) -> dict[str, Any]:
+    """Platform asks the agency a question; the deadline clock pauses until it answers."""
+    flag = await _locked(session, principal, flag_id)
+    new = next_status(flag["status"], Action.REQUEST_INFO)
+    await repo.update_flag(
+        session,
+        flag_id,
+        {
+            "status": new.value,
+            "info_requested_at": DB_NOW,
+            "acknowledged_at": flag["acknowledged_at"] or DB_NOW,
+        },
+    )
+    await repo.add_history(
+        session,
+        flag_id=flag_id,
+        type_="info_requested",
+        actor=principal,
+        data={"question": question},
+    )
+    await repo.add_feed_event(
+        session,
+        recipient=flag["agency_org_id"],
+        type_="flag.info_requested",
+        flag_id=flag_id,
+        data={"question": question},
+    )
+    await audit.record(
+        session=session,
+        actor=principal,
+        action="flag.info_requested",
+        object_type="flag",
+        object_id=flag_id,
+        data={"from": flag["status"], "to": new.value, "question_sha256": _sha(question)},
+    )
+    _poke_after_commit(session, poke, flag["agency_org_id"])
+    return await repo.render(session, flag_id)
+
+
+async def provide_info(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    flag_id: uuid.UUID,
+    note: str,
+    evidence: list[dict[str, Any]],
+    poke: Poke | None = None,
+) -> dict[str, Any]:
+    """Agency answers the platform's question; the flag returns to acknowledged."""
+    flag = await _locked(session, principal, flag_id)
+    new = next_status(flag["status"], Action.PROVIDE_INFO)
+    if len(flag["evidence"]) + len(evidence) > MAX_EVIDENCE:
+        raise Unprocessable(
+            "Invalid input: evidence",
+            errors=[{"field": "evidence", "message": f"a flag holds at most {MAX_EVIDENCE} items"}],
+        )
+    await repo.shift_due_at(session, flag_id)
+    await repo.update_flag(session, flag_id, {"status": new.value})
+    if evidence:
+        await repo.append_evidence(session, flag_id, evidence)
+    await repo.add_history(
+        session,
+        flag_id=flag_id,
+        type_="info_provided",
+        actor=principal,
+        data={"note": note, "evidence": evidence},
+    )
+    await repo.add_feed_event(
+        session,
+        recipient=flag["platform_org_id"],
+        type_="flag.info_provided",
+        flag_id=flag_id,
+        data={"note": note},
+    )
+    await audit.record(
+        session=session,
+        actor=principal,
+        action="flag.info_provided",
+        object_type="flag",
+        object_id=flag_id,
+        data={
+            "from": flag["status"],
+            "to": new.value,
+            "note_sha256": _sha(note),
+            "evidence_added": len(evidence),
+        },
+    )
+    _poke_after_commit(session, poke, flag["platform_org_id"])
+    return await repo.render(session, flag_id)
+
+
+async def record_outcome(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    flag_id: uuid.UUID,
+    action: str,
+    note: str | None,
+    actioned_at: datetime | None,
+    poke: Poke | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Platform reports what it did; closes the flag. Returns (flag, changed)."""
+    flag = await _locked(session, principal, flag_id)
+    if flag["status"] == Status.CLOSED:
+        if flag["outcome_action"] == action:
+            return await repo.render(session, flag_id), False
+        raise Conflict(
+            f"This flag is already closed with outcome {flag['outcome_action']}",
+            current_status=flag["status"],
+            current_action=flag["outcome_action"],
+        )
+    new = next_status(flag["status"], Action.RECORD_OUTCOME)
+    now = _now()
+    when = actioned_at or now
+    if when > now + timedelta(minutes=5):
+        raise Unprocessable(
+            "Invalid input: actioned_at",
+            errors=[{"field": "actioned_at", "message": "is in the future"}],
+        )
+    if when < flag["submitted_at"] - timedelta(days=3650):
+        raise Unprocessable(
+            "Invalid input: actioned_at",
+            errors=[{"field": "actioned_at", "message": "is implausibly old"}],
+        )
+    await repo.update_flag(
+        session,
+        flag_id,
+        {
+            "status": new.value,
+            "closed_at": DB_NOW,
+            "outcome_action": action,
+            "outcome_note": note,
+            "actioned_at": when,
+            "acknowledged_at": flag["acknowledged_at"] or DB_NOW,
+            "info_requested_at": None,
+        },
+    )
+    await repo.add_history(
+        session,
+        flag_id=flag_id,
+        type_="outcome",
+        actor=principal,
+        data={"action": action, "note": note, "actioned_at": when.isoformat()},
+    )
+    await repo.add_feed_event(
+        session, recipient=flag["agency_org_id"], type_="flag.closed", flag_id=flag_id
+    )
+    await audit.record(
+        session=session,
+        actor=principal,
+        action="flag.outcome_recorded",
+        object_type="flag",
+        object_id=flag_id,
+        data={
+            "from": flag["status"],
+            "to": new.value,
+            "action": action,
+            "actioned_at": when.isoformat(),
+            "note_sha256": _sha(note),
+        },
+    )
+    _poke_after_commit(session, poke, flag["agency_org_id"])
+    return await repo.render(session, flag_id), True
+
+
+async def withdraw(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    flag_id: uuid.UUID,
+    reason: str,
+    poke: Poke | None = None,
+) -> dict[str, Any]:
+    """Agency withdraws its flag (any status before closed)."""
+    flag = await _locked(session, principal, flag_id)
+    new = next_status(flag["status"], Action.WITHDRAW)
+    await repo.update_flag(
+        session,
+        flag_id,
+        {
+            "status": new.value,
+            "withdrawn_at": DB_NOW,
+            "withdraw_reason": reason,
+            "info_requested_at": None,
+        },
+    )
+    await repo.add_history(
+        session, flag_id=flag_id, type_="withdrawn", actor=principal, data={"reason": reason}
+    )
+    if flag["status"] != Status.HELD:
+        # The platform saw it, so it must hear that it is withdrawn.
+        await repo.add_feed_event(
+            session, recipient=flag["platform_org_id"], type_="flag.withdrawn", flag_id=flag_id
+        )
+        _poke_after_commit(session, poke, flag["platform_org_id"])
+    await audit.record(
+        session=session,
+        actor=principal,
+        action="flag.withdrawn",
+        object_type="flag",
+        object_id=flag_id,
+        data={"from": flag["status"], "to": new.value, "reason_sha256": _sha(reason)},
+    )
+    return await repo.render(session, flag_id)
+
+
+async def release_held_flag(
+    *,
+    session: AsyncSession,
+    actor: Principal | None,
+    flag: dict[str, Any],
+    reason: str,
+) -> list[uuid.UUID]:
+    """A hold ended: the held flag opens, its clock starts now, the platform gets it.
+
+    The caller holds the flag's row lock. Returns the organisations to wake.
+    """
+    new = next_status(flag["status"], Action.RELEASE)
+    due = await repo.due_at_from_now(session, flag)
+    await repo.update_flag(
+        session, flag["id"], {"status": new.value, "opened_at": DB_NOW, "due_at": due}
+    )
+    await repo.add_history(
+        session, flag_id=flag["id"], type_="released", actor=None, data={"reason": reason}
+    )
+    await repo.add_feed_event(
+        session, recipient=flag["agency_org_id"], type_="flag.released", flag_id=flag["id"]
+    )
+    await repo.add_feed_event(
+        session, recipient=flag["platform_org_id"], type_="flag.created", flag_id=flag["id"]
+    )
+    for peer in await repo.corroborated_peers(
+        session, flag_id=flag["id"], account_id=flag["account_id"], agency=flag["agency_org_id"]
+    ):
+        await repo.add_feed_event(
+            session, recipient=flag["platform_org_id"], type_="flag.corroborated", flag_id=peer
+        )
+    await audit.record(
+        session=session,
+        actor=actor,
+        actor_label=None if actor else "system",
+        action="flag.released",
+        object_type="flag",
+        object_id=flag["id"],
+        data={"from": flag["status"], "to": new.value, "reason": reason, "due_at": due.isoformat()},
+    )
+    return [flag["agency_org_id"], flag["platform_org_id"]]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

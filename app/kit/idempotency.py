@@ -1,0 +1,83 @@
+"""Idempotency-Key handling shared by every route that creates something.
+
+Keys are scoped to the client and the route and stored in PostgreSQL with the original
+status and body. A transaction-scoped advisory lock on (client, route, key) makes a
+concurrent request with the same key a 409 instead of a second creation; the stored row
+makes a later retry a replay; a different body under the same key is a 422. The check and
+the store happen in the same transaction as the creation they guard.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Header
+from fastapi.responses import Response
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import PROBLEM_MEDIA_TYPE
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Makes a retry safe: same key and body returns the original response.",
+    ),
+]
+
+
+def json_response(status: int, body: str | bytes, *, replayed: bool = False) -> Response:
+    """A response from already-serialised JSON (problem+json for errors)."""
+    media = PROBLEM_MEDIA_TYPE if status >= 400 else "application/json"
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return Response(content=body, status_code=status, media_type=media, headers=headers)
+
+
+async def check(
+    session: AsyncSession, *, client_id: uuid.UUID, route: str, key: str, request_hash: str
+) -> Response | None:
+    """The response to give instead of processing the request, if any."""
+    raw = (
+        await session.execute(
+            text("SELECT fb_idempotency_check(:c, :r, :k, :h)::text"),
+            {"c": client_id, "r": route, "k": key, "h": request_hash},
+        )
+    ).scalar()
+    if raw is None:
+        return None
+    found = json.loads(raw)
+    return json_response(
+        int(found["status"]), json.dumps(found["body"]), replayed=bool(found.get("replayed"))
+    )
+
+
+async def store(
+    session: AsyncSession,
+    *,
+    client_id: uuid.UUID,
+    route: str,
+    key: str,
+    request_hash: str,
+    status: int,
+    body: Any,
+) -> None:
+    """Remember the response for retries (same transaction as the creation)."""
+    await session.execute(
+        text(
+            "INSERT INTO idempotency_key (client_id, route, key, request_hash, status_code, "
+            "response) VALUES (:c, :r, :k, :h, :s, CAST(:b AS jsonb))"
+        ),
+        {
+            "c": client_id,
+            "r": route,
+            "k": key,
+            "h": request_hash,
+            "s": status,
+            "b": json.dumps(body),
+        },
+    )

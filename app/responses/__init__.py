@@ -1,0 +1,1 @@
+"""The platform side: acknowledge, ask for information, report outcomes."""

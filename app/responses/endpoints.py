@@ -1,0 +1,148 @@
+"""Platform routes: ack, request-info, outcome, and batches of acks and outcomes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from app.auth.principal import Principal, requires
+from app.db import SessionDep
+from app.errors import AUTH_ERRORS, AppError, Unprocessable, problem_responses, validation_errors
+from app.flags import service as flags
+from app.flags.schemas import FlagOut
+from app.responses.schemas import (
+    OutcomeBatchIn,
+    OutcomeBatchItem,
+    OutcomeBatchOut,
+    OutcomeIn,
+    QuestionIn,
+)
+
+router = APIRouter(tags=["platform responses"])
+RespondDep = Annotated[Principal, Depends(requires("flags:respond"))]
+
+
+@router.post(
+    "/v1/flags/{flag_id}/ack",
+    response_model=FlagOut,
+    operation_id="acknowledge_flag",
+    responses=problem_responses(*AUTH_ERRORS, 404, 409),
+)
+async def acknowledge(
+    flag_id: uuid.UUID, request: Request, principal: RespondDep, session: SessionDep
+) -> JSONResponse:
+    """Acknowledge receipt (idempotent)."""
+    flag = await flags.acknowledge(
+        session=session,
+        principal=principal,
+        flag_id=flag_id,
+        poke=request.app.state.feed_notifier.poke,
+    )
+    return JSONResponse(flag)
+
+
+@router.post(
+    "/v1/flags/{flag_id}/request-info",
+    response_model=FlagOut,
+    operation_id="request_flag_info",
+    responses=problem_responses(*AUTH_ERRORS, 404, 409),
+)
+async def request_info(
+    flag_id: uuid.UUID,
+    body: QuestionIn,
+    request: Request,
+    principal: RespondDep,
+    session: SessionDep,
+) -> JSONResponse:
+    """Ask the agency a question; the deadline clock pauses until it answers."""
+    flag = await flags.request_info(
+        session=session,
+        principal=principal,
+        flag_id=flag_id,
+        question=body.question,
+        poke=request.app.state.feed_notifier.poke,
+    )
+    return JSONResponse(flag)
+
+
+@router.post(
+    "/v1/flags/{flag_id}/outcome",
+    response_model=FlagOut,
+    operation_id="record_flag_outcome",
+    responses=problem_responses(*AUTH_ERRORS, 404, 409),
+)
+async def record_outcome(
+    flag_id: uuid.UUID,
+    body: OutcomeIn,
+    request: Request,
+    principal: RespondDep,
+    session: SessionDep,
+) -> JSONResponse:
+    """Report what you did; closes the flag. The same outcome again is 200, another is 409."""
+    flag, _ = await flags.record_outcome(
+        session=session,
+        principal=principal,
+        flag_id=flag_id,
+        action=body.action,
+        note=body.note,
+        actioned_at=body.actioned_at,
+        poke=request.app.state.feed_notifier.poke,
+    )
+    return JSONResponse(flag)
+
+
+@router.post(
+    "/v1/outcomes/batch",
+    response_model=OutcomeBatchOut,
+    operation_id="record_outcome_batch",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def record_outcome_batch(
+    body: OutcomeBatchIn, request: Request, principal: RespondDep, session: SessionDep
+) -> JSONResponse:
+    """Up to 1000 acks and outcomes; each item succeeds or fails on its own (savepoints)."""
+    poke = request.app.state.feed_notifier.poke
+    results: list[dict[str, Any]] = []
+    for index, raw in enumerate(body.items):
+        try:
+            item = OutcomeBatchItem.model_validate(raw)
+            if item.type == "outcome" and item.action is None:
+                raise Unprocessable(
+                    "Invalid input: action",
+                    errors=[{"field": "action", "message": "required for an outcome"}],
+                )
+        except ValidationError as exc:
+            errs = validation_errors(exc.errors())
+            fields = ", ".join(sorted({e["field"] for e in errs}))
+            err = Unprocessable(f"Invalid input: {fields}", errors=errs)
+            results.append({"index": index, "status": 422, "error": err.to_problem()})
+            continue
+        except AppError as exc:
+            results.append({"index": index, "status": exc.status, "error": exc.to_problem()})
+            continue
+        try:
+            async with session.begin_nested():
+                if item.type == "ack":
+                    flag = await flags.acknowledge(
+                        session=session, principal=principal, flag_id=item.flag_id, poke=poke
+                    )
+                else:
+                    assert item.action is not None
+                    flag, _ = await flags.record_outcome(
+                        session=session,
+                        principal=principal,
+                        flag_id=item.flag_id,
+                        action=item.action,
+                        note=item.note,
+                        actioned_at=item.actioned_at,
+                        poke=poke,
+                    )
+        except AppError as exc:
+            results.append({"index": index, "status": exc.status, "error": exc.to_problem()})
+            continue
+        results.append({"index": index, "status": 200, "flag": flag})
+    return JSONResponse({"results": results})

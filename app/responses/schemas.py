@@ -1,0 +1,55 @@
+"""Request models of platform responses."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from app.flags.schemas import OutcomeAction, Strict
+
+
+class QuestionIn(Strict):
+    """What the platform needs to know to decide."""
+
+    question: str = Field(min_length=1, max_length=4000)
+
+
+class OutcomeIn(Strict):
+    """What the platform did about the flag."""
+
+    action: OutcomeAction
+    note: str | None = Field(default=None, max_length=4000)
+    actioned_at: AwareDatetime | None = None
+
+
+class OutcomeBatchItem(Strict):
+    """One acknowledgement or outcome in a batch."""
+
+    flag_id: uuid.UUID
+    type: Literal["ack", "outcome"]
+    action: OutcomeAction | None = None
+    note: str | None = Field(default=None, max_length=4000)
+    actioned_at: AwareDatetime | None = None
+
+
+class OutcomeBatchIn(Strict):
+    """Up to 1000 acknowledgements and outcomes; each succeeds or fails on its own."""
+
+    items: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+class OutcomeBatchResult(BaseModel):
+    """The result of one batch item."""
+
+    index: int
+    status: int
+    flag: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+class OutcomeBatchOut(BaseModel):
+    """Per-item results, in request order."""
+
+    results: list[OutcomeBatchResult]
