@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +23,11 @@ from app.errors import Problem, register_error_handlers
 from app.feeds import endpoints as feeds_endpoints
 from app.feeds.notify import FeedNotifier, FeedWaiters
 from app.flags import endpoints as flags_endpoints
+from app.holds import endpoints as holds_endpoints
+from app.holds import service as holds_service
+from app.kit import idempotency
 from app.kit.listener import PgListener, asyncpg_dsn
+from app.kit.periodic import Periodic
 from app.middleware import RequestContextMiddleware
 from app.migrations import head_revision
 from app.ops import endpoints as ops_endpoints
@@ -78,14 +81,15 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         await listener.start()
         await app.state.revocations.start()
         await app.state.feed_notifier.start()
-        key_refresh = asyncio.create_task(
-            _refresh_keys(app.state.verifier, settings.key_reload_seconds), name="key-reload"
-        )
+        jobs = _periodic_jobs(app, settings)
+        for job in jobs:
+            job.start()
         log.info("flagbridge started", extra={"kid": ring.signing_kid})
         try:
             yield
         finally:
-            key_refresh.cancel()
+            for job in jobs:
+                await job.stop()
             await app.state.feed_notifier.stop()
             await app.state.revocations.stop()
             await listener.stop()
@@ -101,6 +105,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             {"name": "auth", "description": "Tokens and signing keys"},
             {"name": "flags", "description": "Agencies: submit and follow flags"},
             {"name": "platform responses", "description": "Platforms: acknowledge and answer"},
+            {"name": "holds", "description": "Agencies: deconfliction holds"},
             {"name": "feed", "description": "Every organisation's event feed"},
             {"name": "admin", "description": "Organisations and API clients (scope `admin`)"},
             {"name": "operations", "description": "Health, readiness and metrics"},
@@ -110,6 +115,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(auth_endpoints.router)
     app.include_router(flags_endpoints.router)
     app.include_router(responses_endpoints.router)
+    app.include_router(holds_endpoints.router)
     app.include_router(feeds_endpoints.router)
     app.include_router(orgs_endpoints.router)
     app.include_router(ops_endpoints.router)
@@ -122,14 +128,28 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     return app
 
 
-async def _refresh_keys(verifier: TokenVerifier, interval: float) -> None:
-    """Pick up rotated keys without a restart (the files are few and small)."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await verifier.refresh(force=True)
-        except Exception:
-            log.warning("key reload failed", exc_info=True)
+def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
+    """Background work of every process; each job is safe with several processes."""
+    state = app.state
+
+    async def reload_keys() -> None:
+        # Pick up rotated keys without a restart (the files are few and small).
+        await state.verifier.refresh(force=True)
+
+    async def expire_holds() -> None:
+        await holds_service.sweep_expired_holds(
+            sessionmaker=state.sessionmaker, poke=state.feed_notifier.poke
+        )
+
+    async def prune_idempotency_keys() -> None:
+        async with state.sessionmaker() as session, session.begin():
+            await idempotency.prune(session, retention_hours=settings.idempotency_retention_hours)
+
+    return [
+        Periodic("key-reload", settings.key_reload_seconds, reload_keys),
+        Periodic("hold-expiry", settings.hold_sweep_seconds, expire_holds),
+        Periodic("idempotency-prune", 600.0, prune_idempotency_keys),
+    ]
 
 
 def _mtime_ns(path: Path) -> int | None:

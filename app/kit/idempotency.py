@@ -81,3 +81,15 @@ async def store(
             "b": json.dumps(body),
         },
     )
+
+
+async def prune(session: AsyncSession, *, retention_hours: int, batch: int = 5000) -> int:
+    """Delete keys past their retention (in batches, to keep transactions short)."""
+    result = await session.execute(
+        text(
+            "DELETE FROM idempotency_key WHERE ctid IN (SELECT ctid FROM idempotency_key "
+            "WHERE created_at < now() - make_interval(hours => :h) LIMIT :n)"
+        ),
+        {"h": retention_hours, "n": batch},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

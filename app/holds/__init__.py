@@ -1,0 +1,1 @@
+"""Deconfliction holds: an agency asks that an account not be alerted yet."""

@@ -1,0 +1,151 @@
+"""Every SQL statement about holds."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def platform_exists(session: AsyncSession, platform: str) -> bool:
+    """Whether a platform with this slug is registered."""
+    return bool(
+        (
+            await session.execute(
+                text("SELECT 1 FROM organization WHERE kind = 'platform' AND platform = :p"),
+                {"p": platform},
+            )
+        ).scalar()
+    )
+
+
+async def insert_hold(
+    session: AsyncSession,
+    *,
+    agency: uuid.UUID,
+    client: uuid.UUID,
+    country: str,
+    platform: str,
+    account: dict[str, Any],
+    reason: str,
+    expires_at: datetime,
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """Create a hold (resolving the account); returns (hold id, account id)."""
+    row = (
+        await session.execute(
+            text(
+                "INSERT INTO hold (agency_org_id, created_by_client_id, country, platform, "
+                "account_id, reason, expires_at) VALUES (:g, :c, :cc, :p, "
+                "fb_resolve_account(:p, CAST(:acct AS jsonb)), :r, :e) RETURNING id, account_id"
+            ),
+            {
+                "g": agency,
+                "c": client,
+                "cc": country,
+                "p": platform,
+                "acct": json.dumps(account),
+                "r": reason,
+                "e": expires_at,
+            },
+        )
+    ).one()
+    return row[0], row[1]
+
+
+async def render(session: AsyncSession, hold_id: uuid.UUID) -> dict[str, Any]:
+    """The hold as JSON."""
+    raw = (
+        await session.execute(
+            text("SELECT fb_hold_json(h)::text FROM hold h WHERE h.id = :id"), {"id": hold_id}
+        )
+    ).scalar_one()
+    return dict(json.loads(raw))
+
+
+async def get_own(
+    session: AsyncSession, *, agency: uuid.UUID, hold_id: uuid.UUID, for_update: bool = False
+) -> dict[str, Any] | None:
+    """The agency's own hold (None if absent or someone else's)."""
+    lock = " FOR UPDATE" if for_update else ""
+    row = (
+        (
+            await session.execute(
+                text("SELECT * FROM hold WHERE id = :id AND agency_org_id = :g" + lock),  # noqa: S608
+                {"id": hold_id, "g": agency},
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+async def list_own(
+    session: AsyncSession,
+    *,
+    agency: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[tuple[datetime, uuid.UUID, dict[str, Any]]]:
+    """The agency's holds, newest first."""
+    cond = "AND (h.created_at, h.id) < (:ts, :id)" if after else ""
+    params: dict[str, Any] = {"g": agency, "limit": limit}
+    if after:
+        params["ts"], params["id"] = after
+    rows = await session.execute(
+        text(
+            "SELECT h.created_at, h.id, fb_hold_json(h)::text FROM hold h "  # noqa: S608
+            f"WHERE h.agency_org_id = :g {cond} "
+            "ORDER BY h.created_at DESC, h.id DESC LIMIT :limit"
+        ),
+        params,
+    )
+    return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
+
+async def mark_released(session: AsyncSession, hold_id: uuid.UUID, reason: str) -> None:
+    """End a hold now."""
+    await session.execute(
+        text(
+            "UPDATE hold SET released_at = now(), release_reason = :r "
+            "WHERE id = :id AND released_at IS NULL"
+        ),
+        {"id": hold_id, "r": reason},
+    )
+
+
+async def claim_expired(session: AsyncSession, *, limit: int) -> list[dict[str, Any]]:
+    """Expired holds not yet processed, locked so that concurrent sweepers skip them."""
+    rows = await session.execute(
+        text(
+            "SELECT id, agency_org_id, account_id FROM hold "
+            "WHERE released_at IS NULL AND expires_at <= now() "
+            "ORDER BY expires_at LIMIT :n FOR UPDATE SKIP LOCKED"
+        ),
+        {"n": limit},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def held_flags_now_free(session: AsyncSession, account_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Held flags on the account that no active hold of another agency covers (locked)."""
+    rows = await session.execute(
+        text(
+            """
+            SELECT f.* FROM flag f
+            WHERE f.account_id = :a AND f.status = 'held'
+              AND NOT EXISTS (
+                  SELECT 1 FROM hold h
+                  WHERE h.account_id = f.account_id AND h.released_at IS NULL
+                    AND h.expires_at > now() AND h.agency_org_id <> f.agency_org_id)
+            ORDER BY f.submitted_at
+            FOR UPDATE OF f
+            """
+        ),
+        {"a": account_id},
+    )
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,154 @@
+"""The rules of holds: who may hold what, for how long, and what a release sets free."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.audit import service as audit
+from app.auth.principal import Principal
+from app.db import after_commit
+from app.errors import NotFound, Unprocessable
+from app.flags import service as flags
+from app.holds import repository as repo
+from app.holds.schemas import MAX_HOLD_DAYS, HoldCreate
+from app.kit.pagination import decode_time_id_cursor, encode_time_id_cursor
+
+log = logging.getLogger(__name__)
+
+Poke = Callable[[list[str]], None]
+
+
+def _field_error(field: str, message: str) -> Unprocessable:
+    return Unprocessable(f"Invalid input: {field}", errors=[{"field": field, "message": message}])
+
+
+async def create_hold(
+    *, session: AsyncSession, principal: Principal, data: HoldCreate
+) -> dict[str, Any]:
+    """Place a hold on an account for at most 90 days."""
+    now = datetime.now(UTC)
+    if data.expires_at <= now:
+        raise _field_error("expires_at", "must be in the future")
+    if data.expires_at > now + timedelta(days=MAX_HOLD_DAYS):
+        raise _field_error("expires_at", f"must be at most {MAX_HOLD_DAYS} days ahead")
+    if not await repo.platform_exists(session, data.platform):
+        raise _field_error("platform", f"no platform is registered as {data.platform}")
+    assert principal.country is not None
+    hold_id, account_id = await repo.insert_hold(
+        session,
+        agency=principal.org_id,
+        client=principal.client_id,
+        country=principal.country,
+        platform=data.platform,
+        account=data.account.model_dump(),
+        reason=data.reason,
+        expires_at=data.expires_at,
+    )
+    await audit.record(
+        session=session,
+        actor=principal,
+        action="hold.created",
+        object_type="hold",
+        object_id=hold_id,
+        data={
+            "platform": data.platform,
+            "account_id": str(account_id),
+            "expires_at": data.expires_at.isoformat(),
+        },
+    )
+    return await repo.render(session, hold_id)
+
+
+async def list_holds(
+    *, session: AsyncSession, principal: Principal, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the agency's holds, newest first."""
+    rows = await repo.list_own(
+        session, agency=principal.org_id, after=decode_time_id_cursor(cursor), limit=limit + 1
+    )
+    nxt = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        nxt = encode_time_id_cursor(rows[-1][0], rows[-1][1])
+    return [r[2] for r in rows], nxt
+
+
+async def get_hold(
+    *, session: AsyncSession, principal: Principal, hold_id: uuid.UUID
+) -> dict[str, Any]:
+    """One of the agency's holds (404 for anyone else's)."""
+    if await repo.get_own(session, agency=principal.org_id, hold_id=hold_id) is None:
+        raise NotFound("No such hold")
+    return await repo.render(session, hold_id)
+
+
+async def _release_account(
+    session: AsyncSession, *, actor: Principal | None, account_id: uuid.UUID, reason: str
+) -> set[str]:
+    woken: set[str] = set()
+    for flag in await repo.held_flags_now_free(session, account_id):
+        orgs = await flags.release_held_flag(session=session, actor=actor, flag=flag, reason=reason)
+        woken |= {str(o) for o in orgs}
+    return woken
+
+
+async def release_hold(
+    *, session: AsyncSession, principal: Principal, hold_id: uuid.UUID, poke: Poke | None = None
+) -> dict[str, Any]:
+    """End a hold now; flags it held (and no other hold covers) open and reach the platform."""
+    hold = await repo.get_own(session, agency=principal.org_id, hold_id=hold_id, for_update=True)
+    if hold is None:
+        raise NotFound("No such hold")
+    if hold["released_at"] is None:
+        await repo.mark_released(session, hold_id, "released")
+        await audit.record(
+            session=session,
+            actor=principal,
+            action="hold.released",
+            object_type="hold",
+            object_id=hold_id,
+            data={"account_id": str(hold["account_id"])},
+        )
+        woken = await _release_account(
+            session, actor=principal, account_id=hold["account_id"], reason="hold released"
+        )
+        if poke is not None and woken:
+            after_commit(session, lambda: poke(sorted(woken)))
+    return await repo.render(session, hold_id)
+
+
+async def sweep_expired_holds(
+    *, sessionmaker: async_sessionmaker[AsyncSession], poke: Poke | None = None, batch: int = 100
+) -> int:
+    """Process holds past expiry: release the flags they held. Safe with many workers
+    (rows are claimed with SKIP LOCKED). Returns how many holds were processed."""
+    total = 0
+    while True:
+        woken: set[str] = set()
+        async with sessionmaker() as session, session.begin():
+            expired = await repo.claim_expired(session, limit=batch)
+            for hold in expired:
+                await repo.mark_released(session, hold["id"], "expired")
+                await audit.record(
+                    session=session,
+                    actor=None,
+                    actor_label="system",
+                    action="hold.expired",
+                    object_type="hold",
+                    object_id=hold["id"],
+                    data={"account_id": str(hold["account_id"])},
+                )
+                woken |= await _release_account(
+                    session, actor=None, account_id=hold["account_id"], reason="hold expired"
+                )
+        if poke is not None and woken:
+            poke(sorted(woken))
+        total += len(expired)
+        if len(expired) < batch:
+            return total
