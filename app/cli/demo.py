@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli.common import cli_actor, emit, in_transaction, json_parent
+from app.cli.demo_flags import create_sample_flags
 from app.config import get_settings
 from app.models import Organization
 from app.orgs import service
@@ -82,25 +83,41 @@ async def _build(session: AsyncSession) -> dict[str, Any]:
                 "scopes": client.scopes,
             }
         )
+    world["flags"] = await create_sample_flags(session, world["organizations"])
     return world
 
 
 def _human(world: dict[str, Any], base_url: str) -> str:
     lines = ["FlagBridge demo world — credentials (keep them; secrets are stored hashed):", ""]
+    if world.get("flags"):
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(world["flags"].items()))
+        lines += [f"sample flags: {counts}", ""]
     for org in world["organizations"]:
         where = org["country"] or org["platform"] or ""
         lines.append(f"{org['kind']:<9} {where:<9} {org['name']}")
         lines.append(f"          client_id={org['client_id']}")
         lines.append(f"          client_secret={org['client_secret']}")
-    first = world["organizations"][0]
+    agency = next(o for o in world["organizations"] if o["kind"] == "agency")
+    twitter = next(o for o in world["organizations"] if o.get("platform") == "twitter")
     lines += [
         "",
-        "Get a token and call the API, e.g. as the first agency:",
-        f"  curl -s -X POST {base_url}/oauth/token -d grant_type=client_credentials \\",
-        f"       -d client_id={first['client_id']} -d client_secret={first['client_secret']}",
-        "  export TOKEN=...  # the access_token from that answer",
-        f'  curl -s {base_url}/readyz; curl -s -H "Authorization: Bearer $TOKEN" '
-        f"{base_url}/v1/admin/organizations  # 403: agencies are not operators",
+        "Try it (agency: flag an account; platform: read the feed, acknowledge, report):",
+        f"  A=$(curl -s {base_url}/oauth/token -d grant_type=client_credentials "
+        f"-d client_id={agency['client_id']} -d client_secret={agency['client_secret']} "
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+        f"  P=$(curl -s {base_url}/oauth/token -d grant_type=client_credentials "
+        f"-d client_id={twitter['client_id']} -d client_secret={twitter['client_secret']} "
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+        f'  curl -s {base_url}/v1/flags -H "Authorization: Bearer $A" '
+        '-H \'Content-Type: application/json\' -d \'{"platform": "twitter", '
+        '"account": {"handle": "@example_account"}, "category": "propaganda", '
+        '"legal_basis": "Law No. 5/2018", "summary": "Shares recruitment videos", '
+        '"evidence": [{"url": "https://evidence.example/1.png"}]}\'',
+        f'  curl -s "{base_url}/v1/feed?wait=10" -H "Authorization: Bearer $P"',
+        f'  curl -s -X POST {base_url}/v1/flags/FLAG_ID/ack -H "Authorization: Bearer $P"',
+        f'  curl -s -X POST {base_url}/v1/flags/FLAG_ID/outcome -H "Authorization: Bearer $P" '
+        "-H 'Content-Type: application/json' -d '{\"action\": \"account_suspended\"}'",
+        f"  API docs: {base_url}/docs",
     ]
     return "\n".join(lines)
 

@@ -143,6 +143,12 @@ async def test_demo_creates_the_jakarta_world_once(client, database_url, tmp_pat
         "observer",
         "operator",
     }
+    # A few hundred sample flags across the lifecycle.
+    statuses = world["flags"]
+    assert sum(n for k, n in statuses.items() if k != "skipped") >= 250
+    assert {"open", "acknowledged", "info_requested", "closed", "withdrawn", "held"} <= set(
+        statuses
+    )
 
     # Every printed credential works.
     for org in world["organizations"]:
