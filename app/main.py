@@ -18,6 +18,7 @@ from app.auth.revocation import RevocationList
 from app.auth.tokens import TokenVerifier
 from app.config import Settings, get_settings
 from app.db import make_engine, make_pg_pool, make_sessionmaker
+from app.deadlines import endpoints as deadlines_endpoints
 from app.embedded import resolve_database_url_async
 from app.errors import Problem, register_error_handlers
 from app.feeds import endpoints as feeds_endpoints
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(holds_endpoints.router)
     app.include_router(feeds_endpoints.router)
     app.include_router(orgs_endpoints.router)
+    app.include_router(deadlines_endpoints.router)
     app.include_router(ops_endpoints.router)
     app.add_middleware(
         RequestContextMiddleware,
