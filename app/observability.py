@@ -87,6 +87,23 @@ HTTP_LATENCY = Histogram(
 )
 
 
+FLAG_SUBMISSIONS = Counter(
+    "flagbridge_flag_submissions_total",
+    "Flag submissions by HTTP result (201 created, 409 duplicate, 422 invalid, ...).",
+    ["result"],
+)
+FLAG_TRANSITIONS = Counter(
+    "flagbridge_flag_transitions_total",
+    "Changes of flag status after submission, by history event type.",
+    ["event"],
+)
+FEED_EVENTS_SERVED = Counter(
+    "flagbridge_feed_events_served_total",
+    "Feed events handed to organisations, by organisation kind.",
+    ["kind"],
+)
+
+
 def render_metrics() -> tuple[bytes, str]:
     """The Prometheus exposition, aggregated over workers in multi-process mode."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -34,6 +34,7 @@ from app.auth.principal import Principal
 from app.errors import Gone, Unprocessable
 from app.feeds.notify import FeedWaiters
 from app.kit.pagination import decode_cursor, encode_cursor
+from app.observability import FEED_EVENTS_SERVED
 
 RECHECK_SECONDS = 1.0
 """While long-polling, look at the database at least this often even without a NOTIFY."""
@@ -213,6 +214,7 @@ async def read_feed(
             await record_poll(session, principal.org_id)
         remaining = deadline - time.monotonic()
         if items or remaining <= 0:
+            FEED_EVENTS_SERVED.labels(principal.kind).inc(len(items))
             return {"items": items, "next_cursor": make_cursor(*position)}
         await waiters.wait(str(principal.org_id), min(remaining, RECHECK_SECONDS))
         await asyncio.sleep(0)

@@ -30,7 +30,7 @@ from app.flags.schemas import (
 from app.kit import idempotency
 from app.kit.idempotency import IdempotencyKey, json_response
 from app.kit.pagination import CursorParam, LimitParam
-from app.observability import client_ip_var, request_id_var
+from app.observability import FLAG_SUBMISSIONS, client_ip_var, request_id_var
 
 router = APIRouter(prefix="/v1/flags", tags=["flags"])
 SubmitDep = Annotated[Principal, Depends(requires("flags:submit"))]
@@ -79,6 +79,7 @@ async def submit_flag(
     )
     if notify:
         request.app.state.feed_notifier.poke(notify)
+    FLAG_SUBMISSIONS.labels(str(status)).inc()
     response = json_response(status, raw, replayed=replayed)
     if status == 201:
         response.headers["Location"] = f"/v1/flags/{json.loads(raw)['id']}"
@@ -132,6 +133,8 @@ async def submit_flag_batch(
         else:
             results.append({"index": index, "status": item["status"], "error": item["body"]})
     out = {"results": results}
+    for r in results:
+        FLAG_SUBMISSIONS.labels(str(r["status"])).inc()
     if idempotency_key:
         await idempotency.store(
             session,

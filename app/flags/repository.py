@@ -16,6 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.db import after_commit
+from app.observability import FLAG_TRANSITIONS
 
 # Events that would tell a platform a deconfliction hold existed.
 HIDDEN_FROM_PLATFORMS = ("held", "released")
@@ -257,7 +259,7 @@ async def add_history(
     actor: Principal | None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Append to the flag's history."""
+    """Append to the flag's history (and count the change once the transaction commits)."""
     await session.execute(
         text(
             "INSERT INTO flag_event (flag_id, type, actor_org_id, actor_client_id, data) "
@@ -271,6 +273,7 @@ async def add_history(
             "d": json.dumps(data or {}),
         },
     )
+    after_commit(session, lambda: FLAG_TRANSITIONS.labels(type_).inc())
 
 
 async def add_feed_event(

@@ -59,3 +59,19 @@ async def test_metrics_count_requests_by_route_template(world, client):
         in text_body
     )
     assert "flagbridge_http_request_duration_seconds_bucket" in text_body
+
+
+async def test_metrics_count_submissions_and_transitions(world, client):
+    from tests.conftest import flag_body, party
+
+    agency = await party(world, "agency")
+    platform = await party(world, "platform", platform="twitter")
+    flag = (
+        await client.post("/v1/flags", json=flag_body("twitter"), headers=agency.headers)
+    ).json()
+    await client.post(f"/v1/flags/{flag['id']}/ack", headers=platform.headers)
+    await client.get("/v1/feed", headers=platform.headers)
+    body = (await client.get("/metrics")).text
+    assert 'flagbridge_flag_submissions_total{result="201"}' in body
+    assert 'flagbridge_flag_transitions_total{event="acknowledged"}' in body
+    assert 'flagbridge_feed_events_served_total{kind="platform"}' in body
