@@ -1,0 +1,68 @@
+"""A flag: an agency's referral or removal order about one account, to one platform."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Index, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+LIVE = text("status NOT IN ('closed', 'withdrawn')")
+
+
+class Flag(Base):
+    """One flag and where it is in its life (see app/flags/state.py)."""
+
+    __tablename__ = "flag"
+    __table_args__ = (
+        Index(
+            "uq_flag_agency_account_live",
+            "agency_org_id",
+            "account_id",
+            unique=True,
+            postgresql_where=LIVE,
+        ),
+        Index(
+            "ix_flag_agency_submitted", "agency_org_id", text("submitted_at DESC"), text("id DESC")
+        ),
+        Index("ix_flag_account_live", "account_id", postgresql_where=LIVE),
+        Index("ix_flag_platform_status", "platform_org_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    agency_org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    submitted_by_client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    country: Mapped[str] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(Text)
+    platform_org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"))
+    kind: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    external_ref: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    info_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
+    outcome_action: Mapped[str | None] = mapped_column(Text)
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    actioned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

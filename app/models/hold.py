@@ -1,0 +1,39 @@
+"""A deconfliction hold on an account."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Text, func, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+ACTIVE = text("released_at IS NULL")
+
+
+class Hold(Base):
+    """An agency's request that an account not be alerted yet."""
+
+    __tablename__ = "hold"
+    __table_args__ = (
+        Index("ix_hold_agency_created", "agency_org_id", text("created_at DESC"), text("id DESC")),
+        Index("ix_hold_account_active", "account_id", postgresql_where=ACTIVE),
+        Index("ix_hold_expiry", "expires_at", postgresql_where=ACTIVE),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    agency_org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    created_by_client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    country: Mapped[str] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(Text)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    release_reason: Mapped[str | None] = mapped_column(Text)
