@@ -61,5 +61,6 @@ async def read_feed(
         limit=limit,
         wait=wait,
         retention_days=state.settings.feed_retention_days,
+        disconnected=request.is_disconnected,
     )
     return JSONResponse(page)

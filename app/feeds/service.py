@@ -21,9 +21,9 @@ write transaction such as a 1000-flag batch).
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -198,6 +198,7 @@ async def read_feed(
     limit: int,
     wait: float,
     retention_days: int,
+    disconnected: Callable[[], Awaitable[bool]] | None = None,
 ) -> dict[str, Any]:
     """Read the feed, long-polling up to `wait` seconds for the first event.
 
@@ -217,4 +218,6 @@ async def read_feed(
             FEED_EVENTS_SERVED.labels(principal.kind).inc(len(items))
             return {"items": items, "next_cursor": make_cursor(*position)}
         await waiters.wait(str(principal.org_id), min(remaining, RECHECK_SECONDS))
-        await asyncio.sleep(0)
+        if disconnected is not None and await disconnected():
+            # The client gave up; stop polling the database on its behalf.
+            return {"items": [], "next_cursor": make_cursor(*position)}
