@@ -399,9 +399,10 @@ BEGIN
             jsonb_build_object('existing_flag_id', v_existing)));
     END IF;
 
-    INSERT INTO flag_event (flag_id, type, actor_org_id, actor_client_id, data)
-    VALUES (v_flag.id, 'submitted', p_org, p_client,
-            jsonb_build_object('status', v_flag.status));
+    -- No status in the data: a platform may read this history once a held flag opens, and
+    -- must not learn that it was ever held.
+    INSERT INTO flag_event (flag_id, type, actor_org_id, actor_client_id)
+    VALUES (v_flag.id, 'submitted', p_org, p_client);
 
     IF v_held THEN
         INSERT INTO flag_event (flag_id, type, actor_org_id, actor_client_id)

@@ -55,7 +55,7 @@ def parse_cursor(cursor: str | None, *, retention_days: int) -> tuple[int, int]:
         txid, event_id, issued = int(key[0]), int(key[1]), float(key[2])
     except (TypeError, ValueError) as exc:
         raise _bad_cursor() from exc
-    if txid < 0 or event_id < 0:
+    if not (0 <= txid < 2**63 and 0 <= event_id < 2**63):
         raise _bad_cursor()
     if issued < time.time() - retention_days * 86400:
         raise Gone(

@@ -101,7 +101,9 @@ async def submit_flag_batch(
 ) -> Response:
     """Submit up to 1000 flags; each item succeeds or fails on its own."""
     valid, errors = service.validate_batch_items(body.flags)
-    request_hash = service.request_hash({"valid": valid, "invalid": sorted(errors)})
+    request_hash = service.request_hash(
+        {"valid": valid, "invalid": {str(i): body.flags[i] for i in sorted(errors)}}
+    )
     if idempotency_key:
         replay = await idempotency.check(
             session,

@@ -32,8 +32,10 @@ def visibility_clause(principal: Principal, alias: str = "f") -> tuple[str, dict
     if principal.kind == "agency":
         return f"{alias}.agency_org_id = :viewer_org", {"viewer_org": principal.org_id}
     if principal.kind == "platform":
+        # opened_at is set when a flag first reaches the platform (at submission, or when
+        # its hold ends); a flag withdrawn while still held never did.
         return (
-            f"{alias}.platform_org_id = :viewer_org AND {alias}.status <> 'held'",
+            f"{alias}.platform_org_id = :viewer_org AND {alias}.opened_at IS NOT NULL",
             {"viewer_org": principal.org_id},
         )
     if principal.has("audit:read") or principal.has("admin"):
