@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -167,8 +167,8 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
         source = parts.pop(0)
         if not parts:
-            return source
-    return ".".join(str(p) for p in parts)
+            return str(source)
+    return ".".join(str(p) for p in parts) or "body"
 
 
 def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
@@ -179,6 +179,18 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     return out
 
 
+def unprocessable(errors: Sequence[Any]) -> Unprocessable:
+    """Pydantic/FastAPI validation errors as our 422, naming every failing field."""
+    errs = validation_errors(errors)
+    fields = ", ".join(sorted({e["field"] for e in errs})) or "body"
+    return Unprocessable(f"Invalid input: {fields}", errors=errs)
+
+
+def invalid(exc: ValidationError) -> Unprocessable:
+    """A pydantic ValidationError as our 422."""
+    return unprocessable(exc.errors())
+
+
 async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     return problem_response(exc.to_problem(), headers=exc.headers)
@@ -186,10 +198,7 @@ async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errs = validation_errors(exc.errors())
-    fields = ", ".join(sorted({e["field"] for e in errs})) or "request"
-    problem = Unprocessable(f"Invalid input: {fields}", errors=errs).to_problem()
-    return problem_response(problem)
+    return problem_response(unprocessable(exc.errors()).to_problem())
 
 
 async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from app.errors import Problem, register_error_handlers
 from app.feeds import endpoints as feeds_endpoints
 from app.feeds.notify import FeedNotifier, FeedWaiters
 from app.flags import endpoints as flags_endpoints
+from app.flags.schemas import FlagCreate
 from app.holds import endpoints as holds_endpoints
 from app.holds import service as holds_service
 from app.kit import idempotency
@@ -85,6 +87,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         jobs = _periodic_jobs(app, settings)
         for job in jobs:
             job.start()
+        if settings.env != "test":
+            # Everything loaded so far lives as long as the process: keep the collector
+            # from re-scanning it (full collections of a large heap are long pauses).
+            gc.collect()
+            gc.freeze()
         log.info("flagbridge started", extra={"kid": ring.signing_kid})
         try:
             yield
@@ -186,5 +193,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         }
     )
     components["Problem"].pop("$defs", None)
+    # Routes that validate their body themselves reference these schemas by name.
+    for model in (FlagCreate,):
+        body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in body_schema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components.setdefault(model.__name__, body_schema)
     app.openapi_schema = schema
     return schema

@@ -108,8 +108,6 @@ CREATE UNIQUE INDEX uq_flag_agency_account_live ON flag (agency_org_id, account_
 CREATE INDEX ix_flag_agency_submitted ON flag (agency_org_id, submitted_at DESC, id DESC);
 -- Corroboration counts and hold release look up live flags by account.
 CREATE INDEX ix_flag_account_live ON flag (account_id) WHERE status NOT IN ('closed', 'withdrawn');
--- Platform backlog and dashboards.
-CREATE INDEX ix_flag_platform_status ON flag (platform_org_id, status);
 
 CREATE TABLE flag_event (
     id bigint GENERATED ALWAYS AS IDENTITY,
@@ -172,7 +170,7 @@ CREATE TABLE idempotency_key (
     created_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT pk_idempotency_key PRIMARY KEY (client_id, route, key)
 );
-CREATE INDEX ix_idempotency_key_created_at ON idempotency_key (created_at);
+CREATE INDEX ix_idempotency_key_created_at ON idempotency_key USING brin (created_at);
 
 CREATE TABLE org_feed_state (
     org_id uuid NOT NULL,
@@ -206,9 +204,12 @@ LANGUAGE sql STABLE AS $$
       AND (f.status <> 'held' OR f.id = p_flag.id)
 $$;
 
--- The one JSON shape of a flag, used by every route and feed.
-CREATE FUNCTION fb_flag_json(p_flag flag) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
+-- The one JSON shape of a flag. A pure expression, so PostgreSQL inlines it; callers
+-- that already hold the account row and agency name (submission) pass them in, the others
+-- use fb_flag_json below.
+CREATE FUNCTION fb_flag_doc(p_flag flag, p_account account, p_agency_name text,
+                            p_corroborations jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_object(
         'id', p_flag.id,
         'status', p_flag.status,
@@ -216,9 +217,10 @@ LANGUAGE sql STABLE AS $$
         'category', p_flag.category,
         'priority', p_flag.priority,
         'platform', p_flag.platform,
-        'account', jsonb_build_object('id', a.external_id, 'handle', a.handle, 'url', a.url),
+        'account', jsonb_build_object('id', p_account.external_id, 'handle', p_account.handle,
+                                      'url', p_account.url),
         'country', p_flag.country,
-        'agency', jsonb_build_object('id', o.id, 'name', o.name),
+        'agency', jsonb_build_object('id', p_flag.agency_org_id, 'name', p_agency_name),
         'legal_basis', p_flag.legal_basis,
         'summary', p_flag.summary,
         'evidence', p_flag.evidence,
@@ -233,7 +235,13 @@ LANGUAGE sql STABLE AS $$
         'outcome', CASE WHEN p_flag.outcome_action IS NULL THEN NULL ELSE jsonb_build_object(
             'action', p_flag.outcome_action, 'note', p_flag.outcome_note,
             'actioned_at', fb_ts(p_flag.actioned_at)) END,
-        'corroborations', fb_corroborations(p_flag))
+        'corroborations', p_corroborations)
+$$;
+
+-- A stored flag as JSON, used by every read.
+CREATE FUNCTION fb_flag_json(p_flag flag) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT fb_flag_doc(p_flag, a, o.name, fb_corroborations(p_flag))
     FROM account a, organization o
     WHERE a.id = p_flag.account_id AND o.id = p_flag.agency_org_id
 $$;
@@ -258,38 +266,35 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Find or create the account a flag or hold is about. Lookup order: the platform's stable
--- id, then the normalised handle, then the normalised URL.
-CREATE FUNCTION fb_resolve_account(p_platform text, p_account jsonb) RETURNS uuid
+-- id, then the normalised handle, then the normalised URL. Raises unique_violation when it
+-- loses a race to create the same account; callers retry.
+CREATE FUNCTION fb_resolve_account(p_platform text, p_account jsonb) RETURNS account
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_id uuid;
+    v_row account;
     v_ext text := p_account->>'id';
     v_handle text := p_account->>'handle';
     v_url text := p_account->>'url';
 BEGIN
-    FOR attempt IN 1..2 LOOP
-        IF v_ext IS NOT NULL THEN
-            SELECT id INTO v_id FROM account WHERE platform = p_platform AND external_id = v_ext;
-        END IF;
-        IF v_id IS NULL AND v_handle IS NOT NULL THEN
-            SELECT id INTO v_id FROM account WHERE platform = p_platform AND handle = v_handle;
-        END IF;
-        IF v_id IS NULL AND v_url IS NOT NULL THEN
-            SELECT id INTO v_id FROM account WHERE platform = p_platform AND url = v_url;
-        END IF;
-        IF v_id IS NOT NULL THEN
-            RETURN v_id;
-        END IF;
-        INSERT INTO account (platform, external_id, handle, url)
-        VALUES (p_platform, v_ext, v_handle, v_url)
-        ON CONFLICT DO NOTHING
-        RETURNING id INTO v_id;
-        IF v_id IS NOT NULL THEN
-            RETURN v_id;
-        END IF;
-        -- A concurrent insert won; its row is committed now, so look again.
-    END LOOP;
-    RAISE EXCEPTION 'could not resolve account';
+    IF v_ext IS NOT NULL THEN
+        SELECT * INTO v_row FROM account WHERE platform = p_platform AND external_id = v_ext;
+    END IF;
+    IF v_row.id IS NULL AND v_handle IS NOT NULL THEN
+        SELECT * INTO v_row FROM account WHERE platform = p_platform AND handle = v_handle;
+    END IF;
+    IF v_row.id IS NULL AND v_url IS NOT NULL THEN
+        SELECT * INTO v_row FROM account WHERE platform = p_platform AND url = v_url;
+    END IF;
+    IF v_row.id IS NOT NULL THEN
+        RETURN v_row;
+    END IF;
+    -- A plain insert (speculative ON CONFLICT insertion costs more on every call): if a
+    -- concurrent transaction inserts the same account first, this raises unique_violation
+    -- and the caller retries the whole statement, which then finds the committed row.
+    INSERT INTO account (platform, external_id, handle, url)
+    VALUES (p_platform, v_ext, v_handle, v_url)
+    RETURNING * INTO v_row;
+    RETURN v_row;
 END
 $$;
 
@@ -335,15 +340,6 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION fb_audit(p_client uuid, p_org uuid, p_ip text, p_request_id text,
-                         p_action text, p_object_type text, p_object_id text, p_data jsonb)
-RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO audit_entry (actor_client_id, actor_org_id, client_ip, request_id, action,
-                             object_type, object_id, data)
-    VALUES (p_client, p_org, p_ip, p_request_id, p_action, p_object_type, p_object_id, p_data)
-$$;
-
 -- Submit one flag. p_flag is the validated, normalised request body. Returns
 -- {"status": http status, "body": flag or problem}. Never raises for a client error.
 CREATE FUNCTION fb_submit_flag(p_org uuid, p_client uuid, p_country text, p_flag jsonb,
@@ -353,7 +349,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_platform text := p_flag->>'platform';
     v_platform_org uuid;
+    v_agency_name text;
+    v_acct account;
     v_account uuid;
+    v_seconds integer;
     v_existing uuid;
     v_now timestamptz := now();
     v_flag flag;
@@ -361,8 +360,9 @@ DECLARE
     v_hold record;
     v_notify uuid[];
 BEGIN
-    SELECT id INTO v_platform_org FROM organization
-    WHERE kind = 'platform' AND platform = v_platform;
+    SELECT (SELECT id FROM organization WHERE kind = 'platform' AND platform = v_platform),
+           (SELECT name FROM organization WHERE id = p_org)
+    INTO v_platform_org, v_agency_name;
     IF v_platform_org IS NULL THEN
         RETURN jsonb_build_object('status', 422, 'body', fb_problem(422, 'validation',
             'Unprocessable Content', 'Invalid input: platform',
@@ -370,11 +370,29 @@ BEGIN
                 'field', 'platform', 'message', 'no platform is registered as ' || v_platform)))));
     END IF;
 
-    v_account := fb_resolve_account(v_platform, p_flag->'account');
+    v_acct := fb_resolve_account(v_platform, p_flag->'account');
+    v_account := v_acct.id;
 
     v_held := EXISTS (SELECT 1 FROM hold
                       WHERE account_id = v_account AND released_at IS NULL
                         AND expires_at > v_now AND agency_org_id <> p_org);
+
+    SELECT id INTO v_existing FROM flag
+    WHERE agency_org_id = p_org AND account_id = v_account
+      AND status NOT IN ('closed', 'withdrawn');
+    IF v_existing IS NOT NULL THEN
+        RETURN jsonb_build_object('status', 409, 'body', fb_problem(409, 'duplicate-flag',
+            'Conflict', 'Your agency already has an open flag on this account',
+            jsonb_build_object('existing_flag_id', v_existing)));
+    END IF;
+
+    IF NOT v_held THEN
+        SELECT seconds INTO v_seconds FROM deadline_policy
+        WHERE kind = p_flag->>'kind' AND priority = p_flag->>'priority'
+          AND country IN (p_country, '*')
+        ORDER BY country = '*'
+        LIMIT 1;
+    END IF;
 
     INSERT INTO flag (agency_org_id, submitted_by_client_id, country, platform,
                       platform_org_id, account_id, kind, category, priority, legal_basis,
@@ -384,20 +402,10 @@ BEGIN
             p_flag->>'summary', p_flag->'evidence', p_flag->>'external_ref',
             CASE WHEN v_held THEN 'held' ELSE 'open' END, v_now,
             CASE WHEN v_held THEN NULL ELSE v_now END,
-            CASE WHEN v_held THEN NULL
-                 ELSE fb_due_at(p_country, p_flag->>'kind', p_flag->>'priority', v_now) END)
-    ON CONFLICT (agency_org_id, account_id) WHERE status NOT IN ('closed', 'withdrawn')
-    DO NOTHING
+            v_now + make_interval(secs => v_seconds))
+    -- uq_flag_agency_account_live still guards a concurrent duplicate: it raises
+    -- unique_violation and the retried statement answers 409 from the check above.
     RETURNING * INTO v_flag;
-
-    IF v_flag.id IS NULL THEN
-        SELECT id INTO v_existing FROM flag
-        WHERE agency_org_id = p_org AND account_id = v_account
-          AND status NOT IN ('closed', 'withdrawn');
-        RETURN jsonb_build_object('status', 409, 'body', fb_problem(409, 'duplicate-flag',
-            'Conflict', 'Your agency already has an open flag on this account',
-            jsonb_build_object('existing_flag_id', v_existing)));
-    END IF;
 
     -- No status in the data: a platform may read this history once a held flag opens, and
     -- must not learn that it was ever held.
@@ -435,8 +443,9 @@ BEGIN
           AND f.status IN ('open', 'acknowledged', 'info_requested');
     END IF;
 
-    PERFORM fb_audit(p_client, p_org, p_ip, p_request_id, 'flag.submitted', 'flag',
-                     v_flag.id::text,
+    INSERT INTO audit_entry (actor_client_id, actor_org_id, client_ip, request_id, action,
+                             object_type, object_id, data)
+    VALUES (p_client, p_org, p_ip, p_request_id, 'flag.submitted', 'flag', v_flag.id::text,
                      jsonb_build_object(
                          'status', v_flag.status, 'platform', v_platform,
                          'account_id', v_account, 'kind', v_flag.kind,
@@ -451,7 +460,9 @@ BEGIN
                          'legal_basis_sha256',
                              encode(sha256(convert_to(v_flag.legal_basis, 'UTF8')), 'hex')));
 
-    RETURN jsonb_build_object('status', 201, 'body', fb_flag_json(v_flag),
+    RETURN jsonb_build_object('status', 201,
+                              'body', fb_flag_doc(v_flag, v_acct, v_agency_name,
+                                                  fb_corroborations(v_flag)),
                               'notify', to_jsonb(v_notify));
 END
 $$;
@@ -493,13 +504,26 @@ DECLARE
     v_out jsonb := '[]'::jsonb;
 BEGIN
     FOR v_item IN SELECT value FROM jsonb_array_elements(p_items) LOOP
-        BEGIN
-            v_result := fb_submit_flag(p_org, p_client, p_country, v_item->'flag',
-                                       p_request_id, p_ip);
-        EXCEPTION WHEN OTHERS THEN
-            v_result := jsonb_build_object('status', 500, 'body', fb_problem(500, 'internal',
-                'Internal Server Error', 'This item could not be stored'));
-        END;
+        v_result := NULL;
+        FOR attempt IN 1..3 LOOP
+            BEGIN
+                v_result := fb_submit_flag(p_org, p_client, p_country, v_item->'flag',
+                                           p_request_id, p_ip);
+                EXIT;
+            EXCEPTION
+                WHEN unique_violation THEN
+                    -- Lost a race to a concurrent submission; the retry sees its row.
+                    CONTINUE;
+                WHEN OTHERS THEN
+                    v_result := jsonb_build_object('status', 500, 'body', fb_problem(500,
+                        'internal', 'Internal Server Error', 'This item could not be stored'));
+                    EXIT;
+            END;
+        END LOOP;
+        IF v_result IS NULL THEN
+            v_result := jsonb_build_object('status', 409, 'body', fb_problem(409, 'conflict',
+                'Conflict', 'This item kept conflicting with concurrent submissions'));
+        END IF;
         v_out := v_out || jsonb_build_array(jsonb_build_object(
             'index', v_item->'index', 'status', v_result->'status', 'body', v_result->'body',
             'notify', v_result->'notify'));
@@ -524,11 +548,11 @@ def downgrade() -> None:
         DROP FUNCTION IF EXISTS fb_submit_flag_request(uuid, uuid, text, jsonb, text, text, text,
                                                        text, text);
         DROP FUNCTION IF EXISTS fb_submit_flag(uuid, uuid, text, jsonb, text, text);
-        DROP FUNCTION IF EXISTS fb_audit(uuid, uuid, text, text, text, text, text, jsonb);
         DROP FUNCTION IF EXISTS fb_idempotency_check(uuid, text, text, text);
         DROP FUNCTION IF EXISTS fb_due_at(text, text, text, timestamptz);
         DROP FUNCTION IF EXISTS fb_resolve_account(text, jsonb);
         DROP FUNCTION IF EXISTS fb_flag_json(flag);
+        DROP FUNCTION IF EXISTS fb_flag_doc(flag, account, text, jsonb);
         DROP FUNCTION IF EXISTS fb_hold_json(hold);
         DROP FUNCTION IF EXISTS fb_corroborations(flag);
         DROP FUNCTION IF EXISTS fb_problem(int, text, text, text, jsonb);

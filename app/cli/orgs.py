@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from app.auth.scopes import parse_scope_string
 from app.cli.common import cli_actor, emit, fail, in_transaction, json_parent
-from app.errors import AppError, Unprocessable, validation_errors
+from app.errors import AppError, Unprocessable, invalid
 from app.orgs import service
 from app.orgs.schemas import ClientCreate, ClientOut, OrganizationCreate, OrganizationOut
 
@@ -72,8 +72,7 @@ def _validate(model: type, **data: object):  # type: ignore[no-untyped-def]
     try:
         return model(**data)
     except ValidationError as exc:
-        errs = validation_errors(exc.errors())
-        raise Unprocessable("Invalid input", errors=errs) from exc
+        raise invalid(exc) from exc
 
 
 def org_create(args: argparse.Namespace) -> int:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 
-from app.auth.principal import Principal, requires, requires_any
+from app.auth.principal import Principal, authorize, requires, requires_any
 from app.db import SessionDep, after_commit
-from app.errors import AUTH_ERRORS, problem_responses
+from app.errors import AUTH_ERRORS, invalid, problem_responses
 from app.flags import repository as repo
 from app.flags import service
 from app.flags.schemas import (
@@ -28,7 +29,12 @@ from app.flags.schemas import (
     WithdrawIn,
 )
 from app.kit import idempotency
-from app.kit.idempotency import IdempotencyKey, json_response
+from app.kit.idempotency import (
+    IDEMPOTENCY_PARAMETER,
+    IdempotencyKey,
+    json_response,
+    read_idempotency_key,
+)
 from app.kit.pagination import CursorParam, LimitParam
 from app.observability import FLAG_SUBMISSIONS, client_ip_var, request_id_var
 
@@ -53,27 +59,41 @@ def _poke(request: Request):  # type: ignore[no-untyped-def]
     response_model=FlagOut,
     operation_id="submit_flag",
     responses=problem_responses(*AUTH_ERRORS, 409),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/FlagCreate"}}
+            },
+        },
+        "parameters": [IDEMPOTENCY_PARAMETER],
+        "security": [{"oauth2": ["flags:submit"]}],
+    },
 )
-async def submit_flag(
-    body: FlagCreate,
-    request: Request,
-    principal: SubmitDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+async def submit_flag(request: Request) -> Response:
     """Flag an account to the platform that hosts it.
 
     `country` and `agency` come from the token. Flagging an account your agency already has
     a live flag on is 409 with `existing_flag_id`; a hold by another agency makes the flag
     `held` until it is released.
     """
-    payload = body.model_dump(mode="json")
-    status, raw, replayed, notify = await repo.submit_one(
+    # The hottest route skips dependency injection (a third of its CPU when measured):
+    # it authenticates, reads the one header and validates the raw body itself, with the
+    # same checks and the same problem documents as every other route.
+    principal = await authorize(request, "flags:submit")
+    key = read_idempotency_key(request)
+    try:
+        body = FlagCreate.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise invalid(exc) from None
+    payload = body.model_dump_json()
+    status, raw, replayed, notify, flag_id = await repo.submit_one(
         request.app.state.pg_pool,
         principal=principal,
         flag=payload,
-        idempotency_key=idempotency_key,
+        idempotency_key=key,
         route=SUBMIT_ROUTE,
-        request_hash=service.request_hash(payload),
+        request_hash=hashlib.sha256(payload.encode()).hexdigest() if key else "",
         request_id=request_id_var.get(),
         client_ip=client_ip_var.get(),
     )
@@ -81,8 +101,8 @@ async def submit_flag(
         request.app.state.feed_notifier.poke(notify)
     FLAG_SUBMISSIONS.labels(str(status)).inc()
     response = json_response(status, raw, replayed=replayed)
-    if status == 201:
-        response.headers["Location"] = f"/v1/flags/{json.loads(raw)['id']}"
+    if flag_id:
+        response.headers["Location"] = f"/v1/flags/{flag_id}"
     return response
 
 

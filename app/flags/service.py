@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.db import after_commit
-from app.errors import Conflict, NotFound, Unprocessable, validation_errors
+from app.errors import Conflict, NotFound, Unprocessable, invalid
 from app.flags import repository as repo
 from app.flags.repository import DB_NOW
 from app.flags.schemas import MAX_EVIDENCE, FlagCreate
@@ -44,9 +44,7 @@ def validate_batch_items(
         try:
             flag = FlagCreate.model_validate(item)
         except ValidationError as exc:
-            errs = validation_errors(exc.errors())
-            fields = ", ".join(sorted({e["field"] for e in errs}))
-            errors[index] = Unprocessable(f"Invalid input: {fields}", errors=errs).to_problem()
+            errors[index] = invalid(exc).to_problem()
             continue
         valid.append({"index": index, "flag": flag.model_dump(mode="json")})
     return valid, errors

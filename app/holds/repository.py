@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -34,13 +35,48 @@ async def insert_hold(
     reason: str,
     expires_at: datetime,
 ) -> tuple[uuid.UUID, uuid.UUID]:
-    """Create a hold (resolving the account); returns (hold id, account id)."""
+    """Create a hold (resolving the account); returns (hold id, account id).
+
+    Runs in a savepoint retried once: losing a race to create the same account raises a
+    unique violation, and the retry finds the account the other transaction committed.
+    """
+    for attempt in range(2):
+        try:
+            async with session.begin_nested():
+                return await _insert_hold(
+                    session,
+                    agency=agency,
+                    client=client,
+                    country=country,
+                    platform=platform,
+                    account=account,
+                    reason=reason,
+                    expires_at=expires_at,
+                )
+        except IntegrityError:
+            if attempt == 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _insert_hold(
+    session: AsyncSession,
+    *,
+    agency: uuid.UUID,
+    client: uuid.UUID,
+    country: str,
+    platform: str,
+    account: dict[str, Any],
+    reason: str,
+    expires_at: datetime,
+) -> tuple[uuid.UUID, uuid.UUID]:
     row = (
         await session.execute(
             text(
                 "INSERT INTO hold (agency_org_id, created_by_client_id, country, platform, "
                 "account_id, reason, expires_at) VALUES (:g, :c, :cc, :p, "
-                "fb_resolve_account(:p, CAST(:acct AS jsonb)), :r, :e) RETURNING id, account_id"
+                "(fb_resolve_account(:p, CAST(:acct AS jsonb))).id, :r, :e) "
+                "RETURNING id, account_id"
             ),
             {
                 "g": agency,

@@ -13,12 +13,12 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Header, Request
 from fastapi.responses import Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import PROBLEM_MEDIA_TYPE
+from app.errors import PROBLEM_MEDIA_TYPE, Unprocessable
 
 IdempotencyKey = Annotated[
     str | None,
@@ -29,6 +29,26 @@ IdempotencyKey = Annotated[
         description="Makes a retry safe: same key and body returns the original response.",
     ),
 ]
+
+
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: same key and body returns the original response.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+def read_idempotency_key(request: Request) -> str | None:
+    """The Idempotency-Key header, checked as the declared parameter would be."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise Unprocessable(
+            "Invalid input: Idempotency-Key",
+            errors=[{"field": "Idempotency-Key", "message": "must be 1 to 255 characters"}],
+        )
+    return key
 
 
 def json_response(status: int, body: str | bytes, *, replayed: bool = False) -> Response:

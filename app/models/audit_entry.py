@@ -24,7 +24,7 @@ class AuditEntry(Base):
     __table_args__ = (
         Index("ix_audit_entry_object", "object_type", "object_id", "seq"),
         Index("ix_audit_entry_actor_org_id", "actor_org_id", "seq"),
-        Index("ix_audit_entry_at", "at"),
+        Index("ix_audit_entry_at", "at", postgresql_using="brin"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)

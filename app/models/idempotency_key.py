@@ -17,7 +17,9 @@ class IdempotencyKey(Base):
     """The original answer to a request made with an Idempotency-Key."""
 
     __tablename__ = "idempotency_key"
-    __table_args__ = (Index("ix_idempotency_key_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_idempotency_key_created_at", "created_at", postgresql_using="brin"),
+    )
 
     client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     route: Mapped[str] = mapped_column(Text, primary_key=True)

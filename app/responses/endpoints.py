@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from app.auth.principal import Principal, requires
 from app.db import SessionDep
-from app.errors import AUTH_ERRORS, AppError, Unprocessable, problem_responses, validation_errors
+from app.errors import AUTH_ERRORS, AppError, Unprocessable, invalid, problem_responses
 from app.flags import service as flags
 from app.flags.schemas import FlagOut
 from app.responses.schemas import (
@@ -116,10 +116,7 @@ async def record_outcome_batch(
                     errors=[{"field": "action", "message": "required for an outcome"}],
                 )
         except ValidationError as exc:
-            errs = validation_errors(exc.errors())
-            fields = ", ".join(sorted({e["field"] for e in errs}))
-            err = Unprocessable(f"Invalid input: {fields}", errors=errs)
-            results.append({"index": index, "status": 422, "error": err.to_problem()})
+            results.append({"index": index, "status": 422, "error": invalid(exc).to_problem()})
             continue
         except AppError as exc:
             results.append({"index": index, "status": exc.status, "error": exc.to_problem()})

@@ -166,3 +166,26 @@ async def test_only_agencies_can_submit(world, client, twitter):
         resp = await client.post("/v1/flags", json=flag_body("twitter"), headers=p.headers)
         assert_problem(resp, 403)
     assert_problem(await client.post("/v1/flags", json=flag_body("twitter")), 401)
+
+
+async def test_concurrent_submissions_on_one_new_account_never_fail(app, world, client, twitter):
+    """Races to create the same account or the same live flag end in 201s and 409s only."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    agencies = [await party(world, "agency", country=cc) for cc in ("ID", "MY", "SG", "TH")]
+    for round_ in range(5):
+        handle = f"race_{round_}"
+        bodies = [(a, flag_body("twitter", handle=handle)) for a in agencies for _ in range(2)]
+        results = await asyncio.gather(
+            *(client.post("/v1/flags", json=b, headers=a.headers) for a, b in bodies)
+        )
+        statuses = sorted(r.status_code for r in results)
+        # Each agency gets exactly one flag; its second attempt is the duplicate 409.
+        assert statuses == [201] * 4 + [409] * 4, [r.text for r in results]
+    async with app.state.engine.connect() as conn:
+        accounts = (
+            await conn.execute(text("SELECT count(*) FROM account WHERE handle LIKE 'race_%'"))
+        ).scalar()
+    assert accounts == 5
