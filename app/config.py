@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
+    submit_group_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Group-commit statements for single submissions in flight per process.",
+    )
     revocation_refresh_seconds: float = Field(default=30.0, gt=0)
     feed_retention_days: int = Field(
         default=90, ge=1, le=3650, description="Feed cursors older than this get 410."

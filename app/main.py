@@ -25,6 +25,7 @@ from app.errors import Problem, register_error_handlers
 from app.feeds import endpoints as feeds_endpoints
 from app.feeds.notify import FeedNotifier, FeedWaiters
 from app.flags import endpoints as flags_endpoints
+from app.flags.group_commit import GroupCommitter
 from app.flags.schemas import FlagCreate
 from app.holds import endpoints as holds_endpoints
 from app.holds import service as holds_service
@@ -74,6 +75,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             ),
         )
         app.state.pg_pool = await make_pg_pool(url, max_size=settings.db_pool_size)
+        app.state.submissions = GroupCommitter(
+            app.state.pg_pool,
+            route=flags_endpoints.SUBMIT_ROUTE,
+            max_in_flight=settings.submit_group_in_flight,
+        )
         listener = PgListener(asyncpg_dsn(url))
         app.state.listener = listener
         app.state.revocations = RevocationList(

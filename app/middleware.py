@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +28,7 @@ error_log = logging.getLogger("flagbridge.errors")
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class _BodyTooLarge(Exception):
@@ -48,6 +49,23 @@ class RequestContextMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_batch_body_bytes = max_batch_body_bytes
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _count(self, method: str, route: str, status: int, elapsed: float) -> None:
+        # labels() hashes and locks on every call; the children are few, so keep them.
+        # Unknown methods and routes are folded so clients cannot grow the label set.
+        if method not in _KNOWN_METHODS:
+            method = "OTHER"
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                HTTP_REQUESTS.labels(method, route, str(status)),
+                HTTP_LATENCY.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed)
 
     def _limit_for(self, path: str) -> int:
         return self.max_batch_body_bytes if path.endswith("/batch") else self.max_body_bytes
@@ -62,7 +80,7 @@ class RequestContextMiddleware:
         raw_rid = _header(scope, b"x-request-id")
         rid = raw_rid.decode("latin-1") if raw_rid else ""
         if not _REQUEST_ID_RE.match(rid):
-            rid = uuid.uuid4().hex
+            rid = os.urandom(16).hex()
         scope["flagbridge.request_id"] = rid
         rid_token = request_id_var.set(rid)
         cid_token = client_id_var.set(None)
@@ -101,19 +119,19 @@ class RequestContextMiddleware:
             route_path = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
             status = status_holder["status"]
-            HTTP_REQUESTS.labels(scope["method"], route_path, str(status)).inc()
-            HTTP_LATENCY.labels(scope["method"], route_path).observe(elapsed)
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "route": route_path,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "client_id": scope.get("flagbridge.client_id"),
-                },
-            )
+            self._count(scope["method"], route_path, status, elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "route": route_path,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "client_id": scope.get("flagbridge.client_id"),
+                    },
+                )
             request_id_var.reset(rid_token)
             client_id_var.reset(cid_token)
             client_ip_var.reset(ip_token)

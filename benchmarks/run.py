@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of a round (10)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per side (3)")
     parser.add_argument(
-        "--concurrency", type=int, default=16, help="open keep-alive connections (16)"
+        "--concurrency", type=int, default=32, help="open keep-alive connections (32)"
     )
     parser.add_argument(
         "--warmup", type=float, default=3.0, help="untimed warm-up per side, seconds (3)"

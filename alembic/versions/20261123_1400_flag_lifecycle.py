@@ -492,6 +492,35 @@ BEGIN
 END
 $$;
 
+-- Group commit: several single-flag requests (from different callers) in one statement and
+-- one transaction, so a busy server pays one round trip and one commit for many of them.
+-- Items run in order; each keeps its own idempotency key, tenancy and answer. If anything
+-- raises, the whole statement fails and the caller runs the items one by one instead.
+CREATE FUNCTION fb_submit_flag_requests(p_orgs uuid[], p_clients uuid[], p_countries text[],
+                                        p_flags text[], p_keys text[], p_route text,
+                                        p_hashes text[], p_request_ids text[], p_ips text[])
+RETURNS TABLE (item integer, status integer, body text, replayed boolean, notify text,
+               flag_id text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v jsonb;
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_orgs, 1), 0) LOOP
+        v := fb_submit_flag_request(p_orgs[i], p_clients[i], p_countries[i], p_flags[i]::jsonb,
+                                    p_keys[i], p_route, p_hashes[i], p_request_ids[i],
+                                    p_ips[i]);
+        item := i;
+        status := (v->>'status')::integer;
+        body := (v->'body')::text;
+        replayed := coalesce((v->>'replayed')::boolean, false);
+        notify := (SELECT string_agg(x, ',') FROM jsonb_array_elements_text(
+                       coalesce(v->'notify', '[]'::jsonb)) AS x);
+        flag_id := CASE WHEN status = 201 THEN v->'body'->>'id' END;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
 -- A batch: each item in its own subtransaction, so one failing item never fails the rest.
 -- p_items is an array of {"index", "flag"}; returns [{"index", "status", "body"}].
 CREATE FUNCTION fb_submit_flag_batch(p_org uuid, p_client uuid, p_country text, p_items jsonb,
@@ -545,6 +574,8 @@ def downgrade() -> None:
     execute_script(
         """
         DROP FUNCTION IF EXISTS fb_submit_flag_batch(uuid, uuid, text, jsonb, text, text);
+        DROP FUNCTION IF EXISTS fb_submit_flag_requests(uuid[], uuid[], text[], text[], text[],
+                                                        text, text[], text[], text[]);
         DROP FUNCTION IF EXISTS fb_submit_flag_request(uuid, uuid, text, jsonb, text, text, text,
                                                        text, text);
         DROP FUNCTION IF EXISTS fb_submit_flag(uuid, uuid, text, jsonb, text, text);

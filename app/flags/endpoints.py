@@ -16,6 +16,7 @@ from app.db import SessionDep, after_commit
 from app.errors import AUTH_ERRORS, invalid, problem_responses
 from app.flags import repository as repo
 from app.flags import service
+from app.flags.group_commit import Submission
 from app.flags.schemas import (
     BatchOut,
     Category,
@@ -87,15 +88,17 @@ async def submit_flag(request: Request) -> Response:
     except ValidationError as exc:
         raise invalid(exc) from None
     payload = body.model_dump_json()
-    status, raw, replayed, notify, flag_id = await repo.submit_one(
-        request.app.state.pg_pool,
-        principal=principal,
-        flag=payload,
-        idempotency_key=key,
-        route=SUBMIT_ROUTE,
-        request_hash=hashlib.sha256(payload.encode()).hexdigest() if key else "",
-        request_id=request_id_var.get(),
-        client_ip=client_ip_var.get(),
+    status, raw, replayed, notify, flag_id = await request.app.state.submissions.submit(
+        Submission(
+            org_id=principal.org_id,
+            client_id=principal.client_id,
+            country=principal.country,
+            flag=payload,
+            idempotency_key=key,
+            request_hash=hashlib.sha256(payload.encode()).hexdigest() if key else "",
+            request_id=request_id_var.get(),
+            client_ip=client_ip_var.get(),
+        )
     )
     if notify:
         request.app.state.feed_notifier.poke(notify)

@@ -11,7 +11,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,54 +40,6 @@ def visibility_clause(principal: Principal, alias: str = "f") -> tuple[str, dict
     if principal.has("audit:read") or principal.has("admin"):
         return "TRUE", {}
     return "FALSE", {}
-
-
-_SUBMIT_SQL = (
-    "SELECT (r->>'status')::int, (r->'body')::text, coalesce((r->>'replayed')::bool, false),"
-    " ARRAY(SELECT jsonb_array_elements_text(coalesce(r->'notify', '[]'::jsonb))),"
-    " CASE WHEN (r->>'status')::int = 201 THEN r->'body'->>'id' END"
-    " FROM fb_submit_flag_request($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9) AS r"
-)
-
-
-async def submit_one(
-    pool: asyncpg.Pool,
-    *,
-    principal: Principal,
-    flag: str,
-    idempotency_key: str | None,
-    route: str,
-    request_hash: str,
-    request_id: str | None,
-    client_ip: str | None,
-) -> tuple[int, str, bool, list[str], str | None]:
-    """Submit through fb_submit_flag_request: one statement, one round trip.
-
-    flag is the validated body as JSON text. Returns (status, body JSON text, replayed,
-    organisations whose feed got events, id of the flag when one was created).
-    """
-    args = (
-        principal.org_id,
-        principal.client_id,
-        principal.country,
-        flag,
-        idempotency_key,
-        route,
-        request_hash,
-        request_id,
-        client_ip,
-    )
-    for attempt in range(3):
-        try:
-            row = await pool.fetchrow(_SUBMIT_SQL, *args)
-            break
-        except asyncpg.UniqueViolationError:
-            # A concurrent submission created the same account or live flag first; the
-            # retried statement sees its row (and answers 409 if it is ours).
-            if attempt == 2:
-                raise
-    assert row is not None
-    return int(row[0]), str(row[1]), bool(row[2]), list(row[3]), row[4]
 
 
 async def submit_batch(
