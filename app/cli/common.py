@@ -65,6 +65,19 @@ def in_transaction(
     return asyncio.run(runner())
 
 
+async def every_page(
+    fetch: Callable[[str | None], Awaitable[tuple[list[T], str | None]]],
+) -> list[T]:
+    """Follow a paginated service call from the first page to the last."""
+    items: list[T] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = await fetch(cursor)
+        items.extend(page)
+        if cursor is None:
+            return items
+
+
 def emit(args: argparse.Namespace, obj: dict[str, Any], human: str) -> None:
     """Print obj as JSON with --json, else the human text."""
     if getattr(args, "json", False):

@@ -8,7 +8,7 @@ import uuid
 from pydantic import ValidationError
 
 from app.auth.scopes import parse_scope_string
-from app.cli.common import cli_actor, emit, fail, in_transaction, json_parent
+from app.cli.common import cli_actor, emit, every_page, fail, in_transaction, json_parent
 from app.errors import AppError, Unprocessable, invalid
 from app.orgs import service
 from app.orgs.schemas import ClientCreate, ClientOut, OrganizationCreate, OrganizationOut
@@ -100,17 +100,13 @@ def org_create(args: argparse.Namespace) -> int:
 def org_list(args: argparse.Namespace) -> int:
     """List every organisation."""
 
-    async def all_orgs(session):  # type: ignore[no-untyped-def]
-        items, cursor = [], None
-        while True:
-            page, cursor = await service.list_organizations(
-                session=session, cursor=cursor, limit=1000, kind=args.kind
+    orgs = in_transaction(
+        lambda s: every_page(
+            lambda cursor: service.list_organizations(
+                session=s, cursor=cursor, limit=1000, kind=args.kind
             )
-            items.extend(page)
-            if cursor is None:
-                return items
-
-    orgs = in_transaction(all_orgs)
+        )
+    )
     items = [OrganizationOut.model_validate(o).model_dump(mode="json") for o in orgs]
     lines = [
         f"{o['id']}  {o['kind']:<9} {o['country'] or o['platform'] or '':<10} {o['name']}"
@@ -171,17 +167,13 @@ def client_list(args: argparse.Namespace) -> int:
     except AppError as err:
         return fail(args, err)
 
-    async def all_clients(session):  # type: ignore[no-untyped-def]
-        items, cursor = [], None
-        while True:
-            page, cursor = await service.list_clients(
-                session=session, organization_id=org_id, cursor=cursor, limit=1000
+    clients = in_transaction(
+        lambda s: every_page(
+            lambda cursor: service.list_clients(
+                session=s, organization_id=org_id, cursor=cursor, limit=1000
             )
-            items.extend(page)
-            if cursor is None:
-                return items
-
-    clients = in_transaction(all_clients)
+        )
+    )
     items = [ClientOut.model_validate(c).model_dump(mode="json") for c in clients]
     lines = []
     for c in items:

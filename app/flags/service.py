@@ -20,7 +20,7 @@ from app.flags.repository import DB_NOW
 from app.flags.schemas import MAX_EVIDENCE, FlagCreate
 from app.flags.state import Action, Status, is_noop, next_status
 from app.kit.canonical import sha256_hex
-from app.kit.pagination import decode_time_id_cursor, encode_time_id_cursor
+from app.kit.pagination import decode_time_id_cursor, keyset_page
 
 Poke = Callable[[list[str]], None]
 
@@ -74,11 +74,8 @@ async def list_flags(
         after=decode_time_id_cursor(cursor),
         limit=limit + 1,
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_time_id_cursor(rows[-1][0], rows[-1][1])
-    return [r[2] for r in rows], next_cursor
+    page, next_cursor = keyset_page(rows, limit, lambda r: (r[0], r[1]))
+    return [r[2] for r in page], next_cursor
 
 
 async def get_flag(

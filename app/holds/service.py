@@ -17,7 +17,7 @@ from app.errors import NotFound, Unprocessable
 from app.flags import service as flags
 from app.holds import repository as repo
 from app.holds.schemas import MAX_HOLD_DAYS, HoldCreate
-from app.kit.pagination import decode_time_id_cursor, encode_time_id_cursor
+from app.kit.pagination import decode_time_id_cursor, keyset_page
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,8 @@ async def list_holds(
     rows = await repo.list_own(
         session, agency=principal.org_id, after=decode_time_id_cursor(cursor), limit=limit + 1
     )
-    nxt = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        nxt = encode_time_id_cursor(rows[-1][0], rows[-1][1])
-    return [r[2] for r in rows], nxt
+    page, nxt = keyset_page(rows, limit, lambda r: (r[0], r[1]))
+    return [r[2] for r in page], nxt
 
 
 async def get_hold(

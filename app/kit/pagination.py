@@ -10,12 +10,15 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
 
 from app.errors import Unprocessable
+
+T = TypeVar("T")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -67,3 +70,13 @@ def decode_time_id_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | No
         return datetime.fromisoformat(str(ts)), uuid.UUID(str(item_id))
     except ValueError as exc:
         raise _invalid_cursor() from exc
+
+
+def keyset_page(
+    rows: list[T], limit: int, key: Callable[[T], tuple[datetime, uuid.UUID]]
+) -> tuple[list[T], str | None]:
+    """Trim rows fetched with limit + 1 to a page and make the cursor of the next one."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_time_id_cursor(*key(rows[-1]))

@@ -13,7 +13,7 @@ from app.auth.scopes import allowed_scopes
 from app.auth.secrets import hash_secret, new_secret
 from app.errors import Conflict, NotFound, Unprocessable
 from app.kit.countries import ISO_3166_ALPHA2
-from app.kit.pagination import decode_time_id_cursor, encode_time_id_cursor
+from app.kit.pagination import decode_time_id_cursor, keyset_page
 from app.models import ApiClient, Organization
 from app.orgs import repository as repo
 from app.orgs.schemas import ClientCreate, OrganizationCreate
@@ -69,12 +69,7 @@ async def list_organizations(
     """A page of organisations and the cursor of the next one."""
     after = decode_time_id_cursor(cursor)
     rows = await repo.list_orgs(session, after=after, limit=limit + 1, kind=kind)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_time_id_cursor(last.created_at, last.id)
-    return rows, next_cursor
+    return keyset_page(rows, limit, lambda r: (r.created_at, r.id))
 
 
 async def create_client(
@@ -129,12 +124,7 @@ async def list_clients(
     rows = await repo.list_clients(
         session, organization_id=organization_id, after=after, limit=limit + 1
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_time_id_cursor(last.created_at, last.id)
-    return rows, next_cursor
+    return keyset_page(rows, limit, lambda r: (r.created_at, r.id))
 
 
 async def revoke_client(
