@@ -210,8 +210,37 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem, headers=dict(exc.headers or {}))
 
 
+def _sqlstate(exc: BaseException) -> str:
+    """The PostgreSQL SQLSTATE behind an asyncpg or SQLAlchemy error, if any."""
+    for candidate in (exc, getattr(exc, "orig", None), getattr(exc, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        orig = getattr(candidate, "__cause__", None)
+        state = getattr(orig, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return ""
+
+
+async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Class 22 (data exception: bad encoding, out-of-range values) means the input could
+    # not be stored. Validation should have caught it; if it did not, it is still the
+    # client's input, so 422 rather than 500. Anything else is a server error.
+    if _sqlstate(exc).startswith("22"):
+        problem = Unprocessable("Invalid input: a value cannot be stored").to_problem()
+        return problem_response(problem)
+    log.error("database error", exc_info=exc)
+    return problem_response(generic_problem(500, "Internal error"))
+
+
 def register_error_handlers(app: FastAPI) -> None:
     """Install the handlers that render every error as problem+json."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    app.add_exception_handler(asyncpg.PostgresError, _database_error_handler)
+    app.add_exception_handler(DBAPIError, _database_error_handler)
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)

@@ -159,6 +159,8 @@ CREATE TABLE hold (
 CREATE INDEX ix_hold_agency_created ON hold (agency_org_id, created_at DESC, id DESC);
 CREATE INDEX ix_hold_account_active ON hold (account_id) WHERE released_at IS NULL;
 CREATE INDEX ix_hold_expiry ON hold (expires_at) WHERE released_at IS NULL;
+-- Held flags are few; the expiry sweep looks for any no hold covers any more.
+CREATE INDEX ix_flag_held_account ON flag (account_id) WHERE status = 'held';
 
 CREATE TABLE idempotency_key (
     client_id uuid NOT NULL,
@@ -236,6 +238,16 @@ LANGUAGE sql IMMUTABLE AS $$
             'action', p_flag.outcome_action, 'note', p_flag.outcome_note,
             'actioned_at', fb_ts(p_flag.actioned_at)) END,
         'corroborations', p_corroborations)
+$$;
+
+-- A flag as a platform sees it: it reached the platform when it opened, so that is its
+-- submission time there (a held flag's real submission time would reveal the hold).
+CREATE FUNCTION fb_flag_json_for_platform(p_flag flag) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    p_flag.submitted_at := coalesce(p_flag.opened_at, p_flag.submitted_at);
+    RETURN fb_flag_json(p_flag);
+END
 $$;
 
 -- A stored flag as JSON, used by every read.
@@ -373,9 +385,14 @@ BEGIN
     v_acct := fb_resolve_account(v_platform, p_flag->'account');
     v_account := v_acct.id;
 
-    v_held := EXISTS (SELECT 1 FROM hold
-                      WHERE account_id = v_account AND released_at IS NULL
-                        AND expires_at > v_now AND agency_org_id <> p_org);
+    -- FOR SHARE: a concurrent release or expiry (which updates the hold) waits for this
+    -- transaction, and then finds the held flag it must open; if the release committed
+    -- first, the hold no longer matches here and the flag is simply open.
+    PERFORM 1 FROM hold
+    WHERE account_id = v_account AND released_at IS NULL
+      AND expires_at > clock_timestamp() AND agency_org_id <> p_org
+    FOR SHARE;
+    v_held := FOUND;
 
     SELECT id INTO v_existing FROM flag
     WHERE agency_org_id = p_org AND account_id = v_account
@@ -422,13 +439,11 @@ BEGIN
         FOR v_hold IN
             SELECT h.id, h.agency_org_id FROM hold h
             WHERE h.account_id = v_account AND h.released_at IS NULL
-              AND h.expires_at > v_now AND h.agency_org_id <> p_org
+              AND h.expires_at > clock_timestamp() AND h.agency_org_id <> p_org
         LOOP
             INSERT INTO feed_event (recipient_org_id, type, hold_id, data)
             VALUES (v_hold.agency_org_id, 'hold.conflict', v_hold.id,
-                    jsonb_build_object('flagged_by_country', p_country,
-                                       'flag_kind', v_flag.kind,
-                                       'flag_category', v_flag.category));
+                    jsonb_build_object('flagged_by_country', p_country));
             v_notify := v_notify || v_hold.agency_org_id;
         END LOOP;
     ELSE
@@ -582,6 +597,7 @@ def downgrade() -> None:
         DROP FUNCTION IF EXISTS fb_idempotency_check(uuid, text, text, text);
         DROP FUNCTION IF EXISTS fb_due_at(text, text, text, timestamptz);
         DROP FUNCTION IF EXISTS fb_resolve_account(text, jsonb);
+        DROP FUNCTION IF EXISTS fb_flag_json_for_platform(flag);
         DROP FUNCTION IF EXISTS fb_flag_json(flag);
         DROP FUNCTION IF EXISTS fb_flag_doc(flag, account, text, jsonb);
         DROP FUNCTION IF EXISTS fb_hold_json(hold);

@@ -93,9 +93,9 @@ async def token(
     request: Request,
     session: SessionDep,
     grant_type: Annotated[str | None, Form()] = None,
-    client_id: Annotated[str | None, Form(max_length=200)] = None,
-    client_secret: Annotated[str | None, Form(max_length=200)] = None,
-    scope: Annotated[str | None, Form(max_length=1000)] = None,
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+    scope: Annotated[str | None, Form()] = None,
 ) -> Any:
     """Exchange client credentials (form fields or HTTP Basic) for an access token."""
     basic = _basic_credentials(request.headers.get("authorization", ""))
@@ -103,6 +103,8 @@ async def token(
         return _oauth_error(400, "invalid_request", "Use HTTP Basic or form credentials, not both")
     if basic:
         client_id, client_secret = basic
+    if any(len(v or "") > 1000 for v in (client_id, client_secret, scope, grant_type)):
+        return _oauth_error(400, "invalid_request", "A parameter is too long")
     if grant_type is None:
         return _oauth_error(400, "invalid_request", "grant_type is required")
     if grant_type != "client_credentials":

@@ -21,6 +21,7 @@ write transaction such as a 1000-flag batch).
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,7 @@ from app.audit import service as audit
 from app.auth.principal import Principal
 from app.errors import Gone, Unprocessable
 from app.feeds.notify import FeedWaiters
+from app.flags.repository import flag_json_sql
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.observability import FEED_EVENTS_SERVED
 
@@ -53,8 +55,10 @@ def parse_cursor(cursor: str | None, *, retention_days: int) -> tuple[int, int]:
     key = decode_cursor(cursor, arity=3)
     try:
         txid, event_id, issued = int(key[0]), int(key[1]), float(key[2])
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise _bad_cursor() from exc
+    if not isinstance(key[1], int) or not math.isfinite(issued):
+        raise _bad_cursor()
     if not (0 <= txid < 2**63 and 0 <= event_id < 2**63):
         raise _bad_cursor()
     if issued < time.time() - retention_days * 86400:
@@ -124,14 +128,19 @@ async def _mark_delivered(
         )
 
 
-async def _render(session: AsyncSession, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _render(
+    session: AsyncSession, principal: Principal, events: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     flag_ids = sorted({e["flag_id"] for e in events if e["flag_id"]})
     hold_ids = sorted({e["hold_id"] for e in events if e["hold_id"]})
     flags: dict[str, Any] = {}
     holds: dict[str, Any] = {}
     if flag_ids:
         rows = await session.execute(
-            text("SELECT f.id::text, fb_flag_json(f) FROM flag f WHERE f.id = ANY(:ids)"),
+            text(
+                f"SELECT f.id::text, {flag_json_sql(principal)} "  # noqa: S608
+                "FROM flag f WHERE f.id = ANY(:ids)"
+            ),
             {"ids": flag_ids},
         )
         flags = {r[0]: r[1] for r in rows}
@@ -173,7 +182,7 @@ async def read_once(
         ids = sorted({e["flag_id"] for e in events if e["flag_id"]})
         if ids:
             await _mark_delivered(session, principal=principal, flag_ids=ids)
-    items = await _render(session, events)
+    items = await _render(session, principal, events)
     last = events[-1]
     return items, (int(last["txid"]), int(last["id"]))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,6 +17,7 @@ from app.flags import repository as repo
 from app.flags import service
 from app.flags.group_commit import Submission
 from app.flags.schemas import (
+    SLUG,
     BatchOut,
     Category,
     FlagBatchIn,
@@ -37,6 +37,7 @@ from app.kit.idempotency import (
     read_idempotency_key,
 )
 from app.kit.pagination import CursorParam, LimitParam
+from app.kit.schemas import UtcDatetime
 from app.observability import FLAG_SUBMISSIONS, client_ip_var, request_id_var
 
 router = APIRouter(prefix="/v1/flags", tags=["flags"])
@@ -186,10 +187,10 @@ async def list_flags(
     principal: ReadDep,
     session: SessionDep,
     status: FlagStatus | None = None,
-    platform: Annotated[str | None, Query(max_length=63)] = None,
+    platform: Annotated[str | None, Query(pattern=SLUG)] = None,
     category: Category | None = None,
-    submitted_after: datetime | None = None,
-    submitted_before: datetime | None = None,
+    submitted_after: UtcDatetime | None = None,
+    submitted_before: UtcDatetime | None = None,
     limit: LimitParam = 100,
     cursor: CursorParam = None,
 ) -> JSONResponse:

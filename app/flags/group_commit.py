@@ -72,11 +72,24 @@ class GroupCommitter:
         return await future
 
     async def _drain(self) -> None:
+        group: list[tuple[Submission, asyncio.Future[Result]]] = []
         try:
             while self._queue:
                 group = self._queue[: self.max_group]
                 del self._queue[: self.max_group]
                 await self._send(group)
+                group = []
+        except BaseException as exc:
+            # Cancelled (shutdown) or broken: never leave a request waiting forever.
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(RuntimeError(f"submission not completed: {exc!r}"))
+            if self._in_flight == 1:
+                for _, future in self._queue:
+                    if not future.done():
+                        future.set_exception(RuntimeError("server is shutting down"))
+                self._queue.clear()
+            raise
         finally:
             self._in_flight -= 1
 

@@ -136,37 +136,40 @@ async def get_visible(
     return dict(row) if row else None
 
 
-async def render(session: AsyncSession, flag_id: uuid.UUID) -> dict[str, Any]:
-    """The flag as JSON."""
+def flag_json_sql(viewer: Principal | None, alias: str = "f") -> str:
+    """The SQL expression rendering a flag for this viewer (platforms get their own view)."""
+    if viewer is not None and viewer.kind == "platform":
+        return f"fb_flag_json_for_platform({alias})"
+    return f"fb_flag_json({alias})"
+
+
+async def render(
+    session: AsyncSession, flag_id: uuid.UUID, viewer: Principal | None = None
+) -> dict[str, Any]:
+    """The flag as JSON, as the viewer sees it."""
     raw = (
         await session.execute(
-            text("SELECT fb_flag_json(f)::text FROM flag f WHERE f.id = :id"), {"id": flag_id}
+            text(f"SELECT {flag_json_sql(viewer)}::text FROM flag f WHERE f.id = :id"),  # noqa: S608
+            {"id": flag_id},
         )
     ).scalar_one()
     return dict(json.loads(raw))
 
 
-async def render_many(session: AsyncSession, flag_ids: list[uuid.UUID]) -> dict[str, Any]:
-    """Several flags as JSON, by id (as string)."""
-    if not flag_ids:
-        return {}
-    rows = await session.execute(
-        text("SELECT f.id::text, fb_flag_json(f)::text FROM flag f WHERE f.id = ANY(:ids)"),
-        {"ids": flag_ids},
-    )
-    return {r[0]: json.loads(r[1]) for r in rows}
-
-
 async def history(
-    session: AsyncSession, *, flag_id: uuid.UUID, hide: tuple[str, ...] = ()
+    session: AsyncSession, *, flag_id: uuid.UUID, platform_view: bool = False
 ) -> list[dict[str, Any]]:
-    """The flag's events, oldest first."""
+    """The flag's events, oldest first. A platform's view leaves out the hold: no held or
+    released events, and the flag counts as submitted when it reached the platform."""
+    hide = list(HIDDEN_FROM_PLATFORMS) if platform_view else []
     rows = await session.execute(
         text(
-            "SELECT type, fb_ts(at) AS at, data FROM flag_event WHERE flag_id = :id "
-            "AND NOT (type = ANY(:hide)) ORDER BY id"
+            "SELECT e.type, fb_ts(CASE WHEN :pv AND e.type = 'submitted' "
+            "THEN coalesce(f.opened_at, e.at) ELSE e.at END) AS at, e.data "
+            "FROM flag_event e JOIN flag f ON f.id = e.flag_id "
+            "WHERE e.flag_id = :id AND NOT (e.type = ANY(:hide)) ORDER BY e.id"
         ),
-        {"id": flag_id, "hide": list(hide)},
+        {"id": flag_id, "hide": hide, "pv": platform_view},
     )
     return [dict(r._mapping) for r in rows]
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from app.kit.schemas import StrictModel, UtcDatetime
 
 Category = Literal[
     "recruitment",
@@ -61,10 +63,7 @@ def normalise_handle(value: str) -> str:
     return handle
 
 
-class Strict(BaseModel):
-    """Request models refuse unknown fields: identity and status never come from the body."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+Strict = StrictModel
 
 
 class AccountRef(Strict):
@@ -96,7 +95,7 @@ class Evidence(Strict):
 
     url: str = Field(min_length=1, max_length=2048)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
-    captured_at: AwareDatetime | None = None
+    captured_at: UtcDatetime | None = None
     description: str | None = Field(default=None, max_length=2000)
 
     @field_validator("url")
@@ -108,11 +107,6 @@ class Evidence(Strict):
     @classmethod
     def _lower(cls, v: str | None) -> str | None:
         return v.lower() if v else None
-
-    @field_validator("captured_at")
-    @classmethod
-    def _utc(cls, v: datetime | None) -> datetime | None:
-        return v.astimezone(UTC) if v else None
 
 
 class FlagCreate(Strict):

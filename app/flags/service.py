@@ -85,9 +85,10 @@ async def get_flag(
     row = await repo.get_visible(session, principal=principal, flag_id=flag_id)
     if row is None:
         raise NotFound("No such flag")
-    flag = await repo.render(session, flag_id)
-    hide = repo.HIDDEN_FROM_PLATFORMS if principal.kind == "platform" else ()
-    flag["events"] = await repo.history(session, flag_id=flag_id, hide=hide)
+    flag = await repo.render(session, flag_id, principal)
+    flag["events"] = await repo.history(
+        session, flag_id=flag_id, platform_view=principal.kind == "platform"
+    )
     return flag
 
 
@@ -112,7 +113,7 @@ async def acknowledge(
     """Platform acknowledges receipt (idempotent)."""
     flag = await _locked(session, principal, flag_id)
     if is_noop(flag["status"], Action.ACKNOWLEDGE):
-        return await repo.render(session, flag_id)
+        return await repo.render(session, flag_id, principal)
     new = next_status(flag["status"], Action.ACKNOWLEDGE)
     await repo.update_flag(session, flag_id, {"status": new.value, "acknowledged_at": DB_NOW})
     await repo.add_history(session, flag_id=flag_id, type_="acknowledged", actor=principal)
@@ -128,7 +129,7 @@ async def acknowledge(
         data={"from": flag["status"], "to": new.value},
     )
     _poke_after_commit(session, poke, flag["agency_org_id"])
-    return await repo.render(session, flag_id)
+    return await repo.render(session, flag_id, principal)
 
 
 async def request_info(
@@ -174,7 +175,7 @@ async def request_info(
         data={"from": flag["status"], "to": new.value, "question_sha256": _sha(question)},
     )
     _poke_after_commit(session, poke, flag["agency_org_id"])
-    return await repo.render(session, flag_id)
+    return await repo.render(session, flag_id, principal)
 
 
 async def provide_info(
@@ -226,7 +227,7 @@ async def provide_info(
         },
     )
     _poke_after_commit(session, poke, flag["platform_org_id"])
-    return await repo.render(session, flag_id)
+    return await repo.render(session, flag_id, principal)
 
 
 async def record_outcome(
@@ -243,7 +244,7 @@ async def record_outcome(
     flag = await _locked(session, principal, flag_id)
     if flag["status"] == Status.CLOSED:
         if flag["outcome_action"] == action:
-            return await repo.render(session, flag_id), False
+            return await repo.render(session, flag_id, principal), False
         raise Conflict(
             f"This flag is already closed with outcome {flag['outcome_action']}",
             current_status=flag["status"],
@@ -262,6 +263,7 @@ async def record_outcome(
             "Invalid input: actioned_at",
             errors=[{"field": "actioned_at", "message": "is implausibly old"}],
         )
+    await repo.shift_due_at(session, flag_id)  # settle a paused clock before closing
     await repo.update_flag(
         session,
         flag_id,
@@ -300,7 +302,7 @@ async def record_outcome(
         },
     )
     _poke_after_commit(session, poke, flag["agency_org_id"])
-    return await repo.render(session, flag_id), True
+    return await repo.render(session, flag_id, principal), True
 
 
 async def withdraw(
@@ -314,6 +316,7 @@ async def withdraw(
     """Agency withdraws its flag (any status before closed)."""
     flag = await _locked(session, principal, flag_id)
     new = next_status(flag["status"], Action.WITHDRAW)
+    await repo.shift_due_at(session, flag_id)  # settle a paused clock
     await repo.update_flag(
         session,
         flag_id,
@@ -341,7 +344,7 @@ async def withdraw(
         object_id=flag_id,
         data={"from": flag["status"], "to": new.value, "reason_sha256": _sha(reason)},
     )
-    return await repo.render(session, flag_id)
+    return await repo.render(session, flag_id, principal)
 
 
 async def release_held_flag(

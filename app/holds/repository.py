@@ -167,6 +167,25 @@ async def claim_expired(session: AsyncSession, *, limit: int) -> list[dict[str, 
     return [dict(r._mapping) for r in rows]
 
 
+async def orphaned_held_accounts(session: AsyncSession, *, limit: int) -> list[uuid.UUID]:
+    """Accounts with held flags that no active hold of another agency covers any more."""
+    rows = await session.execute(
+        text(
+            """
+            SELECT DISTINCT f.account_id FROM flag f
+            WHERE f.status = 'held'
+              AND NOT EXISTS (
+                  SELECT 1 FROM hold h
+                  WHERE h.account_id = f.account_id AND h.released_at IS NULL
+                    AND h.expires_at > now() AND h.agency_org_id <> f.agency_org_id)
+            LIMIT :n
+            """
+        ),
+        {"n": limit},
+    )
+    return [r[0] for r in rows]
+
+
 async def held_flags_now_free(session: AsyncSession, account_id: uuid.UUID) -> list[dict[str, Any]]:
     """Held flags on the account that no active hold of another agency covers (locked)."""
     rows = await session.execute(

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from app.flags.schemas import SLUG, AccountOut, AccountRef, Strict
+from app.kit.schemas import UtcDatetime
 
 MAX_HOLD_DAYS = 90
 
@@ -19,7 +20,7 @@ class HoldCreate(Strict):
     platform: str = Field(pattern=SLUG)
     account: AccountRef
     reason: str = Field(min_length=1, max_length=2000)
-    expires_at: AwareDatetime = Field(description=f"At most {MAX_HOLD_DAYS} days ahead")
+    expires_at: UtcDatetime = Field(description=f"At most {MAX_HOLD_DAYS} days ahead")
 
 
 class HoldOut(BaseModel):

@@ -148,4 +148,14 @@ async def sweep_expired_holds(
             poke(sorted(woken))
         total += len(expired)
         if len(expired) < batch:
-            return total
+            break
+    # Safety net: open held flags no hold covers (e.g. left behind by a crash mid-release).
+    async with sessionmaker() as session, session.begin():
+        woken = set()
+        for account_id in await repo.orphaned_held_accounts(session, limit=batch):
+            woken |= await _release_account(
+                session, actor=None, account_id=account_id, reason="no hold covers it"
+            )
+    if poke is not None and woken:
+        poke(sorted(woken))
+    return total

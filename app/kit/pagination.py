@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Query
 
 from app.errors import Unprocessable
+from app.kit.schemas import to_utc
 
 T = TypeVar("T")
 
@@ -67,7 +68,10 @@ def decode_time_id_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | No
         return None
     ts, item_id = decode_cursor(cursor, arity=2)
     try:
-        return datetime.fromisoformat(str(ts)), uuid.UUID(str(item_id))
+        at = datetime.fromisoformat(str(ts))
+        if at.tzinfo is None:
+            raise ValueError("naive")
+        return to_utc(at), uuid.UUID(str(item_id))
     except ValueError as exc:
         raise _invalid_cursor() from exc
 

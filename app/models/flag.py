@@ -31,6 +31,7 @@ class Flag(Base):
             "ix_flag_agency_submitted", "agency_org_id", text("submitted_at DESC"), text("id DESC")
         ),
         Index("ix_flag_account_live", "account_id", postgresql_where=LIVE),
+        Index("ix_flag_held_account", "account_id", postgresql_where=text("status = 'held'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(

@@ -8,13 +8,13 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from app.kit.schemas import StrictModel
+
 OrgKind = Literal["agency", "platform", "observer", "operator"]
 
 
-class OrganizationCreate(BaseModel):
+class OrganizationCreate(StrictModel):
     """An organisation to register."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: OrgKind
     name: str = Field(min_length=1, max_length=200)
@@ -51,10 +51,8 @@ class OrganizationPage(BaseModel):
     next_cursor: str | None
 
 
-class ClientCreate(BaseModel):
+class ClientCreate(StrictModel):
     """An API client to create for an organisation."""
-
-    model_config = ConfigDict(extra="forbid")
 
     organization_id: uuid.UUID
     name: str = Field(min_length=1, max_length=200)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from app.flags.schemas import OutcomeAction, Strict
+from app.kit.schemas import UtcDatetime
 
 
 class QuestionIn(Strict):
@@ -21,7 +22,7 @@ class OutcomeIn(Strict):
 
     action: OutcomeAction
     note: str | None = Field(default=None, max_length=4000)
-    actioned_at: AwareDatetime | None = None
+    actioned_at: UtcDatetime | None = None
 
 
 class OutcomeBatchItem(Strict):
@@ -31,7 +32,7 @@ class OutcomeBatchItem(Strict):
     type: Literal["ack", "outcome"]
     action: OutcomeAction | None = None
     note: str | None = Field(default=None, max_length=4000)
-    actioned_at: AwareDatetime | None = None
+    actioned_at: UtcDatetime | None = None
 
 
 class OutcomeBatchIn(Strict):

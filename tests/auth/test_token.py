@@ -127,3 +127,11 @@ async def test_jwks_lists_the_signing_key(world, client):
     assert all(
         k["kty"] == "EC" and k["crv"] == "P-256" and "d" not in k for k in resp.json()["keys"]
     )
+
+
+async def test_overlong_parameters_are_invalid_request(client):
+    resp = await client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": "x" * 5000, "client_secret": "s"},
+    )
+    assert assert_problem(resp, 400)["error"] == "invalid_request"

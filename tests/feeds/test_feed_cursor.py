@@ -395,3 +395,18 @@ async def test_each_side_gets_its_own_event_types(client, cast):
         assert item["occurred_at"].endswith("Z")
     ids = [int(e["event_id"]) for e in platform_items]
     assert ids == sorted(ids)
+
+
+@pytest.mark.parametrize("key", [["1", 1, "NaN"], ["1", 1.5, 0], ["1", 1, "inf"]])
+async def test_cursor_with_odd_numbers_is_422(world, client, key):
+    import base64 as _b64
+    import json as _json
+
+    from tests.conftest import assert_problem as _ap
+    from tests.conftest import party as _party
+
+    platform = await _party(world, "platform")
+    cursor = _b64.urlsafe_b64encode(_json.dumps(key).encode()).decode().rstrip("=")
+    resp = await client.get("/v1/feed", params={"cursor": cursor}, headers=platform.headers)
+    problem = _ap(resp, 422)
+    assert problem["errors"][0]["field"] == "cursor"

@@ -334,3 +334,43 @@ async def test_racing_transitions_are_serialised_by_the_row_lock(client, cast):
     assert len({r.json()["acknowledged_at"] for r in acks}) == 1
     got = (await client.get(f"/v1/flags/{flag['id']}", headers=cast["agency"].headers)).json()
     assert [e["type"] for e in got["events"]].count("acknowledged") == 1
+
+
+async def test_closing_during_a_question_settles_the_paused_clock(app, world, client):
+    """An outcome (or withdrawal) while info_requested moves due_at by the time paused."""
+    from datetime import datetime
+
+    from sqlalchemy import text
+
+    from tests.conftest import flag_body, party
+
+    agency = await party(world, "agency")
+    platform = await party(world, "platform", platform="twitter")
+    for finish in ("outcome", "withdraw"):
+        flag = (
+            await client.post("/v1/flags", json=flag_body("twitter"), headers=agency.headers)
+        ).json()
+        before = datetime.fromisoformat(flag["due_at"])
+        await client.post(
+            f"/v1/flags/{flag['id']}/request-info", json={"question": "?"}, headers=platform.headers
+        )
+        async with app.state.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE flag SET info_requested_at = now() - interval '2 hours' WHERE id = :id"
+                ),
+                {"id": flag["id"]},
+            )
+        if finish == "outcome":
+            resp = await client.post(
+                f"/v1/flags/{flag['id']}/outcome",
+                json={"action": "no_violation"},
+                headers=platform.headers,
+            )
+        else:
+            resp = await client.post(
+                f"/v1/flags/{flag['id']}/withdraw", json={"reason": "done"}, headers=agency.headers
+            )
+        after = datetime.fromisoformat(resp.json()["due_at"])
+        shift = (after - before).total_seconds()
+        assert 2 * 3600 <= shift < 2 * 3600 + 60, (finish, shift)

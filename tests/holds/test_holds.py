@@ -249,3 +249,95 @@ async def test_hold_creation_is_idempotent(app, client, cast):
     assert count == 1
     other = await client.post("/v1/holds", json=hold_body("twitter", "idem2"), headers=headers)
     assert_problem(other, 422)
+
+
+async def test_platform_cannot_tell_a_flag_was_held(app, client, cast):
+    holder, flagger, platform = cast["holder"], cast["flagger"], cast["platform"]
+    hold = (
+        await client.post("/v1/holds", json=hold_body("twitter", "timing"), headers=holder.headers)
+    ).json()
+    flag = (
+        await client.post(
+            "/v1/flags", json=flag_body("twitter", handle="timing"), headers=flagger.headers
+        )
+    ).json()
+    # The hold lasted an hour.
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE flag SET submitted_at = submitted_at - interval '1 hour' WHERE id = :id"),
+            {"id": flag["id"]},
+        )
+        await conn.execute(
+            text("UPDATE flag_event SET at = at - interval '1 hour' WHERE flag_id = :id"),
+            {"id": flag["id"]},
+        )
+    await client.delete(f"/v1/holds/{hold['id']}", headers=holder.headers)
+    seen = (await client.get(f"/v1/flags/{flag['id']}", headers=platform.headers)).json()
+    due = datetime.fromisoformat(seen["due_at"]) - datetime.fromisoformat(seen["submitted_at"])
+    assert due == timedelta(hours=24)  # exactly the policy: no trace of the hour on hold
+    assert seen["events"][0]["type"] == "submitted"
+    assert seen["events"][0]["at"] == seen["submitted_at"]
+    fed = [e for e in (await feed(client, platform))["items"] if e["type"] == "flag.created"]
+    assert fed[0]["flag"]["submitted_at"] == seen["submitted_at"]
+    # The agency still sees when it really submitted.
+    own = (await client.get(f"/v1/flags/{flag['id']}", headers=flagger.headers)).json()
+    assert datetime.fromisoformat(own["submitted_at"]) < datetime.fromisoformat(
+        seen["submitted_at"]
+    )
+
+
+async def test_release_racing_a_held_submission_never_strands_the_flag(
+    app, client, cast, database_url
+):
+    """A submission that sees the hold and a release that commits meanwhile: the flag opens."""
+    import asyncio
+    import json as _json
+
+    import asyncpg
+
+    holder, flagger = cast["holder"], cast["flagger"]
+    hold = (
+        await client.post("/v1/holds", json=hold_body("twitter", "racy"), headers=holder.headers)
+    ).json()
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        body = flag_body("twitter", handle="racy")
+        body.update({"kind": "referral", "priority": "standard", "external_ref": None})
+        body["account"] = {"id": None, "url": None, "handle": "racy"}
+        result = _json.loads(
+            await conn.fetchval(
+                "SELECT fb_submit_flag($1, $2, 'ID', $3::jsonb, 'r', NULL)::text",
+                flagger.org_id,
+                flagger.creds.client_id,
+                _json.dumps(body),
+            )
+        )
+        assert result["body"]["status"] == "held"
+        release = asyncio.create_task(
+            client.delete(f"/v1/holds/{hold['id']}", headers=holder.headers)
+        )
+        # The release waits for the submission's lock on the hold: poll until it is waiting.
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            async with app.state.engine.connect() as probe:
+                waiting = (
+                    await probe.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND datname = current_database()"
+                        )
+                    )
+                ).scalar()
+            if waiting or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.02)
+        assert waiting and not release.done()
+        await tx.commit()
+        assert (await release).status_code == 200
+    finally:
+        await conn.close()
+    flag_id = result["body"]["id"]
+    status = (await client.get(f"/v1/flags/{flag_id}", headers=flagger.headers)).json()["status"]
+    assert status == "open"
