@@ -107,6 +107,53 @@ def _poke_after_commit(session: AsyncSession, poke: Poke | None, *orgs: uuid.UUI
         after_commit(session, lambda: poke(ids))
 
 
+async def _record_transition(
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    flag: dict[str, Any],
+    new: Status,
+    event: str,
+    event_data: dict[str, Any] | None = None,
+    tell: uuid.UUID | None = None,
+    feed_data: dict[str, Any] | None = None,
+    audit_data: dict[str, Any] | None = None,
+    poke: Poke | None = None,
+) -> None:
+    """What every transition leaves behind: the flag's history event, the `flag.<event>`
+    feed event for the other side (`tell`), and the audit entry (free text by hash)."""
+    await repo.add_history(session, flag_id=flag["id"], type_=event, actor=actor, data=event_data)
+    if tell is not None:
+        await repo.add_feed_event(
+            session, recipient=tell, type_=FEED_TYPES[event], flag_id=flag["id"], data=feed_data
+        )
+        _poke_after_commit(session, poke, tell)
+    await audit.record(
+        session=session,
+        actor=actor,
+        action=AUDIT_ACTIONS[event],
+        object_type="flag",
+        object_id=flag["id"],
+        data={"from": flag["status"], "to": new.value, **(audit_data or {})},
+    )
+
+
+FEED_TYPES = {
+    "acknowledged": "flag.acknowledged",
+    "info_requested": "flag.info_requested",
+    "info_provided": "flag.info_provided",
+    "outcome": "flag.closed",
+    "withdrawn": "flag.withdrawn",
+}
+AUDIT_ACTIONS = {
+    "acknowledged": "flag.acknowledged",
+    "info_requested": "flag.info_requested",
+    "info_provided": "flag.info_provided",
+    "outcome": "flag.outcome_recorded",
+    "withdrawn": "flag.withdrawn",
+}
+
+
 async def acknowledge(
     *, session: AsyncSession, principal: Principal, flag_id: uuid.UUID, poke: Poke | None = None
 ) -> dict[str, Any]:
@@ -116,19 +163,15 @@ async def acknowledge(
         return await repo.render(session, flag_id, principal)
     new = next_status(flag["status"], Action.ACKNOWLEDGE)
     await repo.update_flag(session, flag_id, {"status": new.value, "acknowledged_at": DB_NOW})
-    await repo.add_history(session, flag_id=flag_id, type_="acknowledged", actor=principal)
-    await repo.add_feed_event(
-        session, recipient=flag["agency_org_id"], type_="flag.acknowledged", flag_id=flag_id
-    )
-    await audit.record(
-        session=session,
+    await _record_transition(
+        session,
         actor=principal,
-        action="flag.acknowledged",
-        object_type="flag",
-        object_id=flag_id,
-        data={"from": flag["status"], "to": new.value},
+        flag=flag,
+        new=new,
+        event="acknowledged",
+        tell=flag["agency_org_id"],
+        poke=poke,
     )
-    _poke_after_commit(session, poke, flag["agency_org_id"])
     return await repo.render(session, flag_id, principal)
 
 
@@ -152,29 +195,18 @@ async def request_info(
             "acknowledged_at": flag["acknowledged_at"] or DB_NOW,
         },
     )
-    await repo.add_history(
+    await _record_transition(
         session,
-        flag_id=flag_id,
-        type_="info_requested",
         actor=principal,
-        data={"question": question},
+        flag=flag,
+        new=new,
+        event="info_requested",
+        event_data={"question": question},
+        tell=flag["agency_org_id"],
+        feed_data={"question": question},
+        audit_data={"question_sha256": _sha(question)},
+        poke=poke,
     )
-    await repo.add_feed_event(
-        session,
-        recipient=flag["agency_org_id"],
-        type_="flag.info_requested",
-        flag_id=flag_id,
-        data={"question": question},
-    )
-    await audit.record(
-        session=session,
-        actor=principal,
-        action="flag.info_requested",
-        object_type="flag",
-        object_id=flag_id,
-        data={"from": flag["status"], "to": new.value, "question_sha256": _sha(question)},
-    )
-    _poke_after_commit(session, poke, flag["agency_org_id"])
     return await repo.render(session, flag_id, principal)
 
 
@@ -199,34 +231,18 @@ async def provide_info(
     await repo.update_flag(session, flag_id, {"status": new.value})
     if evidence:
         await repo.append_evidence(session, flag_id, evidence)
-    await repo.add_history(
+    await _record_transition(
         session,
-        flag_id=flag_id,
-        type_="info_provided",
         actor=principal,
-        data={"note": note, "evidence": evidence},
+        flag=flag,
+        new=new,
+        event="info_provided",
+        event_data={"note": note, "evidence": evidence},
+        tell=flag["platform_org_id"],
+        feed_data={"note": note},
+        audit_data={"note_sha256": _sha(note), "evidence_added": len(evidence)},
+        poke=poke,
     )
-    await repo.add_feed_event(
-        session,
-        recipient=flag["platform_org_id"],
-        type_="flag.info_provided",
-        flag_id=flag_id,
-        data={"note": note},
-    )
-    await audit.record(
-        session=session,
-        actor=principal,
-        action="flag.info_provided",
-        object_type="flag",
-        object_id=flag_id,
-        data={
-            "from": flag["status"],
-            "to": new.value,
-            "note_sha256": _sha(note),
-            "evidence_added": len(evidence),
-        },
-    )
-    _poke_after_commit(session, poke, flag["platform_org_id"])
     return await repo.render(session, flag_id, principal)
 
 
@@ -277,31 +293,17 @@ async def record_outcome(
             "info_requested_at": None,
         },
     )
-    await repo.add_history(
+    await _record_transition(
         session,
-        flag_id=flag_id,
-        type_="outcome",
         actor=principal,
-        data={"action": action, "note": note, "actioned_at": when.isoformat()},
+        flag=flag,
+        new=new,
+        event="outcome",
+        event_data={"action": action, "note": note, "actioned_at": when.isoformat()},
+        tell=flag["agency_org_id"],
+        audit_data={"action": action, "actioned_at": when.isoformat(), "note_sha256": _sha(note)},
+        poke=poke,
     )
-    await repo.add_feed_event(
-        session, recipient=flag["agency_org_id"], type_="flag.closed", flag_id=flag_id
-    )
-    await audit.record(
-        session=session,
-        actor=principal,
-        action="flag.outcome_recorded",
-        object_type="flag",
-        object_id=flag_id,
-        data={
-            "from": flag["status"],
-            "to": new.value,
-            "action": action,
-            "actioned_at": when.isoformat(),
-            "note_sha256": _sha(note),
-        },
-    )
-    _poke_after_commit(session, poke, flag["agency_org_id"])
     return await repo.render(session, flag_id, principal), True
 
 
@@ -327,22 +329,17 @@ async def withdraw(
             "info_requested_at": None,
         },
     )
-    await repo.add_history(
-        session, flag_id=flag_id, type_="withdrawn", actor=principal, data={"reason": reason}
-    )
-    if flag["status"] != Status.HELD:
-        # The platform saw it, so it must hear that it is withdrawn.
-        await repo.add_feed_event(
-            session, recipient=flag["platform_org_id"], type_="flag.withdrawn", flag_id=flag_id
-        )
-        _poke_after_commit(session, poke, flag["platform_org_id"])
-    await audit.record(
-        session=session,
+    await _record_transition(
+        session,
         actor=principal,
-        action="flag.withdrawn",
-        object_type="flag",
-        object_id=flag_id,
-        data={"from": flag["status"], "to": new.value, "reason_sha256": _sha(reason)},
+        flag=flag,
+        new=new,
+        event="withdrawn",
+        event_data={"reason": reason},
+        # A platform that never saw the flag (it was held) must not hear of it now.
+        tell=flag["platform_org_id"] if flag["status"] != Status.HELD else None,
+        audit_data={"reason_sha256": _sha(reason)},
+        poke=poke,
     )
     return await repo.render(session, flag_id, principal)
 
