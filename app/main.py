@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app import __version__
+from app.audit import endpoints as audit_endpoints
 from app.auth import endpoints as auth_endpoints
 from app.auth.keys import load_key_ring
 from app.auth.revocation import RevocationList
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             {"name": "platform responses", "description": "Platforms: acknowledge and answer"},
             {"name": "holds", "description": "Agencies: deconfliction holds"},
             {"name": "feed", "description": "Every organisation's event feed"},
+            {"name": "audit", "description": "Auditors: the append-only audit log"},
             {"name": "admin", "description": "Organisations and API clients (scope `admin`)"},
             {"name": "operations", "description": "Health, readiness and metrics"},
         ],
@@ -131,6 +133,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(responses_endpoints.router)
     app.include_router(holds_endpoints.router)
     app.include_router(feeds_endpoints.router)
+    app.include_router(audit_endpoints.router)
     app.include_router(orgs_endpoints.router)
     app.include_router(deadlines_endpoints.router)
     app.include_router(ops_endpoints.router)

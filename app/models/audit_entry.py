@@ -25,6 +25,8 @@ class AuditEntry(Base):
         Index("ix_audit_entry_object", "object_type", "object_id", "seq"),
         Index("ix_audit_entry_actor_org_id", "actor_org_id", "seq"),
         Index("ix_audit_entry_at", "at", postgresql_using="brin"),
+        Index("ix_audit_entry_actor_client_id", "actor_client_id", "seq"),
+        Index("ix_audit_entry_action", "action", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)

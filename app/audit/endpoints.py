@@ -1,0 +1,83 @@
+"""`GET /v1/audit` for auditors (`audit:read`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.audit import repository as repo
+from app.audit.schemas import ActorOut, AuditEntryOut, AuditPage
+from app.auth.principal import Principal, requires
+from app.db import SessionDep
+from app.errors import AUTH_ERRORS, Unprocessable, problem_responses
+from app.kit.pagination import CursorParam, LimitParam, decode_cursor, encode_cursor
+from app.kit.schemas import UtcDatetime
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get(
+    "",
+    response_model=AuditPage,
+    operation_id="list_audit_entries",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def list_audit_entries(
+    principal: Annotated[Principal, Depends(requires("audit:read"))],
+    session: SessionDep,
+    actor: Annotated[uuid.UUID | None, Query(description="Client id of the actor")] = None,
+    organization: Annotated[
+        uuid.UUID | None, Query(description="Organisation of the actor")
+    ] = None,
+    object_id: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
+    action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_.]+$")] = None,
+    from_: Annotated[UtcDatetime | None, Query(alias="from")] = None,
+    to: UtcDatetime | None = None,
+    limit: LimitParam = 100,
+    cursor: CursorParam = None,
+) -> AuditPage:
+    """The audit log in order of `seq`, filtered by actor, organisation, object, action and
+    time range."""
+    after = 0
+    if cursor:
+        (after,) = decode_cursor(cursor, arity=1)
+        if not isinstance(after, int) or not 0 <= after < 2**63:
+            raise Unprocessable(
+                "Invalid cursor", errors=[{"field": "cursor", "message": "not a valid cursor"}]
+            )
+    rows = await repo.list_entries(
+        session,
+        actor=actor,
+        organization=organization,
+        object_id=object_id,
+        action=action,
+        since=from_,
+        until=to,
+        after_seq=after,
+        limit=limit + 1,
+    )
+    nxt = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        nxt = encode_cursor([rows[-1]["seq"]])
+    items = [
+        AuditEntryOut(
+            seq=r["seq"],
+            at=r["at"],
+            actor=ActorOut(
+                client_id=r["actor_client_id"],
+                organization_id=r["actor_org_id"],
+                label=r["actor_label"],
+            ),
+            client_ip=r["client_ip"],
+            request_id=r["request_id"],
+            action=r["action"],
+            object_type=r["object_type"],
+            object_id=r["object_id"],
+            data=r["data"],
+        )
+        for r in rows
+    ]
+    return AuditPage(items=items, next_cursor=nxt)
