@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     hold_sweep_seconds: float = Field(
         default=15.0, gt=0, description="How often expired holds are released."
     )
+    audit_seal_seconds: float = Field(
+        default=5.0, gt=0, description="How often committed audit entries are chained."
+    )
     key_reload_seconds: float = Field(
         default=60.0, gt=0, description="How often running servers re-read the key folder."
     )

@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app import __version__
 from app.audit import endpoints as audit_endpoints
+from app.audit import sealing
 from app.auth import endpoints as auth_endpoints
 from app.auth.keys import load_key_ring
 from app.auth.revocation import RevocationList
@@ -163,7 +164,11 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
         async with state.sessionmaker() as session, session.begin():
             await idempotency.prune(session, retention_hours=settings.idempotency_retention_hours)
 
+    async def seal_audit_log() -> None:
+        await sealing.seal_pending(state.sessionmaker)
+
     return [
+        Periodic("audit-seal", settings.audit_seal_seconds, seal_audit_log),
         Periodic("key-reload", settings.key_reload_seconds, reload_keys),
         Periodic("hold-expiry", settings.hold_sweep_seconds, expire_holds),
         Periodic("idempotency-prune", 600.0, prune_idempotency_keys),

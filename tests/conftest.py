@@ -132,6 +132,9 @@ def settings(tmp_path: Path, keys_dir: Path) -> Settings:
         migrations_dir=ROOT / "alembic",
         database_url=None,
         revocation_refresh_seconds=3600,
+        # Background jobs stay out of the way; tests run them explicitly when they need to.
+        audit_seal_seconds=3600,
+        hold_sweep_seconds=3600,
         max_body_bytes=64 * 1024,
         max_batch_body_bytes=256 * 1024,
     )

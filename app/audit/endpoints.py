@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from app.audit import repository as repo
+from app.audit import sealing
 from app.audit.schemas import ActorOut, AuditEntryOut, AuditPage
 from app.auth.principal import Principal, requires
 from app.db import SessionDep
@@ -16,6 +17,22 @@ from app.kit.pagination import CursorParam, LimitParam, decode_cursor, encode_cu
 from app.kit.schemas import UtcDatetime
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get(
+    "/verify",
+    operation_id="verify_audit_chain",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def verify_audit_chain(
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("audit:read"))],
+    session: SessionDep,
+) -> dict[str, object]:
+    """Seal what has committed, then recompute the hash chain over every sealed entry:
+    `ok`, or the first entry that does not match (edited, swapped or deleted), by seq."""
+    await sealing.seal_pending(request.app.state.sessionmaker)
+    return (await sealing.verify_chain(session)).as_dict()
 
 
 @router.get(

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -59,6 +59,24 @@ def in_transaction(
         try:
             async with make_sessionmaker(engine)() as session, session.begin():
                 return await fn(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(runner())
+
+
+def with_sessionmaker(
+    fn: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]],
+) -> T:
+    """Run fn with a sessionmaker on a migrated database (for work that manages its own
+    transactions)."""
+    settings = get_settings()
+    url = migrate(settings)
+
+    async def runner() -> T:
+        engine = make_engine(url, pool_size=2, max_overflow=0)
+        try:
+            return await fn(make_sessionmaker(engine))
         finally:
             await engine.dispose()
 

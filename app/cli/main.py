@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app import __version__
-from app.cli import admin, demo, orgs
+from app.cli import admin, audit, demo, orgs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.register(sub)
     orgs.register(sub)
     demo.register(sub)
+    audit.register(sub)
     return parser
 
 

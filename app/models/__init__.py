@@ -3,6 +3,7 @@
 from app.models.account import Account
 from app.models.api_client import ApiClient
 from app.models.audit_entry import AuditEntry
+from app.models.audit_seal import AuditSeal
 from app.models.base import Base
 from app.models.deadline_policy import DeadlinePolicy
 from app.models.feed_event import FeedEvent
@@ -18,6 +19,7 @@ __all__ = [
     "Account",
     "ApiClient",
     "AuditEntry",
+    "AuditSeal",
     "Base",
     "DeadlinePolicy",
     "FeedEvent",

@@ -27,6 +27,7 @@ class AuditEntry(Base):
         Index("ix_audit_entry_at", "at", postgresql_using="brin"),
         Index("ix_audit_entry_actor_client_id", "actor_client_id", "seq"),
         Index("ix_audit_entry_action", "action", "seq"),
+        Index("ix_audit_entry_txid_seq", "txid", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)

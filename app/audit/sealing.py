@@ -1,0 +1,216 @@
+"""The audit hash chain: sealing committed entries in a stable order, and verifying it.
+
+Writers never touch the chain (they would serialise on its head). Instead a sealing step,
+run by every server process in the background but by one at a time (an advisory lock),
+appends committed entries to `audit_seal`. It reads entries in `(txid, seq)` order below
+its snapshot's xmin, exactly like the feed (app/feeds/service.py): every transaction below
+xmin has finished, so no entry can later appear before the sealed position, and a
+late-committing writer is sealed after, never skipped or sealed out of order.
+
+Hashes (RFC 6962-style domain separation):
+    entry_hash = SHA-256(0x00 || canonical JSON of the entry)
+    chain_hash = SHA-256(0x01 || previous chain_hash || entry_hash)
+    (the "previous" of the first entry is 32 zero bytes)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.kit.canonical import canonical_json
+
+SEAL_LOCK = 7243002
+GENESIS = b"\x00" * 32
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_entry(row: dict[str, Any]) -> bytes:
+    """The exact bytes an audit entry is hashed as."""
+    return canonical_json(
+        {
+            "seq": row["seq"],
+            "at": _ts(row["at"]),
+            "actor_client_id": str(row["actor_client_id"]) if row["actor_client_id"] else None,
+            "actor_org_id": str(row["actor_org_id"]) if row["actor_org_id"] else None,
+            "actor_label": row["actor_label"],
+            "client_ip": row["client_ip"],
+            "request_id": row["request_id"],
+            "action": row["action"],
+            "object_type": row["object_type"],
+            "object_id": row["object_id"],
+            "data": row["data"],
+        }
+    )
+
+
+def entry_hash(row: dict[str, Any]) -> bytes:
+    """Leaf hash of an entry."""
+    return hashlib.sha256(b"\x00" + canonical_entry(row)).digest()
+
+
+def chain_hash(previous: bytes, leaf: bytes) -> bytes:
+    """The chain's head after appending a leaf."""
+    return hashlib.sha256(b"\x01" + previous + leaf).digest()
+
+
+_ENTRY_COLUMNS = (
+    "e.seq, e.txid, e.at, e.actor_client_id, e.actor_org_id, e.actor_label, e.client_ip, "
+    "e.request_id, e.action, e.object_type, e.object_id, e.data"
+)
+
+
+async def seal_pending(sessionmaker: async_sessionmaker[AsyncSession], *, batch: int = 1000) -> int:
+    """Append every committed, unsealed entry to the chain. Returns how many were sealed."""
+    total = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            got = (
+                await session.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEAL_LOCK}
+                )
+            ).scalar()
+            if not got:
+                return total  # another process is sealing
+            head = (
+                await session.execute(
+                    text(
+                        "SELECT position, entry_txid, entry_seq, chain_hash FROM audit_seal "
+                        "ORDER BY position DESC LIMIT 1"
+                    )
+                )
+            ).first()
+            position, last_txid, last_seq, previous = (
+                (head[0], head[1], head[2], bytes(head[3])) if head else (0, 0, 0, GENESIS)
+            )
+            rows = (
+                (
+                    await session.execute(
+                        text(
+                            f"SELECT {_ENTRY_COLUMNS} FROM audit_entry e "  # noqa: S608
+                            "WHERE e.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+                            "AND (e.txid, e.seq) > (:txid, :seq) ORDER BY e.txid, e.seq LIMIT :n"
+                        ),
+                        {"txid": last_txid, "seq": last_seq, "n": batch},
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            if not rows:
+                return total
+            values = []
+            for row in rows:
+                position += 1
+                leaf = entry_hash(dict(row))
+                previous = chain_hash(previous, leaf)
+                values.append(
+                    {
+                        "p": position,
+                        "s": row["seq"],
+                        "t": row["txid"],
+                        "e": leaf,
+                        "c": previous,
+                    }
+                )
+            await session.execute(
+                text(
+                    "INSERT INTO audit_seal (position, entry_seq, entry_txid, entry_hash, "
+                    "chain_hash) VALUES (:p, :s, :t, :e, :c)"
+                ),
+                values,
+            )
+            total += len(rows)
+        if len(rows) < batch:
+            return total
+
+
+@dataclass
+class Verification:
+    """The result of recomputing the chain."""
+
+    ok: bool
+    entries: int
+    head: str | None
+    first_bad_seq: int | None = None
+    first_bad_position: int | None = None
+    problem: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "status": "ok" if self.ok else "mismatch",
+            "entries": self.entries,
+            "head": self.head,
+            "first_bad_seq": self.first_bad_seq,
+            "first_bad_position": self.first_bad_position,
+            "problem": self.problem,
+        }
+
+
+async def _stream(session: AsyncSession, chunk: int) -> AsyncIterator[dict[str, Any]]:
+    after = 0
+    while True:
+        rows = (
+            (
+                await session.execute(
+                    text(
+                        f"SELECT s.position, s.entry_seq, s.entry_hash, s.chain_hash, "  # noqa: S608
+                        f"e.seq IS NOT NULL AS present, {_ENTRY_COLUMNS} "
+                        "FROM audit_seal s LEFT JOIN audit_entry e ON e.seq = s.entry_seq "
+                        "WHERE s.position > :after ORDER BY s.position LIMIT :n"
+                    ),
+                    {"after": after, "n": chunk},
+                )
+            )
+            .mappings()
+            .all()
+        )
+        if not rows:
+            return
+        for row in rows:
+            yield dict(row)
+        after = rows[-1]["position"]
+
+
+async def verify_chain(
+    session: AsyncSession, *, chunk: int = 5000, progress: Any = None
+) -> Verification:
+    """Recompute every link in constant memory; report the first entry that does not match."""
+    previous = GENESIS
+    count = 0
+    async for row in _stream(session, chunk):
+        count += 1
+        bad = None
+        if row["position"] != count:
+            bad = "a position is missing from the chain"
+        elif not row["present"]:
+            bad = "the sealed entry is missing from the audit log"
+        elif entry_hash(row) != bytes(row["entry_hash"]):
+            bad = "the entry does not match its sealed hash (edited or swapped)"
+        else:
+            expected = chain_hash(previous, bytes(row["entry_hash"]))
+            if expected != bytes(row["chain_hash"]):
+                bad = "the chain hash does not follow from the previous link"
+        if bad:
+            return Verification(
+                ok=False,
+                entries=count - 1,
+                head=previous.hex(),
+                first_bad_seq=row["entry_seq"],
+                first_bad_position=row["position"],
+                problem=bad,
+            )
+        previous = bytes(row["chain_hash"])
+        if progress is not None:
+            progress(count)
+    return Verification(ok=True, entries=count, head=previous.hex() if count else None)
