@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     audit_seal_seconds: float = Field(
         default=5.0, gt=0, description="How often committed audit entries are chained."
     )
+    audit_checkpoint_seconds: float = Field(
+        default=60.0, gt=0, description="Minimum time between signed audit checkpoints."
+    )
     key_reload_seconds: float = Field(
         default=60.0, gt=0, description="How often running servers re-read the key folder."
     )

@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app import __version__
+from app.audit import checkpoints, sealing
 from app.audit import endpoints as audit_endpoints
-from app.audit import sealing
 from app.auth import endpoints as auth_endpoints
 from app.auth.keys import load_key_ring
 from app.auth.revocation import RevocationList
@@ -166,6 +167,11 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
 
     async def seal_audit_log() -> None:
         await sealing.seal_pending(state.sessionmaker)
+        await checkpoints.create_if_due(
+            state.sessionmaker,
+            state.verifier.ring,
+            min_interval=timedelta(seconds=settings.audit_checkpoint_seconds),
+        )
 
     return [
         Periodic("audit-seal", settings.audit_seal_seconds, seal_audit_log),

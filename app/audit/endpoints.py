@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from app.audit import checkpoints, sealing
 from app.audit import repository as repo
-from app.audit import sealing
 from app.audit.schemas import ActorOut, AuditEntryOut, AuditPage
 from app.auth.principal import Principal, requires
 from app.db import SessionDep
@@ -32,7 +32,42 @@ async def verify_audit_chain(
     """Seal what has committed, then recompute the hash chain over every sealed entry:
     `ok`, or the first entry that does not match (edited, swapped or deleted), by seq."""
     await sealing.seal_pending(request.app.state.sessionmaker)
-    return (await sealing.verify_chain(session)).as_dict()
+    result = (await sealing.verify_chain(session)).as_dict()
+    ring = request.app.state.verifier.ring
+    bad = await checkpoints.check_against_chain(session, ring, await checkpoints.stored(session))
+    if bad is not None:
+        result.update(status="mismatch", checkpoint=bad["checkpoint"], problem=bad["problem"])
+    return result
+
+
+@router.get(
+    "/checkpoints",
+    operation_id="list_audit_checkpoints",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def list_audit_checkpoints(
+    principal: Annotated[Principal, Depends(requires("audit:read"))],
+    session: SessionDep,
+    limit: LimitParam = 100,
+    cursor: CursorParam = None,
+) -> dict[str, object]:
+    """Signed checkpoints of the chain, oldest first. Keep copies: a later rewrite of the
+    log by anyone, database superusers included, no longer matches them."""
+    after = _seq_cursor(cursor)
+    page = await checkpoints.list_checkpoints(session, after_id=after, limit=limit + 1)
+    nxt = encode_cursor([page[limit - 1][0]]) if len(page) > limit else None
+    return {"items": [cp for _, cp in page[:limit]], "next_cursor": nxt}
+
+
+def _seq_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    (after,) = decode_cursor(cursor, arity=1)
+    if not isinstance(after, int) or not 0 <= after < 2**63:
+        raise Unprocessable(
+            "Invalid cursor", errors=[{"field": "cursor", "message": "not a valid cursor"}]
+        )
+    return after
 
 
 @router.get(
@@ -57,13 +92,7 @@ async def list_audit_entries(
 ) -> AuditPage:
     """The audit log in order of `seq`, filtered by actor, organisation, object, action and
     time range."""
-    after = 0
-    if cursor:
-        (after,) = decode_cursor(cursor, arity=1)
-        if not isinstance(after, int) or not 0 <= after < 2**63:
-            raise Unprocessable(
-                "Invalid cursor", errors=[{"field": "cursor", "message": "not a valid cursor"}]
-            )
+    after = _seq_cursor(cursor)
     rows = await repo.list_entries(
         session,
         actor=actor,

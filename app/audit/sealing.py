@@ -30,7 +30,8 @@ SEAL_LOCK = 7243002
 GENESIS = b"\x00" * 32
 
 
-def _ts(value: datetime) -> str:
+def rfc3339(value: datetime) -> str:
+    """A timestamp as RFC 3339 UTC with microseconds, as it is hashed and signed."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -39,7 +40,7 @@ def canonical_entry(row: dict[str, Any]) -> bytes:
     return canonical_json(
         {
             "seq": row["seq"],
-            "at": _ts(row["at"]),
+            "at": rfc3339(row["at"]),
             "actor_client_id": str(row["actor_client_id"]) if row["actor_client_id"] else None,
             "actor_org_id": str(row["actor_org_id"]) if row["actor_org_id"] else None,
             "actor_label": row["actor_label"],

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit import sealing
-from app.cli.common import emit, in_transaction, json_parent, with_sessionmaker
+from app.audit import checkpoints, sealing
+from app.auth.keys import load_key_ring
+from app.cli.common import emit, fail, in_transaction, json_parent, with_sessionmaker
+from app.config import get_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,13 +30,33 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         parents=[json_parent],
         help="recompute the chain; exit 1 and name the first bad entry if it is broken",
     )
+    verify.add_argument(
+        "--from-checkpoint",
+        metavar="FILE",
+        help="also check checkpoints you saved (a JSON object or list from "
+        "GET /v1/audit/checkpoints); catches a rewritten or truncated chain",
+    )
     verify.set_defaults(func=cmd_verify)
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
     """Seal pending entries."""
-    sealed = with_sessionmaker(sealing.seal_pending)
-    emit(args, {"sealed": sealed}, f"sealed {sealed} entries")
+    ring = load_key_ring(get_settings())
+
+    async def run(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
+        sealed = await sealing.seal_pending(sessionmaker)
+        checkpoint = await checkpoints.create_if_due(
+            sessionmaker, ring, min_interval=timedelta(0), force=True
+        )
+        return {"sealed": sealed, "checkpoint": checkpoint}
+
+    out = with_sessionmaker(run)
+    emit(
+        args,
+        out,
+        f"sealed {out['sealed']} entries"
+        + (f"; checkpoint at seq {out['checkpoint']['seq']}" if out["checkpoint"] else ""),
+    )
     return 0
 
 
@@ -44,9 +69,22 @@ def _progress(count: int) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify the chain."""
 
+    saved: list[dict[str, Any]] = []
+    if args.from_checkpoint:
+        try:
+            loaded = json.loads(Path(args.from_checkpoint).read_text())
+        except (OSError, ValueError) as exc:
+            return fail(args, f"cannot read {args.from_checkpoint}: {exc}")
+        saved = loaded if isinstance(loaded, list) else [loaded]
+    ring = load_key_ring(get_settings())
+
     async def run(session: AsyncSession) -> dict[str, Any]:
-        result = await sealing.verify_chain(session, progress=_progress)
-        return result.as_dict()
+        result = (await sealing.verify_chain(session, progress=_progress)).as_dict()
+        every = await checkpoints.stored(session) + saved
+        bad = await checkpoints.check_against_chain(session, ring, every)
+        if bad is not None:
+            result.update(status="mismatch", checkpoint=bad["checkpoint"], problem=bad["problem"])
+        return result
 
     result = in_transaction(run)
     if sys.stderr.isatty():
@@ -54,10 +92,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if result["status"] == "ok":
         emit(args, result, f"ok: {result['entries']} entries, head {result['head']}")
         return 0
-    emit(
-        args,
-        result,
-        f"MISMATCH at seq {result['first_bad_seq']} (position {result['first_bad_position']}): "
-        f"{result['problem']}",
+    where = (
+        f"checkpoint seq {result['checkpoint']['seq']}"
+        if result.get("checkpoint")
+        else f"seq {result['first_bad_seq']} (position {result['first_bad_position']})"
     )
+    emit(args, result, f"MISMATCH at {where}: {result['problem']}")
     return 1

@@ -2,6 +2,7 @@
 
 from app.models.account import Account
 from app.models.api_client import ApiClient
+from app.models.audit_checkpoint import AuditCheckpoint
 from app.models.audit_entry import AuditEntry
 from app.models.audit_seal import AuditSeal
 from app.models.base import Base
@@ -18,6 +19,7 @@ __all__ = [
     "ORG_KINDS",
     "Account",
     "ApiClient",
+    "AuditCheckpoint",
     "AuditEntry",
     "AuditSeal",
     "Base",

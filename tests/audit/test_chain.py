@@ -132,3 +132,82 @@ async def test_verify_endpoint_and_cli(app, world, client, database_url, tmp_pat
     res = await cli(["audit", "verify", "--json"], database_url=database_url, data_dir=tmp_path)
     assert res.returncode == 1
     assert f"seq {sealed_world[1]}" in res.stdout or str(sealed_world[1]) in res.stdout
+
+
+async def _checkpoint(app):
+    from datetime import timedelta
+
+    from app.audit import checkpoints
+
+    return await checkpoints.create_if_due(
+        app.state.sessionmaker, app.state.verifier.ring, min_interval=timedelta(0), force=True
+    )
+
+
+async def test_checkpoints_are_signed_and_published(app, world, client, sealed_world):
+    from jose import jws
+
+    cp = await _checkpoint(app)
+    assert cp["seq"] == len(sealed_world) and len(cp["head_hash"]) == 64
+    observer = await party(world, "observer")
+    listed = (await client.get("/v1/audit/checkpoints", headers=observer.headers)).json()
+    assert listed["items"] == [cp]
+    # Anyone can check the signature with the published JWKS.
+    jwks = (await client.get("/.well-known/jwks.json")).json()
+    key = next(k for k in jwks["keys"] if k["kid"] == cp["kid"])
+    payload = jws.verify(cp["signature"], key, algorithms=["ES256"])
+    assert b'"head_hash"' in payload and cp["head_hash"].encode() in payload
+    assert await _checkpoint(app) is None  # nothing new to sign
+
+
+async def test_forged_checkpoint_is_reported(app, world, client, sealed_world):
+    await _checkpoint(app)
+    observer = await party(world, "observer")
+    async with app.state.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_checkpoint DISABLE TRIGGER USER"))
+        await conn.execute(text("UPDATE audit_checkpoint SET head_hash = '\\x00'::bytea"))
+        await conn.execute(text("ALTER TABLE audit_checkpoint ENABLE TRIGGER USER"))
+    result = (await client.get("/v1/audit/verify", headers=observer.headers)).json()
+    assert result["status"] == "mismatch" and "signed statement differs" in result["problem"]
+
+
+async def test_dropped_tail_is_caught_by_a_saved_checkpoint(
+    app, world, client, sealed_world, database_url, tmp_path
+):
+    import json as _json
+
+    from tests.cli.test_cli import cli
+
+    saved = await _checkpoint(app)
+    (tmp_path / "cp.json").write_text(_json.dumps(saved))
+    # A superuser drops the last sealed entries, their links and the stored checkpoints.
+    tail = sealed_world[-2:]
+    async with app.state.engine.begin() as conn:
+        for table in ("audit_entry", "audit_seal", "audit_checkpoint"):
+            await conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        await conn.execute(
+            text(f"DELETE FROM audit_seal WHERE entry_seq IN ({tail[0]}, {tail[1]})")
+        )
+        await conn.execute(text(f"DELETE FROM audit_entry WHERE seq IN ({tail[0]}, {tail[1]})"))
+        await conn.execute(text("DELETE FROM audit_checkpoint"))
+        for table in ("audit_entry", "audit_seal", "audit_checkpoint"):
+            await conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+    # The shortened chain is self-consistent...
+    assert (await verify(app)).ok
+    opts = {"database_url": database_url, "data_dir": tmp_path}
+    env_keys = {"FLAGBRIDGE_KEYS_DIR": str(app.state.settings.resolved_keys_dir)}
+    import os
+
+    os.environ.update(env_keys)
+    try:
+        ok = await cli(["audit", "verify", "--json"], **opts)
+        assert ok.returncode == 0, ok.stderr
+        # ...but not with the checkpoint an agency kept.
+        res = await cli(
+            ["audit", "verify", "--json", "--from-checkpoint", str(tmp_path / "cp.json")], **opts
+        )
+    finally:
+        for k in env_keys:
+            os.environ.pop(k, None)
+    assert res.returncode == 1
+    assert "tail was dropped" in _json.loads(res.stdout)["problem"]
