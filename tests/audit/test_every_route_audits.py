@@ -1,0 +1,194 @@
+"""Every state-changing route writes the audit entries it should.
+
+The test walks the application's route table: a new POST/PUT/PATCH/DELETE route without a
+scenario here (or without an audit entry) fails the suite.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi.routing import APIRoute
+from sqlalchemy import text
+
+from tests.conftest import flag_body, party
+
+EXEMPT = {("POST", "/oauth/token"): "issues a token; changes no state"}
+
+
+async def audit_actions_since(app, seq: int) -> list[str]:
+    async with app.state.engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT action FROM audit_entry WHERE seq > :s ORDER BY seq"), {"s": seq}
+        )
+        return [r[0] for r in rows]
+
+
+async def last_seq(app) -> int:
+    async with app.state.engine.connect() as conn:
+        return int(
+            (await conn.execute(text("SELECT coalesce(max(seq), 0) FROM audit_entry"))).scalar()
+        )
+
+
+async def test_every_state_changing_route_is_audited(app, world, client):
+    admin = await world.admin_headers()
+    agency = await party(world, "agency", country="SG")
+    platform = await party(world, "platform", platform="twitter")
+
+    async def new_flag() -> str:
+        return (
+            await client.post("/v1/flags", json=flag_body("twitter"), headers=agency.headers)
+        ).json()["id"]
+
+    async def asked_flag() -> str:
+        fid = await new_flag()
+        await client.post(
+            f"/v1/flags/{fid}/request-info", json={"question": "?"}, headers=platform.headers
+        )
+        return fid
+
+    async def hold_id() -> str:
+        body = {
+            "platform": "twitter",
+            "account": {"handle": "audited"},
+            "reason": "r",
+            "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        }
+        return (await client.post("/v1/holds", json=body, headers=agency.headers)).json()["id"]
+
+    async def client_id() -> str:
+        return (await world.credentials("observer")).client_id
+
+    # (method, path template) -> (make the request, the audit actions it must write)
+    scenarios = {
+        ("POST", "/v1/flags"): (
+            lambda: client.post("/v1/flags", json=flag_body("twitter"), headers=agency.headers),
+            ["flag.submitted"],
+        ),
+        ("POST", "/v1/flags/batch"): (
+            lambda: client.post(
+                "/v1/flags/batch", json={"flags": [flag_body("twitter")]}, headers=agency.headers
+            ),
+            ["flag.submitted"],
+        ),
+        ("POST", "/v1/flags/{flag_id}/withdraw"): (
+            "withdraw",
+            ["flag.withdrawn"],
+        ),
+        ("POST", "/v1/flags/{flag_id}/info"): ("info", ["flag.info_provided"]),
+        ("POST", "/v1/flags/{flag_id}/ack"): ("ack", ["flag.acknowledged"]),
+        ("POST", "/v1/flags/{flag_id}/request-info"): ("request-info", ["flag.info_requested"]),
+        ("POST", "/v1/flags/{flag_id}/outcome"): ("outcome", ["flag.outcome_recorded"]),
+        ("POST", "/v1/outcomes/batch"): ("outcomes-batch", ["flag.acknowledged"]),
+        ("POST", "/v1/holds"): ("hold", ["hold.created"]),
+        ("DELETE", "/v1/holds/{hold_id}"): ("release", ["hold.released"]),
+        ("POST", "/v1/admin/organizations"): (
+            lambda: client.post(
+                "/v1/admin/organizations",
+                json={"kind": "observer", "name": "audited org"},
+                headers=admin,
+            ),
+            ["organization.created"],
+        ),
+        ("POST", "/v1/admin/clients"): ("client", ["client.created"]),
+        ("POST", "/v1/admin/clients/{client_id}/revoke"): ("revoke", ["client.revoked"]),
+        ("PUT", "/v1/admin/deadline-policies/{country}/{kind}/{priority}"): (
+            lambda: client.put(
+                "/v1/admin/deadline-policies/SG/referral/urgent",
+                json={"seconds": 600},
+                headers=admin,
+            ),
+            ["deadline_policy.set"],
+        ),
+        ("DELETE", "/v1/admin/deadline-policies/{country}/{kind}/{priority}"): (
+            "delete-policy",
+            ["deadline_policy.deleted"],
+        ),
+    }
+
+    async def run(name: str):
+        if name == "withdraw":
+            fid = await new_flag()
+            start = await last_seq(app)
+            return start, await client.post(
+                f"/v1/flags/{fid}/withdraw", json={"reason": "x"}, headers=agency.headers
+            )
+        if name == "info":
+            fid = await asked_flag()
+            start = await last_seq(app)
+            return start, await client.post(
+                f"/v1/flags/{fid}/info", json={"note": "n"}, headers=agency.headers
+            )
+        if name in ("ack", "request-info", "outcome", "outcomes-batch"):
+            fid = await new_flag()
+            start = await last_seq(app)
+            if name == "ack":
+                return start, await client.post(f"/v1/flags/{fid}/ack", headers=platform.headers)
+            if name == "request-info":
+                return start, await client.post(
+                    f"/v1/flags/{fid}/request-info",
+                    json={"question": "?"},
+                    headers=platform.headers,
+                )
+            if name == "outcome":
+                return start, await client.post(
+                    f"/v1/flags/{fid}/outcome",
+                    json={"action": "account_suspended"},
+                    headers=platform.headers,
+                )
+            return start, await client.post(
+                "/v1/outcomes/batch",
+                json={"items": [{"flag_id": fid, "type": "ack"}]},
+                headers=platform.headers,
+            )
+        if name == "hold":
+            start = await last_seq(app)
+            return start, await hold_id()
+        if name == "release":
+            hid = await hold_id()
+            start = await last_seq(app)
+            return start, await client.delete(f"/v1/holds/{hid}", headers=agency.headers)
+        if name == "client":
+            org = await world.org("observer")
+            start = await last_seq(app)
+            return start, await client.post(
+                "/v1/admin/clients", json={"organization_id": org["id"], "name": "c"}, headers=admin
+            )
+        if name == "revoke":
+            cid = await client_id()
+            start = await last_seq(app)
+            return start, await client.post(f"/v1/admin/clients/{cid}/revoke", headers=admin)
+        if name == "delete-policy":
+            await client.put(
+                "/v1/admin/deadline-policies/SG/referral/standard",
+                json={"seconds": 600},
+                headers=admin,
+            )
+            start = await last_seq(app)
+            return start, await client.delete(
+                "/v1/admin/deadline-policies/SG/referral/standard", headers=admin
+            )
+        raise AssertionError(name)
+
+    changing = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+        if method in {"POST", "PUT", "PATCH", "DELETE"} and not route.path.startswith("/test-")
+    }
+    missing = changing - set(scenarios) - set(EXEMPT)
+    assert not missing, f"state-changing routes with no audit scenario: {sorted(missing)}"
+
+    for key, (action, expected) in scenarios.items():
+        if callable(action):
+            start = await last_seq(app)
+            resp = await action()
+        else:
+            start, resp = await run(action)
+        if hasattr(resp, "status_code"):
+            assert resp.status_code < 300, (key, resp.text)
+        actions = await audit_actions_since(app, start)
+        for wanted in expected:
+            assert wanted in actions, (key, actions)
