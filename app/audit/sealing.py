@@ -16,6 +16,7 @@ Hashes (RFC 6962-style domain separation):
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,6 +134,50 @@ async def seal_pending(sessionmaker: async_sessionmaker[AsyncSession], *, batch:
             total += len(rows)
         if len(rows) < batch:
             return total
+
+
+async def export_entries(
+    session: AsyncSession,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    chunk: int = 5000,
+) -> AsyncIterator[dict[str, Any]]:
+    """Entries oldest first with their chain position and hashes (if sealed), in chunks."""
+    after = 0
+    while True:
+        rows = (
+            (
+                await session.execute(
+                    text(
+                        f"SELECT {_ENTRY_COLUMNS}, s.position, s.entry_hash, s.chain_hash "  # noqa: S608
+                        "FROM audit_entry e LEFT JOIN audit_seal s ON s.entry_seq = e.seq "
+                        "WHERE e.seq > :after "
+                        "AND (CAST(:since AS timestamptz) IS NULL OR e.at >= :since) "
+                        "AND (CAST(:until AS timestamptz) IS NULL OR e.at < :until) "
+                        "ORDER BY e.seq LIMIT :n"
+                    ),
+                    {"after": after, "since": since, "until": until, "n": chunk},
+                )
+            )
+            .mappings()
+            .all()
+        )
+        if not rows:
+            return
+        for row in rows:
+            entry = json.loads(canonical_entry(dict(row)))
+            entry["chain"] = (
+                {
+                    "position": row["position"],
+                    "entry_hash": bytes(row["entry_hash"]).hex(),
+                    "chain_hash": bytes(row["chain_hash"]).hex(),
+                }
+                if row["position"] is not None
+                else None
+            )
+            yield entry
+        after = rows[-1]["seq"]
 
 
 @dataclass

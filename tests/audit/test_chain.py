@@ -211,3 +211,24 @@ async def test_dropped_tail_is_caught_by_a_saved_checkpoint(
             os.environ.pop(k, None)
     assert res.returncode == 1
     assert "tail was dropped" in _json.loads(res.stdout)["problem"]
+
+
+async def test_export_streams_entries_with_their_chain(app, sealed_world, database_url, tmp_path):
+    import json as _json
+
+    from tests.cli.test_cli import cli
+
+    opts = {"database_url": database_url, "data_dir": tmp_path}
+    res = await cli(["audit", "export"], **opts)
+    assert res.returncode == 0, res.stderr
+    lines = [_json.loads(line) for line in res.stdout.splitlines()]
+    async with app.state.engine.connect() as conn:
+        total = (await conn.execute(text("SELECT count(*) FROM audit_entry"))).scalar()
+    assert len(lines) == total and [e["seq"] for e in lines] == sorted(e["seq"] for e in lines)
+    sealed = [e for e in lines if e["chain"]]
+    assert [e["seq"] for e in sealed] == sealed_world
+    assert f"exported {total} entries" in res.stderr
+    none = await cli(["audit", "export", "--since", "2999-01-01T00:00:00Z"], **opts)
+    assert none.stdout == ""
+    bad = await cli(["audit", "export", "--since", "yesterday"], **opts)
+    assert bad.returncode == 1 and "RFC 3339" in bad.stderr
