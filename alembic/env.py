@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import context
+from app.migrations import include_name
 from app.models import Base
 
 config = context.config
@@ -32,6 +33,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
+        include_name=include_name,
         transaction_per_migration=False,
     )
     with context.begin_transaction():

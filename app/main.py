@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app import __version__
-from app.audit import checkpoints, sealing
+from app.audit import checkpoints, partitions, sealing
 from app.audit import endpoints as audit_endpoints
 from app.auth import endpoints as auth_endpoints
 from app.auth.keys import load_key_ring
@@ -93,6 +93,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         await listener.start()
         await app.state.revocations.start()
         await app.state.feed_notifier.start()
+        try:
+            await partitions.ensure_partitions_if_allowed(app.state.sessionmaker)
+        except Exception:
+            log.warning("could not create the audit log's next partitions", exc_info=True)
         jobs = _periodic_jobs(app, settings)
         for job in jobs:
             job.start()
@@ -173,8 +177,12 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
             min_interval=timedelta(seconds=settings.audit_checkpoint_seconds),
         )
 
+    async def make_audit_partitions() -> None:
+        await partitions.ensure_partitions_if_allowed(state.sessionmaker)
+
     return [
         Periodic("audit-seal", settings.audit_seal_seconds, seal_audit_log),
+        Periodic("audit-partitions", 6 * 3600.0, make_audit_partitions),
         Periodic("key-reload", settings.key_reload_seconds, reload_keys),
         Periodic("hold-expiry", settings.hold_sweep_seconds, expire_holds),
         Periodic("idempotency-prune", 600.0, prune_idempotency_keys),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from alembic.config import Config
@@ -17,6 +18,16 @@ def alembic_config(migrations_dir: Path, database_url: str) -> Config:
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     cfg.attributes["database_url"] = database_url
     return cfg
+
+
+# audit_entry's monthly partitions (and archived, detached months) are made at run time by
+# fb_audit_ensure_partitions, not by the models: autogenerate must not propose dropping them.
+_AUDIT_PARTITION = re.compile(r"^audit_entry_(y\d{4}m\d{2}|default)$")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic autogenerate filter: everything but audit_entry's partitions."""
+    return not (type_ == "table" and name is not None and _AUDIT_PARTITION.match(name))
 
 
 def upgrade_to_head(migrations_dir: Path, database_url: str) -> None:

@@ -51,6 +51,7 @@ def test_models_match_the_migrated_schema(pg_server, template_db):
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from app.migrations import include_name
     from app.models import Base
 
     async def diff() -> list:
@@ -59,7 +60,9 @@ def test_models_match_the_migrated_schema(pg_server, template_db):
             async with engine.connect() as conn:
                 return await conn.run_sync(
                     lambda sync: compare_metadata(
-                        MigrationContext.configure(sync, opts={"compare_type": True}),
+                        MigrationContext.configure(
+                            sync, opts={"compare_type": True, "include_name": include_name}
+                        ),
                         Base.metadata,
                     )
                 )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -65,7 +65,7 @@ def chain_hash(previous: bytes, leaf: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + previous + leaf).digest()
 
 
-_ENTRY_COLUMNS = (
+ENTRY_COLUMNS = (
     "e.seq, e.txid, e.at, e.actor_client_id, e.actor_org_id, e.actor_label, e.client_ip, "
     "e.request_id, e.action, e.object_type, e.object_id, e.data"
 )
@@ -98,7 +98,7 @@ async def seal_pending(sessionmaker: async_sessionmaker[AsyncSession], *, batch:
                 (
                     await session.execute(
                         text(
-                            f"SELECT {_ENTRY_COLUMNS} FROM audit_entry e "  # noqa: S608
+                            f"SELECT {ENTRY_COLUMNS} FROM audit_entry e "  # noqa: S608
                             "WHERE e.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
                             "AND (e.txid, e.seq) > (:txid, :seq) ORDER BY e.txid, e.seq LIMIT :n"
                         ),
@@ -120,20 +120,43 @@ async def seal_pending(sessionmaker: async_sessionmaker[AsyncSession], *, batch:
                         "p": position,
                         "s": row["seq"],
                         "t": row["txid"],
+                        "a": row["at"],
                         "e": leaf,
                         "c": previous,
                     }
                 )
             await session.execute(
                 text(
-                    "INSERT INTO audit_seal (position, entry_seq, entry_txid, entry_hash, "
-                    "chain_hash) VALUES (:p, :s, :t, :e, :c)"
+                    "INSERT INTO audit_seal (position, entry_seq, entry_txid, entry_at, "
+                    "entry_hash, chain_hash) VALUES (:p, :s, :t, :a, :e, :c)"
                 ),
                 values,
             )
             total += len(rows)
         if len(rows) < batch:
             return total
+
+
+def exported(row: dict[str, Any]) -> dict[str, Any]:
+    """An entry as `audit export` and archive files write it: the canonical fields plus its
+    chain position and hashes (None if not sealed yet)."""
+    entry: dict[str, Any] = json.loads(canonical_entry(row))
+    entry["chain"] = (
+        {
+            "position": row["position"],
+            "entry_hash": bytes(row["entry_hash"]).hex(),
+            "chain_hash": bytes(row["chain_hash"]).hex(),
+        }
+        if row.get("position") is not None
+        else None
+    )
+    return entry
+
+
+def exported_entry_hash(line: dict[str, Any]) -> bytes:
+    """Leaf hash of an exported entry (its canonical fields re-encoded)."""
+    fields = {k: v for k, v in line.items() if k != "chain"}
+    return hashlib.sha256(b"\x00" + canonical_json(fields)).digest()
 
 
 async def export_entries(
@@ -150,7 +173,7 @@ async def export_entries(
             (
                 await session.execute(
                     text(
-                        f"SELECT {_ENTRY_COLUMNS}, s.position, s.entry_hash, s.chain_hash "  # noqa: S608
+                        f"SELECT {ENTRY_COLUMNS}, s.position, s.entry_hash, s.chain_hash "  # noqa: S608
                         "FROM audit_entry e LEFT JOIN audit_seal s ON s.entry_seq = e.seq "
                         "WHERE e.seq > :after "
                         "AND (CAST(:since AS timestamptz) IS NULL OR e.at >= :since) "
@@ -166,17 +189,7 @@ async def export_entries(
         if not rows:
             return
         for row in rows:
-            entry = json.loads(canonical_entry(dict(row)))
-            entry["chain"] = (
-                {
-                    "position": row["position"],
-                    "entry_hash": bytes(row["entry_hash"]).hex(),
-                    "chain_hash": bytes(row["chain_hash"]).hex(),
-                }
-                if row["position"] is not None
-                else None
-            )
-            yield entry
+            yield exported(dict(row))
         after = rows[-1]["seq"]
 
 
@@ -190,12 +203,14 @@ class Verification:
     first_bad_seq: int | None = None
     first_bad_position: int | None = None
     problem: str | None = None
+    archived: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "status": "ok" if self.ok else "mismatch",
             "entries": self.entries,
+            "archived": self.archived,
             "head": self.head,
             "first_bad_seq": self.first_bad_seq,
             "first_bad_position": self.first_bad_position,
@@ -203,16 +218,31 @@ class Verification:
         }
 
 
+@dataclass
+class _Archive:
+    name: str
+    start: datetime
+    end: datetime
+    expected: int
+    sha256: str
+    seen: int = 0
+    lines: Iterator[dict[str, Any]] | None = None
+
+
 async def _stream(session: AsyncSession, chunk: int) -> AsyncIterator[dict[str, Any]]:
+    """Chain links in order with their entries. The join includes `at` so that only the
+    entry's own month partition is probed; an entry whose `at` was edited is looked up by
+    seq alone afterwards (rare: only for links with no entry found)."""
     after = 0
     while True:
         rows = (
             (
                 await session.execute(
                     text(
-                        f"SELECT s.position, s.entry_seq, s.entry_hash, s.chain_hash, "  # noqa: S608
-                        f"e.seq IS NOT NULL AS present, {_ENTRY_COLUMNS} "
-                        "FROM audit_seal s LEFT JOIN audit_entry e ON e.seq = s.entry_seq "
+                        f"SELECT s.position, s.entry_seq, s.entry_at, s.entry_hash, s.chain_hash, "  # noqa: S608
+                        f"e.seq IS NOT NULL AS present, {ENTRY_COLUMNS} "
+                        "FROM audit_seal s LEFT JOIN audit_entry e "
+                        "ON e.seq = s.entry_seq AND e.at = s.entry_at "
                         "WHERE s.position > :after ORDER BY s.position LIMIT :n"
                     ),
                     {"after": after, "n": chunk},
@@ -224,39 +254,101 @@ async def _stream(session: AsyncSession, chunk: int) -> AsyncIterator[dict[str, 
         if not rows:
             return
         for row in rows:
-            yield dict(row)
+            out = dict(row)
+            if not out["present"]:
+                moved = (
+                    (
+                        await session.execute(
+                            text(f"SELECT {ENTRY_COLUMNS} FROM audit_entry e WHERE e.seq = :s"),  # noqa: S608
+                            {"s": out["entry_seq"]},
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
+                if moved is not None:
+                    out.update(moved, present=True)
+            yield out
         after = rows[-1]["position"]
 
 
 async def verify_chain(
-    session: AsyncSession, *, chunk: int = 5000, progress: Any = None
+    session: AsyncSession,
+    *,
+    chunk: int = 5000,
+    progress: Any = None,
+    archive_files: dict[str, Iterator[dict[str, Any]]] | None = None,
 ) -> Verification:
-    """Recompute every link in constant memory; report the first entry that does not match."""
+    """Recompute every link in constant memory; report the first entry that does not match.
+
+    Entries of archived months (audit_archive) are absent from the database: their links
+    are still checked, exactly `entry_count` of them must fall in each archived month, and
+    with `archive_files` (file SHA-256 -> its lines) each is checked against its leaf hash.
+    """
+    archives = [
+        _Archive(r.partition_name, r.range_start, r.range_end, r.entry_count, r.file_sha256)
+        for r in await session.execute(
+            text(
+                "SELECT partition_name, range_start, range_end, entry_count, file_sha256 "
+                "FROM audit_archive ORDER BY range_start"
+            )
+        )
+    ]
+    for archive in archives:
+        archive.lines = (archive_files or {}).get(archive.sha256)
     previous = GENESIS
     count = 0
+
+    def broken(row: dict[str, Any], problem: str) -> Verification:
+        return Verification(
+            ok=False,
+            entries=count - 1,
+            head=previous.hex(),
+            first_bad_seq=row["entry_seq"],
+            first_bad_position=row["position"],
+            problem=problem,
+            archived=sum(a.seen for a in archives),
+        )
+
     async for row in _stream(session, chunk):
         count += 1
-        bad = None
+        sealed_leaf = bytes(row["entry_hash"])
         if row["position"] != count:
-            bad = "a position is missing from the chain"
-        elif not row["present"]:
-            bad = "the sealed entry is missing from the audit log"
-        elif entry_hash(row) != bytes(row["entry_hash"]):
-            bad = "the entry does not match its sealed hash (edited or swapped)"
+            return broken(row, "a position is missing from the chain")
+        if row["present"]:
+            if entry_hash(row) != sealed_leaf:
+                return broken(row, "the entry does not match its sealed hash (edited or swapped)")
         else:
-            expected = chain_hash(previous, bytes(row["entry_hash"]))
-            if expected != bytes(row["chain_hash"]):
-                bad = "the chain hash does not follow from the previous link"
-        if bad:
-            return Verification(
-                ok=False,
-                entries=count - 1,
-                head=previous.hex(),
-                first_bad_seq=row["entry_seq"],
-                first_bad_position=row["position"],
-                problem=bad,
-            )
+            home = next((a for a in archives if a.start <= row["entry_at"] < a.end), None)
+            if home is None:
+                return broken(row, "the sealed entry is missing from the audit log")
+            home.seen += 1
+            if home.seen > home.expected:
+                return broken(row, f"more entries are missing than {home.name} archived")
+            if home.lines is not None:
+                line = next(home.lines, None)
+                if line is None or (line.get("chain") or {}).get("position") != row["position"]:
+                    return broken(row, f"the archive file of {home.name} lacks this entry")
+                if exported_entry_hash(line) != sealed_leaf:
+                    return broken(row, f"the archived entry ({home.name}) was altered")
+        if chain_hash(previous, sealed_leaf) != bytes(row["chain_hash"]):
+            return broken(row, "the chain hash does not follow from the previous link")
         previous = bytes(row["chain_hash"])
         if progress is not None:
             progress(count)
-    return Verification(ok=True, entries=count, head=previous.hex() if count else None)
+    archived = sum(a.seen for a in archives)
+    for archive in archives:
+        extra = next(archive.lines, None) if archive.lines is not None else None
+        if archive.seen != archive.expected or extra is not None:
+            return Verification(
+                ok=False,
+                entries=count,
+                head=previous.hex(),
+                problem=f"{archive.name} archived {archive.expected} entries but the chain "
+                f"has {archive.seen} of them"
+                + (" and its file has more lines" if extra is not None else ""),
+                archived=archived,
+            )
+    return Verification(
+        ok=True, entries=count, head=previous.hex() if count else None, archived=archived
+    )

@@ -10,7 +10,7 @@ import signal
 import sys
 
 from app.auth import keys as keyring
-from app.cli.common import database_url, emit, fail, json_parent, migrate
+from app.cli.common import database_url, emit, fail, json_parent, migrate, with_sessionmaker
 from app.config import get_settings
 
 
@@ -61,10 +61,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     """Apply Alembic migrations."""
     settings = get_settings()
     migrate(settings)
+    from app.audit.partitions import ensure_partitions_if_allowed
     from app.migrations import head_revision
 
+    created = with_sessionmaker(ensure_partitions_if_allowed)
     head = head_revision(settings.migrations_dir)
-    emit(args, {"status": "ok", "head": head}, f"database at {head}")
+    emit(
+        args,
+        {"status": "ok", "head": head, "audit_partitions_created": created},
+        f"database at {head}",
+    )
     return 0
 
 

@@ -1,20 +1,24 @@
-"""`flagbridge audit seal` and `flagbridge audit verify`."""
+"""`flagbridge audit`: seal, verify, export, partitions and archive the audit log."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit import checkpoints, sealing
+from app.audit import checkpoints, partitions, sealing
 from app.auth.keys import load_key_ring
-from app.cli.common import emit, fail, in_transaction, json_parent, with_sessionmaker
+from app.cli.common import cli_actor, emit, fail, in_transaction, json_parent, with_sessionmaker
 from app.config import get_settings
+from app.errors import AppError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,7 +40,44 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="also check checkpoints you saved (a JSON object or list from "
         "GET /v1/audit/checkpoints); catches a rewritten or truncated chain",
     )
+    verify.add_argument(
+        "--archive",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="also check an archive file written by `audit archive` against the chain (repeatable)",
+    )
     verify.set_defaults(func=cmd_verify)
+    parts = audit_sub.add_parser(
+        "partitions",
+        parents=[json_parent],
+        help="list the log's monthly partitions and archived months; --ensure makes the next ones",
+    )
+    parts.add_argument(
+        "--ensure",
+        action="store_true",
+        help="create partitions up to --months-ahead months on (needs the table owner)",
+    )
+    parts.add_argument("--months-ahead", type=int, default=3, metavar="N")
+    parts.set_defaults(func=cmd_partitions)
+    archive = audit_sub.add_parser(
+        "archive",
+        parents=[json_parent],
+        help="write a past month of the log to a file and detach its partition",
+        description="Seal, copy the month's entries (in chain order, with their hashes) to "
+        "FILE, record the file's SHA-256 and entry count in audit_archive, and detach the "
+        "partition, in one transaction. The chain keeps every link: `audit verify` still "
+        "passes, and `audit verify --archive FILE` checks the file against it. Run as the "
+        "table owner.",
+    )
+    archive.add_argument("--month", required=True, help="the month to archive, YYYY-MM")
+    archive.add_argument("--out", required=True, metavar="FILE", help="where to write it")
+    archive.add_argument(
+        "--drop",
+        action="store_true",
+        help="drop the detached table too (default: keep it for pg_dump or tablespace moves)",
+    )
+    archive.set_defaults(func=cmd_archive)
     export = audit_sub.add_parser(
         "export",
         help="write the log as JSON lines on stdout (with each entry's chain hashes)",
@@ -114,10 +155,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             return fail(args, f"cannot read {args.from_checkpoint}: {exc}")
         saved = loaded if isinstance(loaded, list) else [loaded]
+    files: dict[str, Iterator[dict[str, Any]]] = {}
+    for name in args.archive:
+        try:
+            files[_sha256_of(Path(name))] = _lines(Path(name))
+        except OSError as exc:
+            return fail(args, f"cannot read {name}: {exc}")
     ring = load_key_ring(get_settings())
 
     async def run(session: AsyncSession) -> dict[str, Any]:
-        result = (await sealing.verify_chain(session, progress=_progress)).as_dict()
+        known = {r[0] for r in await session.execute(text("SELECT file_sha256 FROM audit_archive"))}
+        unknown = [sha for sha in files if sha not in known]
+        if unknown:
+            return {
+                "status": "mismatch",
+                "problem": "an archive file matches no recorded archive (altered, or not "
+                f"written by `audit archive`): sha256 {unknown[0]}",
+            }
+        verification = await sealing.verify_chain(session, progress=_progress, archive_files=files)
+        result = verification.as_dict()
         every = await checkpoints.stored(session) + saved
         bad = await checkpoints.check_against_chain(session, ring, every)
         if bad is not None:
@@ -134,6 +190,98 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"checkpoint seq {result['checkpoint']['seq']}"
         if result.get("checkpoint")
         else f"seq {result['first_bad_seq']} (position {result['first_bad_position']})"
+        if result.get("first_bad_seq") is not None
+        else "the archives"
     )
     emit(args, result, f"MISMATCH at {where}: {result['problem']}")
     return 1
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    """An archive file's entries, read lazily (constant memory)."""
+    with path.open("rb") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def cmd_partitions(args: argparse.Namespace) -> int:
+    """List (and optionally create) the audit log's partitions."""
+
+    async def run(maker: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
+        created = None
+        if args.ensure:
+            created = await partitions.ensure_partitions_if_allowed(
+                maker, months_ahead=args.months_ahead
+            )
+        async with maker() as session:
+            listed = await partitions.list_partitions(session)
+        return {"created": created, "partitions": listed}
+
+    if not 0 <= args.months_ahead <= 36:
+        return fail(args, "--months-ahead must be between 0 and 36")
+    out = with_sessionmaker(run)
+    if args.ensure and out["created"] is None:
+        return fail(args, "this role may not create partitions: run as the owner of audit_entry")
+    lines = [
+        f"{p['name']:<28} {p['state']:<9} "
+        + (
+            f"~{p['estimated_rows']:,} rows, {p['bytes'] / 1e6:.1f} MB"
+            if p["state"] == "attached"
+            else f"{p['entries']:,} entries, sha256 {p['file_sha256'][:16]}..."
+        )
+        for p in out["partitions"]
+    ]
+    if out["created"]:
+        lines.append(f"created {out['created']} partitions")
+    emit(args, out, "\n".join(lines))
+    return 0
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    """Archive one month of the log to a file and detach it."""
+    try:
+        month = datetime.strptime(args.month, "%Y-%m").date()
+    except ValueError:
+        return fail(args, "--month must be YYYY-MM, e.g. 2026-01")
+    out_path = Path(args.out)
+    if out_path.exists():
+        return fail(args, f"{out_path} exists; archives are never overwritten")
+
+    def progress(count: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r  archived {count:,} entries")
+            sys.stderr.flush()
+
+    async def run(maker: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
+        return await partitions.archive_month(
+            maker,
+            month=month,
+            out=out_path,
+            actor_label=cli_actor(),
+            drop=args.drop,
+            progress=progress,
+        )
+
+    try:
+        summary = with_sessionmaker(run)
+    except AppError as exc:
+        return fail(args, exc.detail or exc.title)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    emit(
+        args,
+        summary,
+        f"archived {summary['entries']} entries of {summary['month']} to {summary['file']} "
+        f"(sha256 {summary['file_sha256']}); partition {summary['partition']} "
+        + ("dropped" if summary["dropped"] else "detached"),
+    )
+    return 0

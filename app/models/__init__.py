@@ -2,6 +2,7 @@
 
 from app.models.account import Account
 from app.models.api_client import ApiClient
+from app.models.audit_archive import AuditArchive
 from app.models.audit_checkpoint import AuditCheckpoint
 from app.models.audit_entry import AuditEntry
 from app.models.audit_seal import AuditSeal
@@ -19,6 +20,7 @@ __all__ = [
     "ORG_KINDS",
     "Account",
     "ApiClient",
+    "AuditArchive",
     "AuditCheckpoint",
     "AuditEntry",
     "AuditSeal",

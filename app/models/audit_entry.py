@@ -17,7 +17,9 @@ class AuditEntry(Base):
     """An append-only record of a state change, written in the change's own transaction.
 
     `txid` is the writing transaction's id; it lets a later sealing step order entries
-    by commit visibility rather than by `seq`, which can commit out of order.
+    by commit visibility rather than by `seq`, which can commit out of order. The table is
+    partitioned by month of `at` (partitions are made by `fb_audit_ensure_partitions`, see
+    app/audit/partitions.py), hence the primary key includes `at`.
     """
 
     __tablename__ = "audit_entry"
@@ -28,11 +30,12 @@ class AuditEntry(Base):
         Index("ix_audit_entry_actor_client_id", "actor_client_id", "seq"),
         Index("ix_audit_entry_action", "action", "seq"),
         Index("ix_audit_entry_txid_seq", "txid", "seq"),
+        {"postgresql_partition_by": "RANGE (at)"},
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=text("clock_timestamp()")
+        DateTime(timezone=True), server_default=text("clock_timestamp()"), primary_key=True
     )
     actor_client_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     actor_org_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

@@ -19,6 +19,8 @@ class AuditSeal(Base):
     position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     entry_seq: Mapped[int] = mapped_column(BigInteger)
     entry_txid: Mapped[int] = mapped_column(BigInteger)
+    # The entry's `at`: tells an entry in an archived (detached) month from a deleted one.
+    entry_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary)
     chain_hash: Mapped[bytes] = mapped_column(LargeBinary)
     sealed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -181,6 +181,10 @@ async def test_demo_creates_the_jakarta_world_once(client, database_url, tmp_pat
         ["keys"],
         ["serve"],
         ["demo"],
+        ["audit"],
+        ["audit", "verify"],
+        ["audit", "partitions"],
+        ["audit", "archive"],
     ],
 )
 def test_every_command_has_help(args, tmp_path):
