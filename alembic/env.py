@@ -7,10 +7,11 @@ import threading
 
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import context
-from app.migrations import include_name
+from app.migrations import RESTRICT_SERVICE_ROLE_SQL, MigrationRefused, include_name
 from app.models import Base
 
 config = context.config
@@ -39,7 +40,34 @@ def _run(connection: Connection) -> None:
     with context.begin_transaction():
         # Serialise concurrent migrators (several workers or CLI runs starting at once).
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7243001)")
-        context.run_migrations()
+        current = context.get_context().get_current_revision()
+        role = connection.exec_driver_sql("SELECT current_user").scalar()
+        try:
+            context.run_migrations()
+        except Exception as exc:
+            # Through SQLAlchemy the driver's error is exc.orig; scripts run on the asyncpg
+            # connection itself (app.migrations.execute_script) raise it bare.
+            error = exc.orig if isinstance(exc, DBAPIError) else exc
+            if getattr(error, "sqlstate", None) != "42501":  # insufficient_privilege
+                raise
+            raise MigrationRefused(_refusal(str(role), current, error)) from exc
+        # New tables and partitions got the service role's default privileges; take the
+        # rewrites of the append-only ones back (a no-op unless we act for the owner).
+        connection.exec_driver_sql(RESTRICT_SERVICE_ROLE_SQL)
+
+
+def _refusal(role: str, current: str | None, error: BaseException) -> str:
+    """Why the migrations could not run, and what to do, in words an operator can act on."""
+    head = context.script.get_current_head()
+    reason = str(error).splitlines()[0]
+    if reason.startswith("<class "):  # SQLAlchemy's adapted errors name the driver's class
+        reason = reason.split(": ", 1)[-1]
+    return (
+        f"the database schema is at revision {current or '(none)'} but this version of "
+        f"FlagBridge needs {head}, and the database role {role!r} may not change the "
+        f"schema ({reason}). Run `flagbridge migrate` with DATABASE_URL naming the owner "
+        "role (see deploy/roles.sql), then start the service again."
+    )
 
 
 async def _run_async() -> None:

@@ -10,6 +10,56 @@ from alembic.script import ScriptDirectory
 
 from alembic import command
 
+# Run after every migration, as the owner. deploy/roles.sql gives the service's role
+# SELECT, INSERT, UPDATE and DELETE on every table the owner creates later (ALTER DEFAULT
+# PRIVILEGES), which would include a new audit table or a new monthly partition of
+# audit_entry; this takes UPDATE, DELETE and TRUNCATE on the append-only tables and all their
+# partitions back from every role but the owner, and every write on alembic_version (the
+# service reads it to see that the schema is current). Grants the current role cannot revoke
+# (it does not act for the owner) are skipped, so as the service's role it does nothing.
+# Code that creates audit partitions outside a migration must run it as well.
+RESTRICT_SERVICE_ROLE_SQL = """
+DO $restrict$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        WITH target AS (
+            SELECT to_regclass(name) AS rel, ARRAY['UPDATE', 'DELETE', 'TRUNCATE'] AS privs
+            FROM unnest(ARRAY['audit_entry', 'audit_seal', 'audit_checkpoint',
+                              'audit_archive']) AS name
+            UNION ALL
+            SELECT to_regclass('alembic_version'), ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']
+        ), tree AS (
+            SELECT t.rel, t.privs FROM target t WHERE t.rel IS NOT NULL
+            UNION
+            SELECT p.relid, t.privs FROM target t, pg_partition_tree(t.rel) p
+        )
+        SELECT c.oid::regclass AS rel, a.grantee,
+               string_agg(DISTINCT a.privilege_type, ', ') AS privs
+        FROM tree
+        JOIN pg_class c ON c.oid = tree.rel
+        CROSS JOIN LATERAL aclexplode(c.relacl) a
+        WHERE a.privilege_type = ANY (tree.privs)
+          AND a.grantee <> c.relowner
+          AND pg_has_role(c.relowner, 'USAGE')
+        GROUP BY c.oid, a.grantee
+    LOOP
+        EXECUTE format(
+            'REVOKE %s ON %s FROM %s',
+            r.privs,
+            r.rel,
+            CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END
+        );
+    END LOOP;
+END
+$restrict$
+"""
+
+
+class MigrationRefused(Exception):
+    """The database role may not apply the pending migrations (it is not the owner)."""
+
 
 def alembic_config(migrations_dir: Path, database_url: str) -> Config:
     """An Alembic config pointing at our migrations and the given database."""
@@ -31,7 +81,11 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 
 def upgrade_to_head(migrations_dir: Path, database_url: str) -> None:
-    """Apply every pending migration (blocking; Alembic's env.py runs its own event loop)."""
+    """Apply every pending migration (blocking; Alembic's env.py runs its own event loop).
+
+    At head this changes nothing, so the service's restricted role may call it; a pending
+    migration it may not apply raises MigrationRefused (see alembic/env.py).
+    """
     command.upgrade(alembic_config(migrations_dir, database_url), "head")
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit import sealing
 from app.audit import service as audit
 from app.errors import Conflict, NotFound
+from app.migrations import RESTRICT_SERVICE_ROLE_SQL
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,21 @@ async def ensure_partitions(session: AsyncSession, *, months_ahead: int = MONTHS
     """Create the partitions from this month to `months_ahead` months on; returns how many."""
     today = datetime.now(UTC).date()
     last = today + timedelta(days=31 * months_ahead)
-    created = await session.execute(
-        text("SELECT fb_audit_ensure_partitions(CAST(:first AS date), CAST(:last AS date))"),
-        {"first": today, "last": last},
+    created = int(
+        (
+            await session.execute(
+                text(
+                    "SELECT fb_audit_ensure_partitions(CAST(:first AS date), CAST(:last AS date))"
+                ),
+                {"first": today, "last": last},
+            )
+        ).scalar_one()
     )
-    return int(created.scalar_one())
+    if created:
+        # New partitions got the owner's default grants (deploy/roles.sql): take UPDATE,
+        # DELETE and TRUNCATE back from the service's role, as every migration does.
+        await session.execute(text(RESTRICT_SERVICE_ROLE_SQL))
+    return created
 
 
 async def ensure_partitions_if_allowed(

@@ -28,12 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the command; returns the exit code."""
+    from app.cli.common import fail
     from app.config import get_settings
+    from app.migrations import MigrationRefused
     from app.observability import configure_logging
 
     configure_logging(get_settings().log_level if "serve" in (argv or sys.argv) else "WARNING")
     args = build_parser().parse_args(argv)
-    code = args.func(args)
+    try:
+        code = args.func(args)
+    except MigrationRefused as exc:
+        # Every command migrates first; the service's restricted role cannot (by design).
+        return fail(args, str(exc))
     return int(code or 0)
 
 

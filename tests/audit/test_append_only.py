@@ -5,31 +5,55 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import assert_problem, flag_body, party
 
-
-async def audit_count(app) -> int:
-    async with app.state.engine.connect() as conn:
-        return int((await conn.execute(text("SELECT count(*) FROM audit_entry"))).scalar())
-
-
-@pytest.mark.parametrize(
-    "statement",
-    [
+# Statements that would rewrite history, per append-only table. test_service_role.py runs
+# them as the service's role (denied by privileges) and as the owner role (by the triggers).
+REWRITES = {
+    "audit_entry": [
         "UPDATE audit_entry SET action = 'forged'",
         "DELETE FROM audit_entry WHERE seq = (SELECT min(seq) FROM audit_entry)",
         "TRUNCATE audit_entry",
     ],
-)
+    "audit_seal": [
+        "UPDATE audit_seal SET chain_hash = entry_hash",
+        "DELETE FROM audit_seal WHERE position = (SELECT max(position) FROM audit_seal)",
+        "TRUNCATE audit_seal",
+    ],
+    "audit_checkpoint": [
+        "UPDATE audit_checkpoint SET kid = 'forged'",
+        "DELETE FROM audit_checkpoint",
+        "TRUNCATE audit_checkpoint",
+    ],
+}
+
+
+async def row_counts(engine: AsyncEngine) -> dict[str, int]:
+    """Rows in each append-only table."""
+    async with engine.connect() as conn:
+        return {
+            table: int((await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar())
+            for table in REWRITES
+        }
+
+
+async def assert_refused(engine: AsyncEngine, statement: str, *, match: str) -> None:
+    """The statement fails with insufficient_privilege and `match`; no row count changes."""
+    before = await row_counts(engine)
+    with pytest.raises(DBAPIError, match=match) as refused:
+        async with engine.begin() as conn:
+            await conn.execute(text(statement))
+    assert getattr(refused.value.orig, "sqlstate", None) == "42501"
+    assert await row_counts(engine) == before
+
+
+@pytest.mark.parametrize("statement", REWRITES["audit_entry"])
 async def test_update_delete_truncate_are_refused(app, world, statement):
     await world.admin_headers()  # writes audit entries (org and client created)
-    before = await audit_count(app)
-    assert before > 0
-    with pytest.raises(DBAPIError, match="append-only"):
-        async with app.state.engine.begin() as conn:
-            await conn.execute(text(statement))
-    assert await audit_count(app) == before
+    assert (await row_counts(app.state.engine))["audit_entry"] > 0
+    await assert_refused(app.state.engine, statement, match="append-only")
 
 
 async def test_auditors_read_and_filter_the_log(app, world, client):
@@ -74,7 +98,10 @@ async def test_auditors_read_and_filter_the_log(app, world, client):
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert seen == sorted(set(seen)) and len(seen) == await audit_count(app)
+    assert (
+        seen == sorted(set(seen))
+        and len(seen) == (await row_counts(app.state.engine))["audit_entry"]
+    )
 
 
 async def test_only_auditors_read_the_log(world, client):

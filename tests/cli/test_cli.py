@@ -18,14 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(
-    args: list[str], *, database_url: str, data_dir: Path
+    args: list[str], *, database_url: str, data_dir: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run `flagbridge ARGS` in a subprocess with the test's database."""
+    """Run `flagbridge ARGS` in a subprocess with the test's database (and extra env)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "FLAGBRIDGE_DATA_DIR": str(data_dir),
         "FLAGBRIDGE_MIGRATIONS_DIR": str(ROOT / "alembic"),
+        **(env or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "app.cli.main", *args],
