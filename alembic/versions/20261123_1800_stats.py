@@ -12,16 +12,21 @@ Work on the submission hot path is avoided: the INSERT trigger's WHEN clause is 
 a new flag (it is never closed, withdrawn or acknowledged at submission), so PostgreSQL
 does not even queue the trigger event; only imports of finished flags pay for it.
 
-Each rollup is kept at two grains, `day` and `month` (a range query reads whole months
-from the month grain and only the ragged edges from the day grain). Hot rows are avoided by
-`stripe`: a transaction adds only to rows whose stripe is its own transaction id, so two
-transactions never update the same row. Concurrent outcomes never wait for each other and
-cannot deadlock on the rollup, whatever order they close flags in (a stripe of txid mod 8
-would still collide one time in eight, and two batches closing the same keys in opposite
-orders could deadlock). Readers sum over stripes. A periodic job (fb_stats_fold) folds
-the rows of committed transactions into stripe 0, in one statement per table, so sums
-never change and the tables stay one row per key; it never touches a row a writer can
-still change, because writers only touch their own transaction's rows.
+The trigger writes only day rows (`outcome_rollup_day`, `response_time_rollup_day`,
+`withdrawal_rollup`), and only rows of its own: `stripe` is the writing transaction's id.
+Two transactions therefore never update the same row: concurrent outcomes never wait for
+each other and cannot deadlock on the rollups, whatever order they close flags in. (A
+stripe of txid mod 8 would still collide one time in eight, and two batches closing the
+same keys in opposite orders could deadlock.) Such rows are "pending".
+
+A periodic job, fb_stats_fold, moves pending rows of committed transactions into stripe 0
+and, in the same statement, adds them to the coarser tables that only it writes: the
+month grain (`outcome_rollup_month`, `response_time_rollup_month`) and the narrow cuboid
+(`outcome_rollup_narrow_*`: country, agency, platform and action only, which answers the
+dashboards' main question from a few rows per month). Readers read the folded tables plus
+the pending day rows of their range (a partial index finds them), so every answer is
+exact whether or not the fold has run; the fold only keeps reads fast. A range is read as
+whole months from the month tables and only its ragged edges from the day tables.
 
 Which time buckets a flag: `closed_at`, when FlagBridge recorded the outcome, not the
 platform's `actioned_at`. actioned_at is the platform's claim and may lie years back (it is
@@ -48,9 +53,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TABLES = r"""
-CREATE TABLE outcome_rollup (
-    period text NOT NULL,
-    starts_on date NOT NULL,
+-- Closed flags per UTC day of closed_at and every dimension. Written by the trigger
+-- (stripe = txid, "pending") and by the fold (stripe 0).
+CREATE TABLE outcome_rollup_day (
+    day date NOT NULL,
     country text NOT NULL,
     agency_org_id uuid NOT NULL,
     platform text NOT NULL,
@@ -58,47 +64,89 @@ CREATE TABLE outcome_rollup (
     category text NOT NULL,
     action text NOT NULL,
     stripe bigint NOT NULL,
-    flags bigint NOT NULL,
-    CONSTRAINT pk_outcome_rollup PRIMARY KEY (period, starts_on, country, agency_org_id,
-        platform, kind, category, action, stripe),
-    CONSTRAINT ck_outcome_rollup_period CHECK (period IN ('day', 'month'))
+    flags integer NOT NULL,
+    CONSTRAINT pk_outcome_rollup_day PRIMARY KEY (day, country, agency_org_id, platform, kind,
+        category, action, stripe)
 );
--- What the fold job has left to do (rows of transactions since the last fold): small.
-CREATE INDEX ix_outcome_rollup_unfolded ON outcome_rollup (stripe) WHERE stripe <> 0;
+-- The pending rows: few (those since the last fold), read by every query and the fold.
+CREATE INDEX ix_outcome_rollup_day_pending ON outcome_rollup_day (day) WHERE stripe <> 0;
 
-CREATE TABLE response_time_rollup (
-    period text NOT NULL,
-    starts_on date NOT NULL,
+-- The same per month; written only by the fold.
+CREATE TABLE outcome_rollup_month (
+    month date NOT NULL,
+    country text NOT NULL,
+    agency_org_id uuid NOT NULL,
+    platform text NOT NULL,
+    kind text NOT NULL,
+    category text NOT NULL,
+    action text NOT NULL,
+    flags integer NOT NULL,
+    CONSTRAINT pk_outcome_rollup_month PRIMARY KEY (month, country, agency_org_id, platform,
+        kind, category, action)
+);
+
+-- Country, agency, platform and action only (no kind or category): per day and per month,
+-- written only by the fold.
+CREATE TABLE outcome_rollup_narrow_day (
+    day date NOT NULL,
+    country text NOT NULL,
+    agency_org_id uuid NOT NULL,
+    platform text NOT NULL,
+    action text NOT NULL,
+    flags integer NOT NULL,
+    CONSTRAINT pk_outcome_rollup_narrow_day PRIMARY KEY (day, country, agency_org_id,
+        platform, action)
+);
+CREATE TABLE outcome_rollup_narrow_month (
+    month date NOT NULL,
+    country text NOT NULL,
+    agency_org_id uuid NOT NULL,
+    platform text NOT NULL,
+    action text NOT NULL,
+    flags integer NOT NULL,
+    CONSTRAINT pk_outcome_rollup_narrow_month PRIMARY KEY (month, country, agency_org_id,
+        platform, action)
+);
+
+-- Histograms of time to acknowledge (by day of acknowledged_at) and to outcome (by day of
+-- closed_at); bucket as in fb_stats_bucket. Trigger (pending) and fold (stripe 0).
+CREATE TABLE response_time_rollup_day (
+    day date NOT NULL,
     platform text NOT NULL,
     priority text NOT NULL,
     kind text NOT NULL,
     measure text NOT NULL,
     bucket smallint NOT NULL,
     stripe bigint NOT NULL,
-    flags bigint NOT NULL,
-    CONSTRAINT pk_response_time_rollup PRIMARY KEY (period, starts_on, platform, priority,
-        kind, measure, bucket, stripe),
-    CONSTRAINT ck_response_time_rollup_period CHECK (period IN ('day', 'month')),
-    CONSTRAINT ck_response_time_rollup_measure CHECK (measure IN ('acknowledge', 'outcome'))
+    flags integer NOT NULL,
+    CONSTRAINT pk_response_time_rollup_day PRIMARY KEY (day, platform, priority, kind,
+        measure, bucket, stripe),
+    CONSTRAINT ck_response_time_rollup_day_measure CHECK (measure IN ('acknowledge', 'outcome'))
 );
-CREATE INDEX ix_response_time_rollup_unfolded ON response_time_rollup (stripe)
+CREATE INDEX ix_response_time_rollup_day_pending ON response_time_rollup_day (day)
     WHERE stripe <> 0;
-
--- Per agency and month, its settled flags (closed and actioned by the month of closed_at,
--- withdrawn by the month of withdrawn_at): with the live flags, they make "flags sent" and
--- the share that led to action by reading a few rows per agency. (Per month rather than
--- all-time so that a bulk import in one transaction does not pile thousands of updates on
--- one row per agency.)
-CREATE TABLE agency_rollup (
-    agency_org_id uuid NOT NULL,
-    starts_on date NOT NULL,
-    stripe bigint NOT NULL,
-    closed bigint NOT NULL DEFAULT 0,
-    actioned bigint NOT NULL DEFAULT 0,
-    withdrawn bigint NOT NULL DEFAULT 0,
-    CONSTRAINT pk_agency_rollup PRIMARY KEY (agency_org_id, starts_on, stripe)
+CREATE TABLE response_time_rollup_month (
+    month date NOT NULL,
+    platform text NOT NULL,
+    priority text NOT NULL,
+    kind text NOT NULL,
+    measure text NOT NULL,
+    bucket smallint NOT NULL,
+    flags integer NOT NULL,
+    CONSTRAINT pk_response_time_rollup_month PRIMARY KEY (month, platform, priority, kind,
+        measure, bucket)
 );
-CREATE INDEX ix_agency_rollup_unfolded ON agency_rollup (stripe) WHERE stripe <> 0;
+
+-- Withdrawn flags per agency and month of withdrawn_at (with the outcome rollups and the
+-- live flags they make each agency's "flags sent").
+CREATE TABLE withdrawal_rollup (
+    agency_org_id uuid NOT NULL,
+    month date NOT NULL,
+    stripe bigint NOT NULL,
+    flags integer NOT NULL,
+    CONSTRAINT pk_withdrawal_rollup PRIMARY KEY (agency_org_id, month, stripe)
+);
+CREATE INDEX ix_withdrawal_rollup_pending ON withdrawal_rollup (stripe) WHERE stripe <> 0;
 
 -- A platform's own totals for a period [period_start, period_end), replaced on resubmission.
 CREATE TABLE platform_report (
@@ -145,47 +193,42 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                  ELSE least(1 + floor(8 * ln(p_seconds) / ln(2)), 255) END)::smallint
 $$;
 
+-- The UTC day of a time, and the first day of its month.
+CREATE FUNCTION fb_stats_day(p_at timestamptz) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (p_at AT TIME ZONE 'UTC')::date
+$$;
+CREATE FUNCTION fb_stats_month(p_day date) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT p_day - extract(day FROM p_day)::integer + 1
+$$;
+
 -- Which stripe this transaction adds to: its own id, so no other transaction writes it.
 CREATE FUNCTION fb_stats_stripe() RETURNS bigint
 LANGUAGE sql VOLATILE AS $$
     SELECT pg_current_xact_id()::text::bigint
 $$;
 
--- Add p_delta (+1 or -1) for what a closed flag contributes: its outcome count (day and
--- month of closed_at), its time to outcome, and its agency's totals.
+-- Add p_delta (+1 or -1) for what a closed flag contributes: its outcome (day of
+-- closed_at) and its time to outcome.
 CREATE FUNCTION fb_stats_add_closed(p flag, p_delta integer, p_stripe bigint) RETURNS void
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_day date := (p.closed_at AT TIME ZONE 'UTC')::date;
-    v_month date := date_trunc('month', (p.closed_at AT TIME ZONE 'UTC')::date)::date;
 BEGIN
-    INSERT INTO outcome_rollup AS r (period, starts_on, country, agency_org_id, platform, kind,
-                                     category, action, stripe, flags)
-    VALUES ('day', v_day, p.country, p.agency_org_id, p.platform, p.kind, p.category,
-            p.outcome_action, p_stripe, p_delta),
-           ('month', v_month, p.country, p.agency_org_id, p.platform, p.kind, p.category,
-            p.outcome_action, p_stripe, p_delta)
-    ON CONFLICT (period, starts_on, country, agency_org_id, platform, kind, category, action,
-                 stripe)
+    INSERT INTO outcome_rollup_day AS r (day, country, agency_org_id, platform, kind,
+                                         category, action, stripe, flags)
+    VALUES (fb_stats_day(p.closed_at), p.country, p.agency_org_id, p.platform, p.kind,
+            p.category, p.outcome_action, p_stripe, p_delta)
+    ON CONFLICT (day, country, agency_org_id, platform, kind, category, action, stripe)
     DO UPDATE SET flags = r.flags + EXCLUDED.flags;
-
     IF p.opened_at IS NOT NULL THEN
-        INSERT INTO response_time_rollup AS r (period, starts_on, platform, priority, kind,
-                                               measure, bucket, stripe, flags)
-        SELECT g.period, g.starts_on, p.platform, p.priority, p.kind, 'outcome',
-               fb_stats_bucket(extract(epoch FROM p.closed_at - p.opened_at)::float8),
-               p_stripe, p_delta
-        FROM (VALUES ('day', v_day), ('month', v_month)) AS g (period, starts_on)
-        ON CONFLICT (period, starts_on, platform, priority, kind, measure, bucket, stripe)
+        INSERT INTO response_time_rollup_day AS r (day, platform, priority, kind, measure,
+                                                   bucket, stripe, flags)
+        VALUES (fb_stats_day(p.closed_at), p.platform, p.priority, p.kind, 'outcome',
+                fb_stats_bucket(extract(epoch FROM p.closed_at - p.opened_at)::float8),
+                p_stripe, p_delta)
+        ON CONFLICT (day, platform, priority, kind, measure, bucket, stripe)
         DO UPDATE SET flags = r.flags + EXCLUDED.flags;
     END IF;
-
-    INSERT INTO agency_rollup AS r (agency_org_id, starts_on, stripe, closed, actioned)
-    VALUES (p.agency_org_id, v_month, p_stripe, p_delta,
-            CASE WHEN p.outcome_action IN ('account_suspended', 'content_removed',
-                                           'account_restricted') THEN p_delta ELSE 0 END)
-    ON CONFLICT (agency_org_id, starts_on, stripe)
-    DO UPDATE SET closed = r.closed + EXCLUDED.closed, actioned = r.actioned + EXCLUDED.actioned;
 END
 $$;
 
@@ -193,26 +236,21 @@ $$;
 CREATE FUNCTION fb_stats_add_acknowledged(p flag, p_delta integer, p_stripe bigint)
 RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO response_time_rollup AS r (period, starts_on, platform, priority, kind,
-                                           measure, bucket, stripe, flags)
-    SELECT g.period, g.starts_on, p.platform, p.priority, p.kind, 'acknowledge',
-           fb_stats_bucket(extract(epoch FROM p.acknowledged_at - p.opened_at)::float8),
-           p_stripe, p_delta
-    FROM (VALUES ('day', (p.acknowledged_at AT TIME ZONE 'UTC')::date),
-                 ('month', date_trunc('month', (p.acknowledged_at AT TIME ZONE 'UTC')::date)::date))
-         AS g (period, starts_on)
-    ON CONFLICT (period, starts_on, platform, priority, kind, measure, bucket, stripe)
+    INSERT INTO response_time_rollup_day AS r (day, platform, priority, kind, measure, bucket,
+                                               stripe, flags)
+    VALUES (fb_stats_day(p.acknowledged_at), p.platform, p.priority, p.kind, 'acknowledge',
+            fb_stats_bucket(extract(epoch FROM p.acknowledged_at - p.opened_at)::float8),
+            p_stripe, p_delta)
+    ON CONFLICT (day, platform, priority, kind, measure, bucket, stripe)
     DO UPDATE SET flags = r.flags + EXCLUDED.flags;
 $$;
 
 CREATE FUNCTION fb_stats_add_withdrawn(p flag, p_delta integer, p_stripe bigint)
 RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO agency_rollup AS r (agency_org_id, starts_on, stripe, withdrawn)
-    VALUES (p.agency_org_id, date_trunc('month', (p.withdrawn_at AT TIME ZONE 'UTC')::date)::date,
-            p_stripe, p_delta)
-    ON CONFLICT (agency_org_id, starts_on, stripe)
-    DO UPDATE SET withdrawn = r.withdrawn + EXCLUDED.withdrawn;
+    INSERT INTO withdrawal_rollup AS r (agency_org_id, month, stripe, flags)
+    VALUES (p.agency_org_id, fb_stats_month(fb_stats_day(p.withdrawn_at)), p_stripe, p_delta)
+    ON CONFLICT (agency_org_id, month, stripe) DO UPDATE SET flags = r.flags + EXCLUDED.flags;
 $$;
 
 -- The rollup trigger. For each measure it compares what the old row and the new row
@@ -294,128 +332,152 @@ CREATE TRIGGER flag_stats_delete AFTER DELETE ON flag FOR EACH ROW
     WHEN (OLD.status IN ('closed', 'withdrawn') OR OLD.acknowledged_at IS NOT NULL)
     EXECUTE FUNCTION fb_stats_flag_changed();
 
--- Recompute every rollup from the flag table (repair, or after a bulk load with the
--- triggers disabled). Blocks writers to flag while it runs; readers carry on.
-CREATE FUNCTION fb_stats_rebuild() RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    LOCK TABLE flag IN SHARE MODE;
-    DELETE FROM outcome_rollup;
-    DELETE FROM response_time_rollup;
-    DELETE FROM agency_rollup;
-    INSERT INTO outcome_rollup (period, starts_on, country, agency_org_id, platform, kind,
-                                category, action, stripe, flags)
-    SELECT g.period, g.starts_on, f.country, f.agency_org_id, f.platform, f.kind, f.category,
-           f.outcome_action, 0, count(*)
-    FROM flag f
-    CROSS JOIN LATERAL (VALUES
-        ('day', (f.closed_at AT TIME ZONE 'UTC')::date),
-        ('month', date_trunc('month', (f.closed_at AT TIME ZONE 'UTC')::date)::date))
-        AS g (period, starts_on)
-    WHERE f.status = 'closed'
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
-
-    INSERT INTO response_time_rollup (period, starts_on, platform, priority, kind, measure,
-                                      bucket, stripe, flags)
-    SELECT g.period, g.starts_on, m.platform, m.priority, m.kind, m.measure,
-           fb_stats_bucket(m.seconds), 0, count(*)
-    FROM (
-        SELECT f.platform, f.priority, f.kind, 'outcome' AS measure, f.closed_at AS at,
-               extract(epoch FROM f.closed_at - f.opened_at)::float8 AS seconds
-        FROM flag f WHERE f.status = 'closed' AND f.opened_at IS NOT NULL
-        UNION ALL
-        SELECT f.platform, f.priority, f.kind, 'acknowledge', f.acknowledged_at,
-               extract(epoch FROM f.acknowledged_at - f.opened_at)::float8
-        FROM flag f WHERE f.acknowledged_at IS NOT NULL AND f.opened_at IS NOT NULL
-    ) m
-    CROSS JOIN LATERAL (VALUES
-        ('day', (m.at AT TIME ZONE 'UTC')::date),
-        ('month', date_trunc('month', (m.at AT TIME ZONE 'UTC')::date)::date))
-        AS g (period, starts_on)
-    GROUP BY 1, 2, 3, 4, 5, 6, 7;
-
-    INSERT INTO agency_rollup (agency_org_id, starts_on, stripe, closed, actioned, withdrawn)
-    SELECT f.agency_org_id,
-           date_trunc('month',
-                      (coalesce(f.closed_at, f.withdrawn_at) AT TIME ZONE 'UTC')::date)::date,
-           0,
-           count(*) FILTER (WHERE f.status = 'closed'),
-           count(*) FILTER (WHERE f.status = 'closed' AND f.outcome_action IN (
-               'account_suspended', 'content_removed', 'account_restricted')),
-           count(*) FILTER (WHERE f.status = 'withdrawn')
-    FROM flag f
-    WHERE f.status IN ('closed', 'withdrawn')
-    GROUP BY 1, 2;
-END
-$$;
-
--- Fold the rows of committed transactions (stripe <> 0) into stripe 0, at most p_limit
--- rows per table per call. Each table is folded by one statement that deletes the rows and
--- adds their sum, so readers see either before or after, and sums never change. Writers
--- only ever touch rows of their own, uncommitted transaction, which the fold cannot see, so
--- the two never wait for each other. One folder at a time (an advisory lock); the others
--- return 0. Returns the most rows moved from one table (call again while that is p_limit).
--- A correction can leave a row at zero; readers skip sums of zero, so it is harmless.
+-- Move pending rows of committed transactions (at most p_limit per table) into stripe 0,
+-- and add them to the month and narrow tables, in one statement per source table: readers
+-- see each count exactly once, as a pending row before the fold commits and in the folded
+-- tables after. Writers only ever touch rows of their own, uncommitted transaction, which
+-- the fold cannot see, so the two never wait for each other. One folder at a time (an
+-- advisory lock); the others return 0. Returns the most rows moved from one table (call
+-- again while that is p_limit). A correction can leave a folded row at zero; readers skip
+-- sums of zero, so such rows are harmless.
 CREATE FUNCTION fb_stats_fold(p_limit integer) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     v_outcomes integer;
     v_times integer;
-    v_agencies integer;
+    v_withdrawals integer;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(7243002) THEN
         RETURN 0;
     END IF;
     WITH moved AS (
-        DELETE FROM outcome_rollup r
-        WHERE r.ctid IN (SELECT ctid FROM outcome_rollup WHERE stripe <> 0 LIMIT p_limit)
+        DELETE FROM outcome_rollup_day r
+        WHERE r.ctid IN (SELECT ctid FROM outcome_rollup_day WHERE stripe <> 0 LIMIT p_limit)
         RETURNING r.*
-    ), folded AS (
-        INSERT INTO outcome_rollup AS r (period, starts_on, country, agency_org_id, platform,
-                                         kind, category, action, stripe, flags)
-        SELECT period, starts_on, country, agency_org_id, platform, kind, category, action,
-               0, sum(flags)
-        FROM moved
-        GROUP BY period, starts_on, country, agency_org_id, platform, kind, category, action
-        ON CONFLICT (period, starts_on, country, agency_org_id, platform, kind, category,
-                     action, stripe)
+    ), days AS (
+        INSERT INTO outcome_rollup_day AS r (day, country, agency_org_id, platform, kind,
+                                             category, action, stripe, flags)
+        SELECT day, country, agency_org_id, platform, kind, category, action, 0, sum(flags)
+        FROM moved GROUP BY day, country, agency_org_id, platform, kind, category, action
+        ON CONFLICT (day, country, agency_org_id, platform, kind, category, action, stripe)
+        DO UPDATE SET flags = r.flags + EXCLUDED.flags
+    ), months AS (
+        INSERT INTO outcome_rollup_month AS r (month, country, agency_org_id, platform, kind,
+                                               category, action, flags)
+        SELECT fb_stats_month(day), country, agency_org_id, platform, kind, category, action,
+               sum(flags)
+        FROM moved GROUP BY 1, country, agency_org_id, platform, kind, category, action
+        ON CONFLICT (month, country, agency_org_id, platform, kind, category, action)
+        DO UPDATE SET flags = r.flags + EXCLUDED.flags
+    ), narrow_days AS (
+        INSERT INTO outcome_rollup_narrow_day AS r (day, country, agency_org_id, platform,
+                                                    action, flags)
+        SELECT day, country, agency_org_id, platform, action, sum(flags)
+        FROM moved GROUP BY day, country, agency_org_id, platform, action
+        ON CONFLICT (day, country, agency_org_id, platform, action)
+        DO UPDATE SET flags = r.flags + EXCLUDED.flags
+    ), narrow_months AS (
+        INSERT INTO outcome_rollup_narrow_month AS r (month, country, agency_org_id, platform,
+                                                      action, flags)
+        SELECT fb_stats_month(day), country, agency_org_id, platform, action, sum(flags)
+        FROM moved GROUP BY 1, country, agency_org_id, platform, action
+        ON CONFLICT (month, country, agency_org_id, platform, action)
         DO UPDATE SET flags = r.flags + EXCLUDED.flags
     )
     SELECT count(*) INTO v_outcomes FROM moved;
 
     WITH moved AS (
-        DELETE FROM response_time_rollup r
-        WHERE r.ctid IN (SELECT ctid FROM response_time_rollup WHERE stripe <> 0
+        DELETE FROM response_time_rollup_day r
+        WHERE r.ctid IN (SELECT ctid FROM response_time_rollup_day WHERE stripe <> 0
                          LIMIT p_limit)
         RETURNING r.*
-    ), folded AS (
-        INSERT INTO response_time_rollup AS r (period, starts_on, platform, priority, kind,
-                                               measure, bucket, stripe, flags)
-        SELECT period, starts_on, platform, priority, kind, measure, bucket, 0, sum(flags)
-        FROM moved
-        GROUP BY period, starts_on, platform, priority, kind, measure, bucket
-        ON CONFLICT (period, starts_on, platform, priority, kind, measure, bucket, stripe)
+    ), days AS (
+        INSERT INTO response_time_rollup_day AS r (day, platform, priority, kind, measure,
+                                                   bucket, stripe, flags)
+        SELECT day, platform, priority, kind, measure, bucket, 0, sum(flags)
+        FROM moved GROUP BY day, platform, priority, kind, measure, bucket
+        ON CONFLICT (day, platform, priority, kind, measure, bucket, stripe)
+        DO UPDATE SET flags = r.flags + EXCLUDED.flags
+    ), months AS (
+        INSERT INTO response_time_rollup_month AS r (month, platform, priority, kind, measure,
+                                                     bucket, flags)
+        SELECT fb_stats_month(day), platform, priority, kind, measure, bucket, sum(flags)
+        FROM moved GROUP BY 1, platform, priority, kind, measure, bucket
+        ON CONFLICT (month, platform, priority, kind, measure, bucket)
         DO UPDATE SET flags = r.flags + EXCLUDED.flags
     )
     SELECT count(*) INTO v_times FROM moved;
 
     WITH moved AS (
-        DELETE FROM agency_rollup r
-        WHERE r.ctid IN (SELECT ctid FROM agency_rollup WHERE stripe <> 0 LIMIT p_limit)
+        DELETE FROM withdrawal_rollup r
+        WHERE r.ctid IN (SELECT ctid FROM withdrawal_rollup WHERE stripe <> 0 LIMIT p_limit)
         RETURNING r.*
     ), folded AS (
-        INSERT INTO agency_rollup AS r (agency_org_id, starts_on, stripe, closed, actioned,
-                                        withdrawn)
-        SELECT agency_org_id, starts_on, 0, sum(closed), sum(actioned), sum(withdrawn)
-        FROM moved
-        GROUP BY agency_org_id, starts_on
-        ON CONFLICT (agency_org_id, starts_on, stripe)
-        DO UPDATE SET closed = r.closed + EXCLUDED.closed,
-                      actioned = r.actioned + EXCLUDED.actioned,
-                      withdrawn = r.withdrawn + EXCLUDED.withdrawn
+        INSERT INTO withdrawal_rollup AS r (agency_org_id, month, stripe, flags)
+        SELECT agency_org_id, month, 0, sum(flags) FROM moved GROUP BY agency_org_id, month
+        ON CONFLICT (agency_org_id, month, stripe) DO UPDATE SET flags = r.flags + EXCLUDED.flags
     )
-    SELECT count(*) INTO v_agencies FROM moved;
-    RETURN greatest(v_outcomes, v_times, v_agencies);
+    SELECT count(*) INTO v_withdrawals FROM moved;
+    RETURN greatest(v_outcomes, v_times, v_withdrawals);
+END
+$$;
+
+-- Recompute every rollup from the flag table, all folded (repair, or after a bulk load
+-- with the insert trigger disabled). Blocks writers to flag while it runs; readers go on.
+CREATE FUNCTION fb_stats_rebuild() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE flag IN SHARE MODE;
+    DELETE FROM outcome_rollup_day;
+    DELETE FROM outcome_rollup_month;
+    DELETE FROM outcome_rollup_narrow_day;
+    DELETE FROM outcome_rollup_narrow_month;
+    DELETE FROM response_time_rollup_day;
+    DELETE FROM response_time_rollup_month;
+    DELETE FROM withdrawal_rollup;
+
+    INSERT INTO outcome_rollup_day (day, country, agency_org_id, platform, kind, category,
+                                    action, stripe, flags)
+    SELECT fb_stats_day(closed_at), country, agency_org_id, platform, kind, category,
+           outcome_action, 0, count(*)
+    FROM flag WHERE status = 'closed'
+    GROUP BY 1, 2, 3, 4, 5, 6, 7;
+    INSERT INTO outcome_rollup_month (month, country, agency_org_id, platform, kind, category,
+                                      action, flags)
+    SELECT fb_stats_month(day), country, agency_org_id, platform, kind, category, action,
+           sum(flags)
+    FROM outcome_rollup_day GROUP BY 1, 2, 3, 4, 5, 6, 7;
+    INSERT INTO outcome_rollup_narrow_day (day, country, agency_org_id, platform, action, flags)
+    SELECT day, country, agency_org_id, platform, action, sum(flags)
+    FROM outcome_rollup_day GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO outcome_rollup_narrow_month (month, country, agency_org_id, platform, action,
+                                             flags)
+    SELECT fb_stats_month(day), country, agency_org_id, platform, action, sum(flags)
+    FROM outcome_rollup_narrow_day GROUP BY 1, 2, 3, 4, 5;
+
+    INSERT INTO response_time_rollup_day (day, platform, priority, kind, measure, bucket,
+                                          stripe, flags)
+    SELECT fb_stats_day(m.at), m.platform, m.priority, m.kind, m.measure,
+           fb_stats_bucket(m.seconds), 0, count(*)
+    FROM (
+        SELECT platform, priority, kind, 'outcome' AS measure, closed_at AS at,
+               extract(epoch FROM closed_at - opened_at)::float8 AS seconds
+        FROM flag WHERE status = 'closed' AND opened_at IS NOT NULL
+        UNION ALL
+        SELECT platform, priority, kind, 'acknowledge', acknowledged_at,
+               extract(epoch FROM acknowledged_at - opened_at)::float8
+        FROM flag WHERE acknowledged_at IS NOT NULL AND opened_at IS NOT NULL
+    ) m
+    GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO response_time_rollup_month (month, platform, priority, kind, measure, bucket,
+                                            flags)
+    SELECT fb_stats_month(day), platform, priority, kind, measure, bucket, sum(flags)
+    FROM response_time_rollup_day GROUP BY 1, 2, 3, 4, 5, 6;
+
+    INSERT INTO withdrawal_rollup (agency_org_id, month, stripe, flags)
+    SELECT agency_org_id, fb_stats_month(fb_stats_day(withdrawn_at)), 0, count(*)
+    FROM flag WHERE status = 'withdrawn'
+    GROUP BY 1, 2;
 END
 $$;
 """
@@ -434,15 +496,19 @@ def downgrade() -> None:
         DROP TRIGGER IF EXISTS flag_stats_delete ON flag;
         DROP TRIGGER IF EXISTS flag_stats_update ON flag;
         DROP TRIGGER IF EXISTS flag_stats_insert ON flag;
-        DROP FUNCTION IF EXISTS fb_stats_fold(integer);
         DROP FUNCTION IF EXISTS fb_stats_rebuild();
+        DROP FUNCTION IF EXISTS fb_stats_fold(integer);
         DROP FUNCTION IF EXISTS fb_stats_flag_changed();
         DROP FUNCTION IF EXISTS fb_stats_add_withdrawn(flag, integer, bigint);
         DROP FUNCTION IF EXISTS fb_stats_add_acknowledged(flag, integer, bigint);
         DROP FUNCTION IF EXISTS fb_stats_add_closed(flag, integer, bigint);
         DROP FUNCTION IF EXISTS fb_stats_stripe();
+        DROP FUNCTION IF EXISTS fb_stats_month(date);
+        DROP FUNCTION IF EXISTS fb_stats_day(timestamptz);
         DROP FUNCTION IF EXISTS fb_stats_bucket(double precision);
-        DROP TABLE IF EXISTS platform_report_row, platform_report, agency_rollup,
-                             response_time_rollup, outcome_rollup;
+        DROP TABLE IF EXISTS platform_report_row, platform_report, withdrawal_rollup,
+                             response_time_rollup_month, response_time_rollup_day,
+                             outcome_rollup_narrow_month, outcome_rollup_narrow_day,
+                             outcome_rollup_month, outcome_rollup_day;
         """
     )

@@ -34,6 +34,7 @@ from app.auth.principal import Principal
 from app.cli.demo_flags import CATEGORIES, LEGAL_BASIS, OUTCOMES, PREFIXES
 from app.platform_reports import service as reports
 from app.platform_reports.schemas import PlatformReportIn, ReportRowIn
+from app.stats import repository as stats_repo
 
 MARKER = "demo.history_created"
 MONTHS = 24
@@ -370,6 +371,8 @@ async def create_history(
     months = month_starts(now.date())
     flags = await _insert_flags(session, _flag_rows(rng, months, agencies, platforms, now))
     report_count = await _submit_reports(session, rng, months, platforms)
+    # Fold the history's rollup rows now rather than on the server's first fold.
+    await stats_repo.fold(session, limit=len(months) * 100_000)
     summary = {
         "history_flags": flags,
         "platform_reports": report_count,

@@ -1,7 +1,6 @@
 """ORM tables; importing this package registers every table on Base.metadata."""
 
 from app.models.account import Account
-from app.models.agency_rollup import AgencyRollup
 from app.models.api_client import ApiClient
 from app.models.audit_checkpoint import AuditCheckpoint
 from app.models.audit_entry import AuditEntry
@@ -15,15 +14,19 @@ from app.models.hold import Hold
 from app.models.idempotency_key import IdempotencyKey
 from app.models.org_feed_state import OrgFeedState
 from app.models.organization import ORG_KINDS, Organization
-from app.models.outcome_rollup import OutcomeRollup
+from app.models.outcome_rollup_day import OutcomeRollupDay
+from app.models.outcome_rollup_month import OutcomeRollupMonth
+from app.models.outcome_rollup_narrow_day import OutcomeRollupNarrowDay
+from app.models.outcome_rollup_narrow_month import OutcomeRollupNarrowMonth
 from app.models.platform_report import PlatformReport
 from app.models.platform_report_row import PlatformReportRow
-from app.models.response_time_rollup import ResponseTimeRollup
+from app.models.response_time_rollup_day import ResponseTimeRollupDay
+from app.models.response_time_rollup_month import ResponseTimeRollupMonth
+from app.models.withdrawal_rollup import WithdrawalRollup
 
 __all__ = [
     "ORG_KINDS",
     "Account",
-    "AgencyRollup",
     "ApiClient",
     "AuditCheckpoint",
     "AuditEntry",
@@ -37,8 +40,13 @@ __all__ = [
     "IdempotencyKey",
     "OrgFeedState",
     "Organization",
-    "OutcomeRollup",
+    "OutcomeRollupDay",
+    "OutcomeRollupMonth",
+    "OutcomeRollupNarrowDay",
+    "OutcomeRollupNarrowMonth",
     "PlatformReport",
     "PlatformReportRow",
-    "ResponseTimeRollup",
+    "ResponseTimeRollupDay",
+    "ResponseTimeRollupMonth",
+    "WithdrawalRollup",
 ]

@@ -1,8 +1,15 @@
 """Every SQL statement of the statistics: reads of the rollups, live backlogs, folding.
 
-The rollups are kept at two grains. A range [from, to) is read as whole months from the
-month grain and the ragged edges from the day grain (or all from the day grain when the
-caller groups by day), so a two-year query reads 24 rows per key instead of 730.
+How a range is read (see migration 0007_stats for how the tables are kept):
+
+- [from, to) splits into whole months, read from a month table, and ragged edges, read
+  from a day table (all of it from day tables when grouping by day). Nothing closes after
+  today, so a range that runs past today reads its last month whole.
+- Queries that group only by country, agency, platform, action, month or day read the
+  narrow tables (a few rows per month); the others read the tables with every dimension.
+- Every read adds the pending day rows of its range (stripe <> 0: written by transactions
+  since the last fold, found by a partial index), so answers are exact whether or not the
+  fold has run.
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# Group name -> SQL expression over the rollup's columns. Fixed strings: callers choose
-# among these names, never pass SQL.
+# Group name -> column of the unified row that every source below yields. Fixed strings:
+# callers choose among these names, never pass SQL.
 OUTCOME_KEYS = {
     "country": "country",
     "agency": "agency_org_id",
@@ -24,9 +31,10 @@ OUTCOME_KEYS = {
     "kind": "kind",
     "category": "category",
     "action": "action",
-    "month": "date_trunc('month', starts_on)::date",
-    "day": "starts_on",
+    "month": "month",
+    "day": "day",
 }
+NARROW_GROUPS = frozenset({"country", "agency", "platform", "action", "month", "day"})
 RESPONSE_KEYS = {"platform": "platform", "priority": "priority", "kind": "kind"}
 REPORT_KEYS = {
     "platform": "r.platform",
@@ -44,9 +52,9 @@ ACTIONED = ("account_suspended", "content_removed", "account_restricted")
 
 @dataclass(frozen=True)
 class Span:
-    """Rows of one grain with starts_on in [start, end)."""
+    """Days [start, end), read from the `grain` ("day" or "month") tables."""
 
-    period: str
+    grain: str
     start: date
     end: date
 
@@ -61,14 +69,22 @@ def next_month(day: date) -> date:
     return date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
 
 
-def spans(date_from: date, date_to: date, *, daily: bool) -> list[Span]:
-    """[date_from, date_to) as whole months of the month grain plus day-grain edges."""
+def spans(date_from: date, date_to: date, *, daily: bool, today: date) -> list[Span]:
+    """[date_from, date_to) as whole months of the month tables plus day-table edges.
+
+    Nothing closes after today, so when the range runs past today the month holding its
+    last day is read whole from the month tables: the usual "up to now" range needs no
+    day rows at its end.
+    """
     if date_from >= date_to:
         return []
     if daily:
         return [Span("day", date_from, date_to)]
     m1 = date_from if date_from.day == 1 else next_month(date_from)
     m2 = first_of_month(date_to)
+    if date_to > today and m2 < date_to:
+        m2 = next_month(m2)
+        date_to = m2
     if m1 >= m2:
         return [Span("day", date_from, date_to)]
     out = [Span("month", m1, m2)]
@@ -79,20 +95,48 @@ def spans(date_from: date, date_to: date, *, daily: bool) -> list[Span]:
     return out
 
 
-def _span_union(
-    table: str, columns: list[str], parts: list[Span], extra: str = ""
+_OUTCOME_COLUMNS = "day, month, country, agency_org_id, platform, kind, category, action, flags"
+_FULL = "country, agency_org_id, platform, kind, category, action, flags"
+_NARROW = "country, agency_org_id, platform, NULL::text, NULL::text, action, flags"
+_PENDING_OUTCOMES = (
+    f"SELECT day, fb_stats_month(day), {_FULL} FROM outcome_rollup_day "  # noqa: S608
+    "WHERE stripe <> 0 AND day >= :a{i} AND day < :b{i}"
+)
+
+
+def _outcome_sources(
+    parts: list[Span], *, narrow: bool, action_filter: str
 ) -> tuple[str, dict[str, Any]]:
-    """A UNION ALL of one index range scan per span (each on the primary key's prefix)."""
-    selects = []
+    """UNION ALL of the rows covering the spans, each as (_OUTCOME_COLUMNS)."""
+    selects: list[str] = []
     params: dict[str, Any] = {}
-    cols = ", ".join(columns)
     for i, part in enumerate(parts):
-        selects.append(
-            f"SELECT {cols} FROM {table} "  # noqa: S608 - fixed names
-            f"WHERE period = :p{i} AND starts_on >= :a{i} AND starts_on < :b{i}{extra}"
-        )
-        params.update({f"p{i}": part.period, f"a{i}": part.start, f"b{i}": part.end})
-    return " UNION ALL ".join(selects), params
+        params[f"a{i}"], params[f"b{i}"] = part.start, part.end
+        if part.grain == "month":
+            table, cols = (
+                ("outcome_rollup_narrow_month", _NARROW)
+                if narrow
+                else ("outcome_rollup_month", _FULL)
+            )
+            selects.append(
+                f"SELECT NULL::date, month, {cols} FROM {table} "  # noqa: S608 - fixed names
+                f"WHERE month >= :a{i} AND month < :b{i}"
+            )
+            selects.append(_PENDING_OUTCOMES.format(i=i))
+        elif narrow:
+            selects.append(
+                f"SELECT day, fb_stats_month(day), {_NARROW} "  # noqa: S608 - fixed names
+                f"FROM outcome_rollup_narrow_day WHERE day >= :a{i} AND day < :b{i}"
+            )
+            selects.append(_PENDING_OUTCOMES.format(i=i))
+        else:
+            # The full day table holds folded and pending rows alike.
+            selects.append(
+                f"SELECT day, fb_stats_month(day), {_FULL} "  # noqa: S608 - fixed names
+                f"FROM outcome_rollup_day WHERE day >= :a{i} AND day < :b{i}"
+            )
+    union = " UNION ALL ".join(f"({sql}{action_filter})" for sql in selects)
+    return union, params
 
 
 async def outcome_counts(
@@ -106,28 +150,18 @@ async def outcome_counts(
     """Closed flags per group over the spans: [{<group>: value, ..., "count": n}]."""
     if not parts:
         return []
-    extra = " AND action = ANY(:actions)" if actions is not None else ""
-    inner, params = _span_union(
-        "outcome_rollup",
-        [
-            "starts_on",
-            "country",
-            "agency_org_id",
-            "platform",
-            "kind",
-            "category",
-            "action",
-            "flags",
-        ],
+    inner, params = _outcome_sources(
         parts,
-        extra,
+        narrow=set(group_by) <= NARROW_GROUPS,
+        action_filter=" AND action = ANY(:actions)" if actions is not None else "",
     )
     if actions is not None:
         params["actions"] = actions
     keys = [f"{OUTCOME_KEYS[g]} AS {g}" for g in group_by]
     positions = ", ".join(str(i + 1) for i in range(len(group_by)))
     sql = (
-        f"SELECT {', '.join([*keys, 'sum(flags)::bigint AS count'])} FROM ({inner}) u"  # noqa: S608
+        f"SELECT {', '.join([*keys, 'sum(flags) AS count'])} "  # noqa: S608
+        f"FROM ({inner}) AS u ({_OUTCOME_COLUMNS})"
         + (f" GROUP BY {positions}" if group_by else "")
         + " HAVING sum(flags) <> 0"
         + (f" ORDER BY {positions}" if group_by else "")
@@ -138,23 +172,40 @@ async def outcome_counts(
     return [dict(r._mapping) for r in rows]
 
 
+_RT_COLUMNS = "platform, priority, kind, measure, bucket, flags"
+
+
 async def response_time_histograms(
     session: AsyncSession, *, parts: list[Span], group_by: list[str]
 ) -> list[dict[str, Any]]:
     """Histogram counts per group, measure and bucket over the spans."""
     if not parts:
         return []
-    inner, params = _span_union(
-        "response_time_rollup",
-        ["platform", "priority", "kind", "measure", "bucket", "flags"],
-        parts,
-    )
+    selects: list[str] = []
+    params: dict[str, Any] = {}
+    for i, part in enumerate(parts):
+        params[f"a{i}"], params[f"b{i}"] = part.start, part.end
+        if part.grain == "month":
+            selects.append(
+                f"SELECT {_RT_COLUMNS} FROM response_time_rollup_month "  # noqa: S608
+                f"WHERE month >= :a{i} AND month < :b{i}"
+            )
+            selects.append(
+                f"SELECT {_RT_COLUMNS} FROM response_time_rollup_day "  # noqa: S608
+                f"WHERE stripe <> 0 AND day >= :a{i} AND day < :b{i}"
+            )
+        else:
+            selects.append(
+                f"SELECT {_RT_COLUMNS} FROM response_time_rollup_day "  # noqa: S608
+                f"WHERE day >= :a{i} AND day < :b{i}"
+            )
     keys = [f"{RESPONSE_KEYS[g]} AS {g}" for g in group_by]
     cols = [*keys, "measure", "bucket"]
     positions = ", ".join(str(i + 1) for i in range(len(cols)))
     rows = await session.execute(
         text(
-            f"SELECT {', '.join(cols)}, sum(flags)::bigint AS n FROM ({inner}) u "  # noqa: S608
+            f"SELECT {', '.join(cols)}, sum(flags) AS n "  # noqa: S608
+            f"FROM ({' UNION ALL '.join(selects)}) AS u "
             f"GROUP BY {positions} HAVING sum(flags) <> 0"
         ),
         params,
@@ -195,6 +246,13 @@ async def report_counts(
     return [dict(r._mapping) for r in rows if r._mapping["count"] is not None]
 
 
+async def db_today(session: AsyncSession) -> date:
+    """Today (UTC) by the database's clock, the clock every closed_at was taken from."""
+    return (
+        await session.execute(text("SELECT CAST(now() AT TIME ZONE 'UTC' AS date)"))
+    ).scalar_one()
+
+
 async def organization_names(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     """Names of organisations by id."""
     if not ids:
@@ -206,26 +264,36 @@ async def organization_names(session: AsyncSession, ids: list[uuid.UUID]) -> dic
 
 
 async def agency_totals(session: AsyncSession) -> list[dict[str, Any]]:
-    """Per agency: its settled totals (rollup) and its live flags (partial index)."""
+    """Per agency: closed and actioned (narrow months and pending days), withdrawn, and
+    its live flags (partial index)."""
     rows = await session.execute(
         text(
             f"""
             SELECT o.id, o.name, o.country,
-                   coalesce(r.closed, 0) AS closed, coalesce(r.actioned, 0) AS actioned,
-                   coalesce(r.withdrawn, 0) AS withdrawn, coalesce(l.live, 0) AS live
+                   coalesce(c.closed, 0) AS closed, coalesce(c.actioned, 0) AS actioned,
+                   coalesce(w.withdrawn, 0) AS withdrawn, coalesce(l.live, 0) AS live
             FROM organization o
-            LEFT JOIN (SELECT agency_org_id, sum(closed)::bigint AS closed,
-                              sum(actioned)::bigint AS actioned,
-                              sum(withdrawn)::bigint AS withdrawn
-                       FROM agency_rollup GROUP BY agency_org_id) r
-                   ON r.agency_org_id = o.id
+            LEFT JOIN (
+                SELECT agency_org_id, sum(flags) AS closed,
+                       coalesce(sum(flags) FILTER (WHERE action = ANY(:actioned)), 0)
+                           AS actioned
+                FROM (SELECT agency_org_id, action, flags FROM outcome_rollup_narrow_month
+                      UNION ALL
+                      SELECT agency_org_id, action, flags FROM outcome_rollup_day
+                      WHERE stripe <> 0) u
+                GROUP BY agency_org_id
+            ) c ON c.agency_org_id = o.id
+            LEFT JOIN (SELECT agency_org_id, sum(flags) AS withdrawn FROM withdrawal_rollup
+                       GROUP BY agency_org_id) w
+                   ON w.agency_org_id = o.id
             LEFT JOIN (SELECT f.agency_org_id, count(*) AS live FROM flag f WHERE {LIVE}
                        GROUP BY f.agency_org_id) l
                    ON l.agency_org_id = o.id
             WHERE o.kind = 'agency'
             ORDER BY o.country, o.name
             """  # noqa: S608 - fixed SQL
-        )
+        ),
+        {"actioned": list(ACTIONED)},
     )
     return [dict(r._mapping) for r in rows]
 

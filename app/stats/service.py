@@ -162,7 +162,7 @@ async def outcome_counts(
     wanted = None if actions is None else parse_group_by(actions, ACTIONS, field="action")
     rows = await repo.outcome_counts(
         session,
-        parts=repo.spans(start, end, daily="day" in groups),
+        parts=repo.spans(start, end, daily="day" in groups, today=await repo.db_today(session)),
         group_by=groups,
         actions=wanted,
         limit=MAX_ROWS + 1,
@@ -225,8 +225,9 @@ async def response_times(
     """
     groups = parse_group_by(group_by, RESPONSE_GROUPS)
     start, end = _check_range(date_from, date_to)
+    today = await repo.db_today(session)
     hist_rows = await repo.response_time_histograms(
-        session, parts=repo.spans(start, end, daily=False), group_by=groups
+        session, parts=repo.spans(start, end, daily=False, today=today), group_by=groups
     )
     overdue_rows = await repo.overdue_counts(session, group_by=groups)
     histograms: dict[tuple[Any, ...], dict[str, dict[int, int]]] = {}
