@@ -318,7 +318,15 @@ async def sizes(db: bench.Database) -> dict[str, int]:
     conn = await asyncpg.connect(db.dsn)
     try:
         out = {}
-        for table in ("flag", "outcome_rollup", "response_time_rollup", "agency_rollup"):
+        for table in (
+            "flag",
+            "outcome_rollup_day",
+            "outcome_rollup_month",
+            "outcome_rollup_narrow_day",
+            "outcome_rollup_narrow_month",
+            "response_time_rollup_day",
+            "response_time_rollup_month",
+        ):
             out[table] = int(await conn.fetchval(f"SELECT count(*) FROM {table}"))  # noqa: S608
         out["closed_flags"] = int(
             await conn.fetchval("SELECT count(*) FROM flag WHERE status = 'closed'")

@@ -21,9 +21,10 @@ same keys in opposite orders could deadlock.) Such rows are "pending".
 
 A periodic job, fb_stats_fold, moves pending rows of committed transactions into stripe 0
 and, in the same statement, adds them to the coarser tables that only it writes: the
-month grain (`outcome_rollup_month`, `response_time_rollup_month`) and the narrow cuboid
-(`outcome_rollup_narrow_*`: country, agency, platform and action only, which answers the
-dashboards' main question from a few rows per month). Readers read the folded tables plus
+month grain (`outcome_rollup_month`, `response_time_rollup_month`) and narrower cuboids:
+`outcome_rollup_narrow_*` (country, agency, platform and action only, which answers the
+dashboards' main question from a few rows per month) and `response_time_rollup_month_by`
+(response times by one dimension at a time). Readers read the folded tables plus
 the pending day rows of their range (a partial index finds them), so every answer is
 exact whether or not the fold has run; the fold only keeps reads fast. A range is read as
 whole months from the month tables and only its ragged edges from the day tables.
@@ -135,6 +136,19 @@ CREATE TABLE response_time_rollup_month (
     flags integer NOT NULL,
     CONSTRAINT pk_response_time_rollup_month PRIMARY KEY (month, platform, priority, kind,
         measure, bucket)
+);
+-- The same summed over all but one dimension (`dimension` is platform, priority or kind,
+-- and `value` its value; or 'all' and ''): dashboards group response times by one of
+-- them, and this answers from a quarter of the rows or less. Written only by the fold.
+CREATE TABLE response_time_rollup_month_by (
+    month date NOT NULL,
+    dimension text NOT NULL,
+    value text NOT NULL,
+    measure text NOT NULL,
+    bucket smallint NOT NULL,
+    flags integer NOT NULL,
+    CONSTRAINT pk_response_time_rollup_month_by PRIMARY KEY (month, dimension, value, measure,
+        bucket)
 );
 
 -- Withdrawn flags per agency and month of withdrawn_at (with the outcome rollups and the
@@ -405,6 +419,16 @@ BEGIN
         FROM moved GROUP BY 1, platform, priority, kind, measure, bucket
         ON CONFLICT (month, platform, priority, kind, measure, bucket)
         DO UPDATE SET flags = r.flags + EXCLUDED.flags
+    ), months_by AS (
+        INSERT INTO response_time_rollup_month_by AS r (month, dimension, value, measure,
+                                                        bucket, flags)
+        SELECT fb_stats_month(m.day), d.dimension, d.value, m.measure, m.bucket, sum(m.flags)
+        FROM moved m
+        CROSS JOIN LATERAL (VALUES ('platform', m.platform), ('priority', m.priority),
+                                   ('kind', m.kind), ('all', '')) AS d (dimension, value)
+        GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT (month, dimension, value, measure, bucket)
+        DO UPDATE SET flags = r.flags + EXCLUDED.flags
     )
     SELECT count(*) INTO v_times FROM moved;
 
@@ -434,6 +458,7 @@ BEGIN
     DELETE FROM outcome_rollup_narrow_month;
     DELETE FROM response_time_rollup_day;
     DELETE FROM response_time_rollup_month;
+    DELETE FROM response_time_rollup_month_by;
     DELETE FROM withdrawal_rollup;
 
     INSERT INTO outcome_rollup_day (day, country, agency_org_id, platform, kind, category,
@@ -473,6 +498,12 @@ BEGIN
                                             flags)
     SELECT fb_stats_month(day), platform, priority, kind, measure, bucket, sum(flags)
     FROM response_time_rollup_day GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO response_time_rollup_month_by (month, dimension, value, measure, bucket, flags)
+    SELECT m.month, d.dimension, d.value, m.measure, m.bucket, sum(m.flags)
+    FROM response_time_rollup_month m
+    CROSS JOIN LATERAL (VALUES ('platform', m.platform), ('priority', m.priority),
+                               ('kind', m.kind), ('all', '')) AS d (dimension, value)
+    GROUP BY 1, 2, 3, 4, 5;
 
     INSERT INTO withdrawal_rollup (agency_org_id, month, stripe, flags)
     SELECT agency_org_id, fb_stats_month(fb_stats_day(withdrawn_at)), 0, count(*)
@@ -507,7 +538,8 @@ def downgrade() -> None:
         DROP FUNCTION IF EXISTS fb_stats_day(timestamptz);
         DROP FUNCTION IF EXISTS fb_stats_bucket(double precision);
         DROP TABLE IF EXISTS platform_report_row, platform_report, withdrawal_rollup,
-                             response_time_rollup_month, response_time_rollup_day,
+                             response_time_rollup_month_by, response_time_rollup_month,
+                             response_time_rollup_day,
                              outcome_rollup_narrow_month, outcome_rollup_narrow_day,
                              outcome_rollup_month, outcome_rollup_day;
         """

@@ -22,6 +22,7 @@ from app.models.platform_report import PlatformReport
 from app.models.platform_report_row import PlatformReportRow
 from app.models.response_time_rollup_day import ResponseTimeRollupDay
 from app.models.response_time_rollup_month import ResponseTimeRollupMonth
+from app.models.response_time_rollup_month_by import ResponseTimeRollupMonthBy
 from app.models.withdrawal_rollup import WithdrawalRollup
 
 __all__ = [
@@ -48,5 +49,6 @@ __all__ = [
     "PlatformReportRow",
     "ResponseTimeRollupDay",
     "ResponseTimeRollupMonth",
+    "ResponseTimeRollupMonthBy",
     "WithdrawalRollup",
 ]

@@ -183,29 +183,44 @@ async def response_time_histograms(
         return []
     selects: list[str] = []
     params: dict[str, Any] = {}
+    # Grouped by one dimension or none, whole months come from the table summed over the
+    # others (the value in its own column, NULL in the rest); otherwise from the full one.
+    dimension = group_by[0] if len(group_by) == 1 else "all" if not group_by else None
+    if dimension is not None:
+        params["dimension"] = dimension
+        by_cols = ", ".join(
+            "value" if d == dimension else "NULL::text" for d in ("platform", "priority", "kind")
+        )
     for i, part in enumerate(parts):
         params[f"a{i}"], params[f"b{i}"] = part.start, part.end
-        if part.grain == "month":
-            selects.append(
-                f"SELECT {_RT_COLUMNS} FROM response_time_rollup_month "  # noqa: S608
-                f"WHERE month >= :a{i} AND month < :b{i}"
-            )
-            selects.append(
-                f"SELECT {_RT_COLUMNS} FROM response_time_rollup_day "  # noqa: S608
-                f"WHERE stripe <> 0 AND day >= :a{i} AND day < :b{i}"
-            )
-        else:
+        if part.grain == "day":
             selects.append(
                 f"SELECT {_RT_COLUMNS} FROM response_time_rollup_day "  # noqa: S608
                 f"WHERE day >= :a{i} AND day < :b{i}"
             )
+            continue
+        if dimension is not None:
+            selects.append(
+                f"SELECT {by_cols}, measure, bucket, flags "  # noqa: S608 - fixed names
+                "FROM response_time_rollup_month_by "
+                f"WHERE month >= :a{i} AND month < :b{i} AND dimension = :dimension"
+            )
+        else:
+            selects.append(
+                f"SELECT {_RT_COLUMNS} FROM response_time_rollup_month "  # noqa: S608
+                f"WHERE month >= :a{i} AND month < :b{i}"
+            )
+        selects.append(
+            f"SELECT {_RT_COLUMNS} FROM response_time_rollup_day "  # noqa: S608
+            f"WHERE stripe <> 0 AND day >= :a{i} AND day < :b{i}"
+        )
     keys = [f"{RESPONSE_KEYS[g]} AS {g}" for g in group_by]
     cols = [*keys, "measure", "bucket"]
     positions = ", ".join(str(i + 1) for i in range(len(cols)))
     rows = await session.execute(
         text(
             f"SELECT {', '.join(cols)}, sum(flags) AS n "  # noqa: S608
-            f"FROM ({' UNION ALL '.join(selects)}) AS u "
+            f"FROM ({' UNION ALL '.join(selects)}) AS u ({_RT_COLUMNS}) "
             f"GROUP BY {positions} HAVING sum(flags) <> 0"
         ),
         params,

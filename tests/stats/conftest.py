@@ -121,6 +121,10 @@ async def rollup_sums(app) -> dict[str, int]:
             f"SELECT coalesce(sum(flags), 0) + {rt_pending} FROM response_time_rollup_month "
             "WHERE measure = 'outcome'"
         ),
+        "outcome_times_month_by": (
+            f"SELECT coalesce(sum(flags), 0) + {rt_pending} FROM response_time_rollup_month_by "
+            "WHERE measure = 'outcome' AND dimension = 'all'"
+        ),
         "acknowledge_times": (
             "SELECT coalesce(sum(flags), 0) FROM response_time_rollup_day "
             "WHERE measure = 'acknowledge'"
@@ -139,6 +143,6 @@ def assert_rollups_match(sums: dict[str, int]) -> None:
     closed = sums["closed"]
     for key in ("day", "month", "narrow_day", "narrow_month", "outcome_times"):
         assert sums[key] == closed, (key, sums)
-    assert sums["outcome_times_month"] == closed, sums
+    assert sums["outcome_times_month"] == sums["outcome_times_month_by"] == closed, sums
     assert sums["acknowledge_times"] == sums["acknowledged"], sums
     assert sums["withdrawals"] == sums["withdrawn"], sums
