@@ -346,6 +346,7 @@ def queries(today: date, months: int) -> list[tuple[str, str, dict[str, str]]]:
     to = (today + timedelta(days=1)).isoformat()
     ragged_from = (today - timedelta(days=200)).isoformat()
     last30 = (today - timedelta(days=30)).isoformat()
+    quarter_from = (first - timedelta(days=62)).replace(day=1).isoformat()
     all_but_time = "country,agency,platform,kind,category,action"
     return [
         ("outcomes by country, platform, month (2 years)", "/v1/stats/outcomes",
@@ -357,6 +358,8 @@ def queries(today: date, months: int) -> list[tuple[str, str, dict[str, str]]]:
          {"group_by": "agency"}),
         ("outcomes by all six dimensions (2 years)", "/v1/stats/outcomes",
          {"from": span_from, "to": to, "group_by": all_but_time}),
+        ("outcomes by all six dimensions (3 months)", "/v1/stats/outcomes",
+         {"from": quarter_from, "to": to, "group_by": all_but_time}),
         ("outcomes by platform, category (ragged 200 days)", "/v1/stats/outcomes",
          {"from": ragged_from, "to": to, "group_by": "platform,category"}),
         ("outcomes by day, platform (30 days)", "/v1/stats/outcomes",
