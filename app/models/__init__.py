@@ -15,6 +15,16 @@ from app.models.hold import Hold
 from app.models.idempotency_key import IdempotencyKey
 from app.models.org_feed_state import OrgFeedState
 from app.models.organization import ORG_KINDS, Organization
+from app.models.outcome_rollup_day import OutcomeRollupDay
+from app.models.outcome_rollup_month import OutcomeRollupMonth
+from app.models.outcome_rollup_narrow_day import OutcomeRollupNarrowDay
+from app.models.outcome_rollup_narrow_month import OutcomeRollupNarrowMonth
+from app.models.platform_report import PlatformReport
+from app.models.platform_report_row import PlatformReportRow
+from app.models.response_time_rollup_day import ResponseTimeRollupDay
+from app.models.response_time_rollup_month import ResponseTimeRollupMonth
+from app.models.response_time_rollup_month_by import ResponseTimeRollupMonthBy
+from app.models.withdrawal_rollup import WithdrawalRollup
 
 __all__ = [
     "ORG_KINDS",
@@ -33,4 +43,14 @@ __all__ = [
     "IdempotencyKey",
     "OrgFeedState",
     "Organization",
+    "OutcomeRollupDay",
+    "OutcomeRollupMonth",
+    "OutcomeRollupNarrowDay",
+    "OutcomeRollupNarrowMonth",
+    "PlatformReport",
+    "PlatformReportRow",
+    "ResponseTimeRollupDay",
+    "ResponseTimeRollupMonth",
+    "ResponseTimeRollupMonthBy",
+    "WithdrawalRollup",
 ]
