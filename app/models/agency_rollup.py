@@ -1,0 +1,23 @@
+"""All-time totals of each agency's settled flags, kept by a trigger on flag."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import BigInteger, SmallInteger, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+
+class AgencyRollup(Base):
+    """Closed, actioned and withdrawn flags of an agency, on one stripe (readers sum)."""
+
+    __tablename__ = "agency_rollup"
+
+    agency_org_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    closed: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    actioned: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    withdrawn: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

@@ -1,0 +1,1 @@
+"""Statistics for dashboards: exact rollups, response times, platform reports."""

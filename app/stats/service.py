@@ -1,0 +1,334 @@
+"""The statistics dashboards read: grouped outcome counts, self-reported platform totals,
+response times, agency and platform health.
+
+Every function takes keyword arguments and returns plain dicts and lists, so the HTTP
+routes and the public transparency page share them. Counts come from the rollups that a
+trigger keeps exact in the same transaction as each outcome (migration 0007_stats), so
+they always equal a direct COUNT(*) over the flags, and cost the same at a thousand flags
+or ten million.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.errors import Unprocessable
+from app.stats import percentiles
+from app.stats import repository as repo
+
+log = logging.getLogger(__name__)
+
+OUTCOME_GROUPS = ("country", "agency", "platform", "kind", "category", "action", "month", "day")
+REPORT_GROUPS = ("platform", "country", "category", "action", "source", "month")
+RESPONSE_GROUPS = ("platform", "priority", "kind")
+ACTIONS = (
+    "account_suspended",
+    "content_removed",
+    "account_restricted",
+    "no_violation",
+    "account_not_found",
+    "insufficient_information",
+)
+ACTIONED = repo.ACTIONED
+
+MAX_RANGE_DAYS = 3660
+"""Longest range a query may cover (ten years)."""
+MAX_DAILY_RANGE_DAYS = 366
+"""Longest range when grouping by day."""
+MAX_ROWS = 10_000
+"""Most groups one answer may hold; more is a 422 asking for a narrower question."""
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _field_error(field: str, message: str) -> Unprocessable:
+    return Unprocessable(f"Invalid input: {field}", errors=[{"field": field, "message": message}])
+
+
+def parse_day(value: str | None, *, field: str) -> date | None:
+    """A range bound: YYYY-MM-DD, or an RFC 3339 timestamp at midnight UTC; else 422."""
+    if value is None or value == "":
+        return None
+    raw = value.strip()
+    try:
+        if _DATE.match(raw):
+            return date.fromisoformat(raw)
+        at = datetime.fromisoformat(raw.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise _field_error(field, "must be a date (YYYY-MM-DD) or an RFC 3339 time") from None
+    if "T" not in raw.upper() or at.tzinfo is None:
+        raise _field_error(field, "must be a date (YYYY-MM-DD) or an RFC 3339 time")
+    utc = at.astimezone(UTC)
+    if utc.timetz().replace(tzinfo=None) != time(0):
+        raise _field_error(field, "must be midnight UTC: statistics are kept per UTC day")
+    return utc.date()
+
+
+def default_range(today: date | None = None) -> tuple[date, date]:
+    """The twelve calendar months up to and including today: [first of month - 11, tomorrow)."""
+    today = today or datetime.now(UTC).date()
+    start = today.replace(day=1)
+    for _ in range(11):
+        start = (start - timedelta(days=1)).replace(day=1)
+    return start, today + timedelta(days=1)
+
+
+def resolve_range(
+    date_from: date | None, date_to: date | None, *, today: date | None = None
+) -> tuple[date, date]:
+    """Fill in missing bounds and check the range (from < to, at most MAX_RANGE_DAYS)."""
+    default_from, default_to = default_range(today)
+    end = date_to or default_to
+    start = date_from or (default_from if date_to is None else end - timedelta(days=365))
+    if start >= end:
+        raise _field_error("to", "must be after from (to is exclusive)")
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise _field_error("to", f"the range may cover at most {MAX_RANGE_DAYS} days")
+    return start, end
+
+
+def parse_group_by(values: str | Iterable[str] | None, allowed: Sequence[str]) -> list[str]:
+    """A comma-separated (or repeated) group_by as a de-duplicated list; unknown names 422."""
+    if values is None:
+        return []
+    items = [values] if isinstance(values, str) else list(values)
+    out: list[str] = []
+    for item in items:
+        for name in item.split(","):
+            name = name.strip()
+            if not name:
+                continue
+            if name not in allowed:
+                raise _field_error(
+                    "group_by", f"unknown group {name[:40]!r}; use any of {', '.join(allowed)}"
+                )
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def _as_day(value: date, field: str) -> date:
+    """A date, or a datetime at midnight UTC, as a date."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise _field_error(field, "must be a date or an aware datetime")
+        utc = value.astimezone(UTC)
+        if utc.timetz().replace(tzinfo=None) != time(0):
+            raise _field_error(field, "must be midnight UTC")
+        return utc.date()
+    return value
+
+
+def _check_range(date_from: date, date_to: date) -> tuple[date, date]:
+    start, end = _as_day(date_from, "from"), _as_day(date_to, "to")
+    if start >= end:
+        raise _field_error("to", "must be after from (to is exclusive)")
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise _field_error("to", f"the range may cover at most {MAX_RANGE_DAYS} days")
+    return start, end
+
+
+def _too_many(rows: list[dict[str, Any]]) -> None:
+    if len(rows) > MAX_ROWS:
+        raise _field_error(
+            "group_by",
+            f"more than {MAX_ROWS} groups: narrow the range or group by fewer fields",
+        )
+
+
+def _format_key(name: str, value: Any) -> Any:
+    if name == "month" and isinstance(value, date):
+        return value.strftime("%Y-%m")
+    if name == "day" and isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+async def outcome_counts(
+    *,
+    session: AsyncSession,
+    date_from: date,
+    date_to: date,
+    group_by: str | Sequence[str],
+    actions: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Closed flags in [date_from, date_to) (UTC days of closed_at), grouped.
+
+    Each row has the group keys and "count"; month is "YYYY-MM", day "YYYY-MM-DD", and
+    agency {"id", "name"}. `actions` keeps only those outcomes (e.g. suspensions).
+    Groups are ordered by their keys; zero counts are left out.
+    """
+    groups = parse_group_by(group_by, OUTCOME_GROUPS)
+    start, end = _check_range(date_from, date_to)
+    if "day" in groups and (end - start).days > MAX_DAILY_RANGE_DAYS:
+        raise _field_error(
+            "group_by", f"grouping by day needs a range of at most {MAX_DAILY_RANGE_DAYS} days"
+        )
+    wanted: list[str] | None = None
+    if actions is not None:
+        wanted = list(dict.fromkeys(actions))
+        unknown = [a for a in wanted if a not in ACTIONS]
+        if unknown:
+            raise _field_error("action", f"unknown action {unknown[0][:40]!r}")
+    rows = await repo.outcome_counts(
+        session,
+        parts=repo.spans(start, end, daily="day" in groups),
+        group_by=groups,
+        actions=wanted,
+        limit=MAX_ROWS + 1,
+    )
+    _too_many(rows)
+    names: dict[Any, str] = {}
+    if "agency" in groups:
+        names = await repo.organization_names(session, sorted({r["agency"] for r in rows}))
+    out = []
+    for row in rows:
+        item: dict[str, Any] = {}
+        for g in groups:
+            if g == "agency":
+                item[g] = {"id": str(row[g]), "name": names.get(row[g])}
+            else:
+                item[g] = _format_key(g, row[g])
+        item["count"] = int(row["count"])
+        out.append(item)
+    return out
+
+
+async def platform_report_counts(
+    *,
+    session: AsyncSession,
+    date_from: date,
+    date_to: date,
+    group_by: str | Sequence[str],
+) -> list[dict[str, Any]]:
+    """Platforms' self-reported totals, grouped (platform, country, category, action,
+    source, month).
+
+    A report counts when its whole period lies in [date_from, date_to); `month` is the
+    month its period starts in. Rows without a country have country None.
+    """
+    groups = parse_group_by(group_by, REPORT_GROUPS)
+    start, end = _check_range(date_from, date_to)
+    rows = await repo.report_counts(
+        session, date_from=start, date_to=end, group_by=groups, limit=MAX_ROWS + 1
+    )
+    _too_many(rows)
+    return [
+        {**{g: _format_key(g, row[g]) for g in groups}, "count": int(row["count"])} for row in rows
+    ]
+
+
+async def response_times(
+    *,
+    session: AsyncSession,
+    date_from: date,
+    date_to: date,
+    group_by: str | Sequence[str],
+) -> list[dict[str, Any]]:
+    """Median and 90th percentile of time to acknowledge and to outcome, and overdue now.
+
+    group_by is any of platform, priority, kind (e.g. "platform" or "priority"). Times
+    run from when the flag reached the platform (opened_at); an acknowledgement counts in
+    the range by its day, an outcome by the day it closed. Percentiles come from
+    histograms, within 9.05% of the exact value (app/stats/percentiles.py). "overdue" is
+    live flags past their deadline now, whatever the range.
+    """
+    groups = parse_group_by(group_by, RESPONSE_GROUPS)
+    start, end = _check_range(date_from, date_to)
+    hist_rows = await repo.response_time_histograms(
+        session, parts=repo.spans(start, end, daily=False), group_by=groups
+    )
+    overdue_rows = await repo.overdue_counts(session, group_by=groups)
+    histograms: dict[tuple[Any, ...], dict[str, dict[int, int]]] = {}
+    for row in hist_rows:
+        key = tuple(row[g] for g in groups)
+        per_measure = histograms.setdefault(key, {"acknowledge": {}, "outcome": {}})
+        per_measure[row["measure"]][int(row["bucket"])] = int(row["n"])
+    overdue = {tuple(r[g] for g in groups): int(r["n"]) for r in overdue_rows}
+    keys = sorted(set(histograms) | set(overdue), key=lambda k: tuple(str(v) for v in k))
+    out = []
+    for key in keys:
+        per_measure = histograms.get(key, {"acknowledge": {}, "outcome": {}})
+        out.append(
+            {
+                **dict(zip(groups, key, strict=True)),
+                "acknowledge": percentiles.summary(per_measure["acknowledge"]),
+                "outcome": percentiles.summary(per_measure["outcome"]),
+                "overdue": overdue.get(key, 0),
+            }
+        )
+    return out
+
+
+async def agency_health(*, session: AsyncSession) -> list[dict[str, Any]]:
+    """Per agency, all time: flags sent, how they ended, and the share that led to action.
+
+    flags_sent = closed + withdrawn + live (every flag is in exactly one of these), and
+    action_share = actioned / closed, where actioned means suspended, content removed or
+    restricted: a trusted flagger's accuracy. None until a flag of the agency has closed.
+    """
+    out = []
+    for row in await repo.agency_totals(session):
+        closed, actioned = int(row["closed"]), int(row["actioned"])
+        withdrawn, live = int(row["withdrawn"]), int(row["live"])
+        out.append(
+            {
+                "agency": {"id": str(row["id"]), "name": row["name"]},
+                "country": row["country"],
+                "flags_sent": closed + withdrawn + live,
+                "live": live,
+                "closed": closed,
+                "withdrawn": withdrawn,
+                "actioned": actioned,
+                "action_share": round(actioned / closed, 4) if closed else None,
+            }
+        )
+    return out
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+async def platform_health(*, session: AsyncSession) -> list[dict[str, Any]]:
+    """Per platform, now: last feed poll and the backlog of live flags it has.
+
+    undelivered: not yet handed over by feed; unacknowledged: status open; unanswered: no
+    outcome and not waiting on the agency (open or acknowledged); awaiting_agency: a
+    question is pending; overdue: unanswered past due_at.
+    """
+    return [
+        {
+            "platform": row["platform"],
+            "organization": {"id": str(row["id"]), "name": row["name"]},
+            "last_feed_poll_at": _ts(row["last_polled_at"]),
+            "undelivered": int(row["undelivered"]),
+            "unacknowledged": int(row["unacknowledged"]),
+            "unanswered": int(row["unanswered"]),
+            "awaiting_agency": int(row["awaiting_agency"]),
+            "overdue": int(row["overdue"]),
+            "oldest_unanswered_at": _ts(row["oldest_unanswered_at"]),
+        }
+        for row in await repo.platform_backlogs(session)
+    ]
+
+
+async def fold_stripes(*, sessionmaker: async_sessionmaker[AsyncSession], batch: int = 5000) -> int:
+    """Fold the rollups' stripes of finished days and months into one row per key.
+
+    Keeps the tables (and every range query) small; sums are unchanged. Safe with several
+    processes: concurrent folds lock the same rows and the loser finds nothing to move.
+    """
+    total = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            moved = await repo.fold(session, limit=batch)
+        total += moved
+        if moved < batch:
+            return total
