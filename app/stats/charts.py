@@ -311,7 +311,7 @@ def bar_chart(
         if number is None:
             width, fill = STUB_PX, f"url(#{chart_id}-hatch-0)"
         else:
-            width, fill = number * scale, BAR_COLOUR
+            width, fill = (max(1.5, number * scale) if number else 0.0), BAR_COLOUR
         parts.append(
             _mark(
                 x=plot_x, y=y, w=width, h=bar_h, value=bar.value, label=bar.label,
@@ -400,7 +400,7 @@ def monthly_stacked_chart(
             f'<text class="tick" x="{plot_x - 8}" y="{_fmt(ty + 4)}" text-anchor="end" '
             f'font-size="11" fill="{MUTED}">{format_count(t)}</text>'
         )
-    for m, show_month, show_year in _month_ticks(months):
+    for m, show_month, show_year in _month_ticks(months, math.ceil(44 / col_w)):
         cx = plot_x + col_w * m + col_w / 2
         year, mon = months[m].split("-")
         if show_month:
@@ -462,35 +462,31 @@ def grouped_bar_chart(
     numbers = [n for s in series for n in (_number(v) for v in s.values) if n is not None]
     if kind == "duration":
         ticks, unit, per = duration_ticks(max(numbers, default=0))
-
-        def tick_text(t: float) -> str:
-            return f"{round(t / per)} {unit}"
-
-        def value_text(v: Value) -> str:
-            n = _number(v)
-            return format_count(v) if n is None else format_duration(n)
+        tick_labels = [f"{round(t / per)} {unit}" for t in ticks]
     else:
         ticks = [float(t) for t in count_ticks(max(numbers, default=0))]
+        tick_labels = [format_count(int(t)) for t in ticks]
 
-        def tick_text(t: float) -> str:
-            return format_count(int(t))
+    def value_text(v: Value) -> str:
+        n = _number(v)
+        return format_duration(n) if kind == "duration" and n is not None else format_count(v)
 
-        value_text = format_count
     scale = plot_w / ticks[-1] if ticks[-1] else 0.0
     text_class = ' class="duration"' if kind == "duration" else ""
+    mark_class = "bar duration" if kind == "duration" else "bar"
 
     parts = _open(chart_id, title, description, height)
     parts.append("<defs>" + "".join(_hatch(chart_id, i, c) for i, c in enumerate(colours)))
     parts.append("</defs>")
     parts.append('<g class="axis" aria-hidden="true">')
-    for t in ticks:
+    for t, tick_label in zip(ticks, tick_labels, strict=True):
         x = plot_x + t * scale
         parts.append(
             f'<line x1="{_fmt(x)}" y1="{top - 6}" x2="{_fmt(x)}" y2="{_fmt(height - gap)}" '
             f'stroke="{GRID}" stroke-width="1"/>'
             f'<text class="tick{" duration" if kind == "duration" else ""}" x="{_fmt(x)}" '
             f'y="{top - 11}" text-anchor="middle" font-size="11" fill="{MUTED}">'
-            f"{escape(tick_text(t))}</text>"
+            f"{escape(tick_label)}</text>"
         )
     parts.append("</g>")
     y = top
@@ -514,13 +510,13 @@ def grouped_bar_chart(
                     f'font-size="12" fill="{MUTED}">{escape(missing_text)}</text>'
                 )
             else:
-                width = STUB_PX if number is None else number * scale
+                width = STUB_PX if number is None else (max(1.5, number * scale) if number else 0.0)
                 fill = f"url(#{chart_id}-hatch-{i})" if number is None else colours[i]
                 shown = value_text(value)
                 parts.append(
                     _mark(
                         x=plot_x, y=by, w=width, h=bar_h, value=value, label=label,
-                        fill=fill, tooltip=f"{label}: {shown}",
+                        fill=fill, tooltip=f"{label}: {shown}", css_class=mark_class,
                     )
                 )  # fmt: skip
                 parts.append(
@@ -533,22 +529,22 @@ def grouped_bar_chart(
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
 
 
-def _month_ticks(months: Sequence[str]) -> list[tuple[int, bool, bool]]:
+def _month_ticks(months: Sequence[str], min_gap: int = 2) -> list[tuple[int, bool, bool]]:
     """Which columns get a month name and which a year, so that no two labels collide.
 
-    Up to a year: every month. Longer: quarters (Jan, Apr, Jul, Oct), each year under its
-    January, and the first column too when no labelled column is close to it.
+    Up to a year: every month. Longer: quarters (Jan, Apr, Jul, Oct). Years go under each
+    January, and under the first column when no January is within min_gap columns of it.
     """
     numbers = [int(m.split("-")[1]) for m in months]
     if len(months) <= 12:
         shown = set(range(len(months)))
     else:
         shown = {i for i, n in enumerate(numbers) if n in (1, 4, 7, 10)}
-        if not shown or min(shown) >= 2:
+        if not shown or min(shown) >= min_gap:
             shown.add(0)
     januaries = {i for i, n in enumerate(numbers) if n == 1}
     years = set(januaries)
-    if not januaries or min(januaries) >= 3:
+    if not januaries or min(januaries) >= min_gap:
         years.add(0)
     return [(i, i in shown, i in years) for i in range(len(months)) if i in shown | years]
 
