@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     key_reload_seconds: float = Field(
         default=60.0, gt=0, description="How often running servers re-read the key folder."
     )
+    stats_fold_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the statistics rollups' per-transaction rows are folded.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -39,8 +39,11 @@ from app.middleware import RequestContextMiddleware
 from app.migrations import head_revision
 from app.ops import endpoints as ops_endpoints
 from app.orgs import endpoints as orgs_endpoints
+from app.platform_reports import endpoints as platform_reports_endpoints
 from app.responses import endpoints as responses_endpoints
+from app.stats import endpoints as stats_endpoints
 from app.stats import public_endpoints as transparency_endpoints
+from app.stats import service as stats_service
 from app.stats.public import ReportCache
 
 log = logging.getLogger(__name__)
@@ -126,6 +129,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             {"name": "platform responses", "description": "Platforms: acknowledge and answer"},
             {"name": "holds", "description": "Agencies: deconfliction holds"},
             {"name": "feed", "description": "Every organisation's event feed"},
+            {"name": "statistics", "description": "Dashboards: exact counts and response times"},
+            {"name": "platform reports", "description": "Platforms: their own period totals"},
             {"name": "audit", "description": "Auditors: the append-only audit log"},
             {"name": "admin", "description": "Organisations and API clients (scope `admin`)"},
             {"name": "operations", "description": "Health, readiness and metrics"},
@@ -142,6 +147,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(responses_endpoints.router)
     app.include_router(holds_endpoints.router)
     app.include_router(feeds_endpoints.router)
+    app.include_router(platform_reports_endpoints.router)
+    app.include_router(stats_endpoints.router)
     app.include_router(audit_endpoints.router)
     app.include_router(orgs_endpoints.router)
     app.include_router(deadlines_endpoints.router)
@@ -181,8 +188,12 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
             min_interval=timedelta(seconds=settings.audit_checkpoint_seconds),
         )
 
+    async def fold_stats() -> None:
+        await stats_service.fold_stripes(sessionmaker=state.sessionmaker)
+
     return [
         Periodic("audit-seal", settings.audit_seal_seconds, seal_audit_log),
+        Periodic("stats-fold", settings.stats_fold_seconds, fold_stats),
         Periodic("key-reload", settings.key_reload_seconds, reload_keys),
         Periodic("hold-expiry", settings.hold_sweep_seconds, expire_holds),
         Periodic("idempotency-prune", 600.0, prune_idempotency_keys),

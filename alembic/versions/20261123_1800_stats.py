@@ -13,12 +13,15 @@ a new flag (it is never closed, withdrawn or acknowledged at submission), so Pos
 does not even queue the trigger event; only imports of finished flags pay for it.
 
 Each rollup is kept at two grains, `day` and `month` (a range query reads whole months
-from the month grain and only the ragged edges from the day grain), and spread over
-`stripe`s: concurrent transactions closing flags with the same key add to different rows
-(stripe = txid mod 8, so one transaction always reuses its own row) instead of queueing
-on one hot row. Readers sum over stripes. A periodic job folds the stripes of past days
-and months into stripe 0 (app/stats/service.py: fold_stripes), which keeps the tables
-small without ever changing a sum.
+from the month grain and only the ragged edges from the day grain). Hot rows are avoided by
+`stripe`: a transaction adds only to rows whose stripe is its own transaction id, so two
+transactions never update the same row. Concurrent outcomes never wait for each other and
+cannot deadlock on the rollup, whatever order they close flags in (a stripe of txid mod 8
+would still collide one time in eight, and two batches closing the same keys in opposite
+orders could deadlock). Readers sum over stripes. A periodic job (fb_stats_fold) folds
+the rows of committed transactions into stripe 0, in one statement per table, so sums
+never change and the tables stay one row per key; it never touches a row a writer can
+still change, because writers only touch their own transaction's rows.
 
 Which time buckets a flag: `closed_at`, when FlagBridge recorded the outcome, not the
 platform's `actioned_at`. actioned_at is the platform's claim and may lie years back (it is
@@ -54,15 +57,14 @@ CREATE TABLE outcome_rollup (
     kind text NOT NULL,
     category text NOT NULL,
     action text NOT NULL,
-    stripe smallint NOT NULL,
+    stripe bigint NOT NULL,
     flags bigint NOT NULL,
     CONSTRAINT pk_outcome_rollup PRIMARY KEY (period, starts_on, country, agency_org_id,
         platform, kind, category, action, stripe),
     CONSTRAINT ck_outcome_rollup_period CHECK (period IN ('day', 'month'))
 );
--- What the fold job has left to do; small, and count updates stay HOT (stripe never changes).
-CREATE INDEX ix_outcome_rollup_unfolded ON outcome_rollup (period, starts_on)
-    WHERE stripe <> 0;
+-- What the fold job has left to do (rows of transactions since the last fold): small.
+CREATE INDEX ix_outcome_rollup_unfolded ON outcome_rollup (stripe) WHERE stripe <> 0;
 
 CREATE TABLE response_time_rollup (
     period text NOT NULL,
@@ -72,26 +74,27 @@ CREATE TABLE response_time_rollup (
     kind text NOT NULL,
     measure text NOT NULL,
     bucket smallint NOT NULL,
-    stripe smallint NOT NULL,
+    stripe bigint NOT NULL,
     flags bigint NOT NULL,
     CONSTRAINT pk_response_time_rollup PRIMARY KEY (period, starts_on, platform, priority,
         kind, measure, bucket, stripe),
     CONSTRAINT ck_response_time_rollup_period CHECK (period IN ('day', 'month')),
     CONSTRAINT ck_response_time_rollup_measure CHECK (measure IN ('acknowledge', 'outcome'))
 );
-CREATE INDEX ix_response_time_rollup_unfolded ON response_time_rollup (period, starts_on)
+CREATE INDEX ix_response_time_rollup_unfolded ON response_time_rollup (stripe)
     WHERE stripe <> 0;
 
 -- All-time totals per agency (closed, actioned, withdrawn): with the live flags, they make
 -- "flags sent" and the share that led to action without counting the flag table.
 CREATE TABLE agency_rollup (
     agency_org_id uuid NOT NULL,
-    stripe smallint NOT NULL,
+    stripe bigint NOT NULL,
     closed bigint NOT NULL DEFAULT 0,
     actioned bigint NOT NULL DEFAULT 0,
     withdrawn bigint NOT NULL DEFAULT 0,
     CONSTRAINT pk_agency_rollup PRIMARY KEY (agency_org_id, stripe)
 );
+CREATE INDEX ix_agency_rollup_unfolded ON agency_rollup (stripe) WHERE stripe <> 0;
 
 -- A platform's own totals for a period [period_start, period_end), replaced on resubmission.
 CREATE TABLE platform_report (
@@ -138,15 +141,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                  ELSE least(1 + floor(8 * ln(p_seconds) / ln(2)), 255) END)::smallint
 $$;
 
--- Which stripe this transaction adds to (the same one for all its changes).
-CREATE FUNCTION fb_stats_stripe() RETURNS smallint
+-- Which stripe this transaction adds to: its own id, so no other transaction writes it.
+CREATE FUNCTION fb_stats_stripe() RETURNS bigint
 LANGUAGE sql VOLATILE AS $$
-    SELECT (pg_current_xact_id()::text::bigint % 8)::smallint
+    SELECT pg_current_xact_id()::text::bigint
 $$;
 
 -- Add p_delta (+1 or -1) for what a closed flag contributes: its outcome count (day and
 -- month of closed_at), its time to outcome, and its agency's totals.
-CREATE FUNCTION fb_stats_add_closed(p flag, p_delta integer, p_stripe smallint) RETURNS void
+CREATE FUNCTION fb_stats_add_closed(p flag, p_delta integer, p_stripe bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_day date := (p.closed_at AT TIME ZONE 'UTC')::date;
@@ -183,7 +186,7 @@ END
 $$;
 
 -- Add p_delta for an acknowledged flag's time to acknowledge (day of acknowledged_at).
-CREATE FUNCTION fb_stats_add_acknowledged(p flag, p_delta integer, p_stripe smallint)
+CREATE FUNCTION fb_stats_add_acknowledged(p flag, p_delta integer, p_stripe bigint)
 RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO response_time_rollup AS r (period, starts_on, platform, priority, kind,
@@ -198,7 +201,7 @@ LANGUAGE sql AS $$
     DO UPDATE SET flags = r.flags + EXCLUDED.flags;
 $$;
 
-CREATE FUNCTION fb_stats_add_withdrawn(p flag, p_delta integer, p_stripe smallint)
+CREATE FUNCTION fb_stats_add_withdrawn(p flag, p_delta integer, p_stripe bigint)
 RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO agency_rollup AS r (agency_org_id, stripe, withdrawn)
@@ -213,7 +216,7 @@ $$;
 CREATE FUNCTION fb_stats_flag_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_stripe smallint := fb_stats_stripe();
+    v_stripe bigint := fb_stats_stripe();
     v_old_closed boolean := TG_OP <> 'INSERT' AND OLD.status = 'closed';
     v_new_closed boolean := TG_OP <> 'DELETE' AND NEW.status = 'closed';
     v_old_ack boolean := TG_OP <> 'INSERT' AND OLD.acknowledged_at IS NOT NULL
@@ -335,27 +338,26 @@ BEGIN
 END
 $$;
 
--- Fold the stripes of finished days and months into stripe 0. Sums never change (one
--- statement moves each count), so readers stay exact; rows a late writer adds to a folded
--- period fold on the next run. (A correction can leave a row at zero; readers skip sums of
--- zero, so such rows are harmless.)
--- Returns the most rows it moved from one table (call again while that is p_limit).
+-- Fold the rows of committed transactions (stripe <> 0) into stripe 0, at most p_limit
+-- rows per table per call. Each table is folded by one statement that deletes the rows and
+-- adds their sum, so readers see either before or after, and sums never change. Writers
+-- only ever touch rows of their own, uncommitted transaction, which the fold cannot see, so
+-- the two never wait for each other. One folder at a time (an advisory lock); the others
+-- return 0. Returns the most rows moved from one table (call again while that is p_limit).
+-- A correction can leave a row at zero; readers skip sums of zero, so it is harmless.
 CREATE FUNCTION fb_stats_fold(p_limit integer) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_today date := (now() AT TIME ZONE 'UTC')::date;
-    v_month date := date_trunc('month', (now() AT TIME ZONE 'UTC')::date)::date;
     v_outcomes integer;
     v_times integer;
+    v_agencies integer;
 BEGIN
+    IF NOT pg_try_advisory_xact_lock(7243002) THEN
+        RETURN 0;
+    END IF;
     WITH moved AS (
         DELETE FROM outcome_rollup r
-        WHERE r.ctid IN (
-            SELECT ctid FROM outcome_rollup
-            WHERE stripe <> 0
-              AND ((period = 'day' AND starts_on < v_today)
-                   OR (period = 'month' AND starts_on < v_month))
-            LIMIT p_limit)
+        WHERE r.ctid IN (SELECT ctid FROM outcome_rollup WHERE stripe <> 0 LIMIT p_limit)
         RETURNING r.*
     ), folded AS (
         INSERT INTO outcome_rollup AS r (period, starts_on, country, agency_org_id, platform,
@@ -364,7 +366,6 @@ BEGIN
                0, sum(flags)
         FROM moved
         GROUP BY period, starts_on, country, agency_org_id, platform, kind, category, action
-        HAVING sum(flags) <> 0
         ON CONFLICT (period, starts_on, country, agency_org_id, platform, kind, category,
                      action, stripe)
         DO UPDATE SET flags = r.flags + EXCLUDED.flags
@@ -373,12 +374,8 @@ BEGIN
 
     WITH moved AS (
         DELETE FROM response_time_rollup r
-        WHERE r.ctid IN (
-            SELECT ctid FROM response_time_rollup
-            WHERE stripe <> 0
-              AND ((period = 'day' AND starts_on < v_today)
-                   OR (period = 'month' AND starts_on < v_month))
-            LIMIT p_limit)
+        WHERE r.ctid IN (SELECT ctid FROM response_time_rollup WHERE stripe <> 0
+                         LIMIT p_limit)
         RETURNING r.*
     ), folded AS (
         INSERT INTO response_time_rollup AS r (period, starts_on, platform, priority, kind,
@@ -386,13 +383,27 @@ BEGIN
         SELECT period, starts_on, platform, priority, kind, measure, bucket, 0, sum(flags)
         FROM moved
         GROUP BY period, starts_on, platform, priority, kind, measure, bucket
-        HAVING sum(flags) <> 0
         ON CONFLICT (period, starts_on, platform, priority, kind, measure, bucket, stripe)
         DO UPDATE SET flags = r.flags + EXCLUDED.flags
     )
     SELECT count(*) INTO v_times FROM moved;
 
-    RETURN greatest(v_outcomes, v_times);
+    WITH moved AS (
+        DELETE FROM agency_rollup r
+        WHERE r.ctid IN (SELECT ctid FROM agency_rollup WHERE stripe <> 0 LIMIT p_limit)
+        RETURNING r.*
+    ), folded AS (
+        INSERT INTO agency_rollup AS r (agency_org_id, stripe, closed, actioned, withdrawn)
+        SELECT agency_org_id, 0, sum(closed), sum(actioned), sum(withdrawn)
+        FROM moved
+        GROUP BY agency_org_id
+        ON CONFLICT (agency_org_id, stripe)
+        DO UPDATE SET closed = r.closed + EXCLUDED.closed,
+                      actioned = r.actioned + EXCLUDED.actioned,
+                      withdrawn = r.withdrawn + EXCLUDED.withdrawn
+    )
+    SELECT count(*) INTO v_agencies FROM moved;
+    RETURN greatest(v_outcomes, v_times, v_agencies);
 END
 $$;
 """
@@ -414,9 +425,9 @@ def downgrade() -> None:
         DROP FUNCTION IF EXISTS fb_stats_fold(integer);
         DROP FUNCTION IF EXISTS fb_stats_rebuild();
         DROP FUNCTION IF EXISTS fb_stats_flag_changed();
-        DROP FUNCTION IF EXISTS fb_stats_add_withdrawn(flag, integer, smallint);
-        DROP FUNCTION IF EXISTS fb_stats_add_acknowledged(flag, integer, smallint);
-        DROP FUNCTION IF EXISTS fb_stats_add_closed(flag, integer, smallint);
+        DROP FUNCTION IF EXISTS fb_stats_add_withdrawn(flag, integer, bigint);
+        DROP FUNCTION IF EXISTS fb_stats_add_acknowledged(flag, integer, bigint);
+        DROP FUNCTION IF EXISTS fb_stats_add_closed(flag, integer, bigint);
         DROP FUNCTION IF EXISTS fb_stats_stripe();
         DROP FUNCTION IF EXISTS fb_stats_bucket(double precision);
         DROP TABLE IF EXISTS platform_report_row, platform_report, agency_rollup,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, Index, SmallInteger, Text, text
+from sqlalchemy import BigInteger, Date, Index, Text, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,7 +13,8 @@ from app.models.base import Base
 
 
 class OutcomeRollup(Base):
-    """Closed flags of one key in one day or month, on one stripe (readers sum stripes).
+    """Closed flags of one key in one day or month. `stripe` is 0 for folded rows, else the
+    id of the transaction that wrote the row; readers sum over stripes.
 
     Written only by the `fb_stats_*` functions of migration 0007_stats.
     """
@@ -22,8 +23,7 @@ class OutcomeRollup(Base):
     __table_args__ = (
         Index(
             "ix_outcome_rollup_unfolded",
-            "period",
-            "starts_on",
+            "stripe",
             postgresql_where=text("stripe <> 0"),
         ),
     )
@@ -36,5 +36,5 @@ class OutcomeRollup(Base):
     kind: Mapped[str] = mapped_column(Text, primary_key=True)
     category: Mapped[str] = mapped_column(Text, primary_key=True)
     action: Mapped[str] = mapped_column(Text, primary_key=True)
-    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    stripe: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     flags: Mapped[int] = mapped_column(BigInteger)

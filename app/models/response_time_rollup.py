@@ -18,8 +18,7 @@ class ResponseTimeRollup(Base):
     __table_args__ = (
         Index(
             "ix_response_time_rollup_unfolded",
-            "period",
-            "starts_on",
+            "stripe",
             postgresql_where=text("stripe <> 0"),
         ),
     )
@@ -31,5 +30,5 @@ class ResponseTimeRollup(Base):
     kind: Mapped[str] = mapped_column(Text, primary_key=True)
     measure: Mapped[str] = mapped_column(Text, primary_key=True)
     bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    stripe: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     flags: Mapped[int] = mapped_column(BigInteger)

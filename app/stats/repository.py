@@ -268,5 +268,5 @@ async def platform_backlogs(session: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def fold(session: AsyncSession, *, limit: int) -> int:
-    """Fold one batch of stripes of finished periods into stripe 0; returns rows moved."""
+    """Fold one batch of committed transactions' rows into stripe 0; returns rows moved."""
     return int((await session.execute(text("SELECT fb_stats_fold(:n)"), {"n": limit})).scalar_one())

@@ -11,14 +11,14 @@ or ten million.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.errors import Unprocessable
+from app.kit.days import parse_utc_day, utc_midnight_day
 from app.stats import percentiles
 from app.stats import repository as repo
 
@@ -44,30 +44,19 @@ MAX_DAILY_RANGE_DAYS = 366
 MAX_ROWS = 10_000
 """Most groups one answer may hold; more is a 422 asking for a narrower question."""
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
 
 def _field_error(field: str, message: str) -> Unprocessable:
     return Unprocessable(f"Invalid input: {field}", errors=[{"field": field, "message": message}])
 
 
 def parse_day(value: str | None, *, field: str) -> date | None:
-    """A range bound: YYYY-MM-DD, or an RFC 3339 timestamp at midnight UTC; else 422."""
-    if value is None or value == "":
+    """A range bound from a query string (YYYY-MM-DD or RFC 3339 at midnight UTC); else 422."""
+    if value is None or value.strip() == "":
         return None
-    raw = value.strip()
     try:
-        if _DATE.match(raw):
-            return date.fromisoformat(raw)
-        at = datetime.fromisoformat(raw.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        raise _field_error(field, "must be a date (YYYY-MM-DD) or an RFC 3339 time") from None
-    if "T" not in raw.upper() or at.tzinfo is None:
-        raise _field_error(field, "must be a date (YYYY-MM-DD) or an RFC 3339 time")
-    utc = at.astimezone(UTC)
-    if utc.timetz().replace(tzinfo=None) != time(0):
-        raise _field_error(field, "must be midnight UTC: statistics are kept per UTC day")
-    return utc.date()
+        return parse_utc_day(value)
+    except ValueError as exc:
+        raise _field_error(field, str(exc)) from None
 
 
 def default_range(today: date | None = None) -> tuple[date, date]:
@@ -93,8 +82,10 @@ def resolve_range(
     return start, end
 
 
-def parse_group_by(values: str | Iterable[str] | None, allowed: Sequence[str]) -> list[str]:
-    """A comma-separated (or repeated) group_by as a de-duplicated list; unknown names 422."""
+def parse_group_by(
+    values: str | Iterable[str] | None, allowed: Sequence[str], *, field: str = "group_by"
+) -> list[str]:
+    """A comma-separated (or repeated) list of names, de-duplicated; unknown names 422."""
     if values is None:
         return []
     items = [values] if isinstance(values, str) else list(values)
@@ -106,7 +97,7 @@ def parse_group_by(values: str | Iterable[str] | None, allowed: Sequence[str]) -
                 continue
             if name not in allowed:
                 raise _field_error(
-                    "group_by", f"unknown group {name[:40]!r}; use any of {', '.join(allowed)}"
+                    field, f"unknown value {name[:40]!r}; use any of {', '.join(allowed)}"
                 )
             if name not in out:
                 out.append(name)
@@ -114,14 +105,12 @@ def parse_group_by(values: str | Iterable[str] | None, allowed: Sequence[str]) -
 
 
 def _as_day(value: date, field: str) -> date:
-    """A date, or a datetime at midnight UTC, as a date."""
+    """A date, or an aware datetime at midnight UTC, as a date."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise _field_error(field, "must be a date or an aware datetime")
-        utc = value.astimezone(UTC)
-        if utc.timetz().replace(tzinfo=None) != time(0):
-            raise _field_error(field, "must be midnight UTC")
-        return utc.date()
+        try:
+            return utc_midnight_day(value)
+        except ValueError as exc:
+            raise _field_error(field, str(exc)) from None
     return value
 
 
@@ -170,12 +159,7 @@ async def outcome_counts(
         raise _field_error(
             "group_by", f"grouping by day needs a range of at most {MAX_DAILY_RANGE_DAYS} days"
         )
-    wanted: list[str] | None = None
-    if actions is not None:
-        wanted = list(dict.fromkeys(actions))
-        unknown = [a for a in wanted if a not in ACTIONS]
-        if unknown:
-            raise _field_error("action", f"unknown action {unknown[0][:40]!r}")
+    wanted = None if actions is None else parse_group_by(actions, ACTIONS, field="action")
     rows = await repo.outcome_counts(
         session,
         parts=repo.spans(start, end, daily="day" in groups),
@@ -320,10 +304,10 @@ async def platform_health(*, session: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def fold_stripes(*, sessionmaker: async_sessionmaker[AsyncSession], batch: int = 5000) -> int:
-    """Fold the rollups' stripes of finished days and months into one row per key.
+    """Fold the rollup rows of committed transactions into one row per key.
 
     Keeps the tables (and every range query) small; sums are unchanged. Safe with several
-    processes: concurrent folds lock the same rows and the loser finds nothing to move.
+    processes: one folds at a time, the others find the lock taken and return.
     """
     total = 0
     while True:

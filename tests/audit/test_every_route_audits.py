@@ -105,6 +105,7 @@ async def test_every_state_changing_route_is_audited(app, world, client):
             "delete-policy",
             ["deadline_policy.deleted"],
         ),
+        ("POST", "/v1/platform-reports"): ("platform-report", ["platform_report.replaced"]),
     }
 
     async def run(name: str):
@@ -159,6 +160,28 @@ async def test_every_state_changing_route_is_audited(app, world, client):
             cid = await client_id()
             start = await last_seq(app)
             return start, await client.post(f"/v1/admin/clients/{cid}/revoke", headers=admin)
+        if name == "platform-report":
+            body = {
+                "period_start": "2026-01-01",
+                "period_end": "2026-02-01",
+                "rows": [
+                    {
+                        "category": "propaganda",
+                        "action": "account_suspended",
+                        "count": 10,
+                        "source": "own_detection",
+                    }
+                ],
+            }
+            before = await last_seq(app)
+            first = await client.post("/v1/platform-reports", json=body, headers=platform.headers)
+            assert first.status_code == 201, first.text
+            assert "platform_report.submitted" in await audit_actions_since(app, before)
+            start = await last_seq(app)
+            body["rows"][0]["count"] = 11
+            return start, await client.post(
+                "/v1/platform-reports", json=body, headers=platform.headers
+            )
         if name == "delete-policy":
             await client.put(
                 "/v1/admin/deadline-policies/SG/referral/standard",

@@ -1,0 +1,1 @@
+"""Platforms' own period totals, shown beside the outcomes of flags."""

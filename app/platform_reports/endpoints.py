@@ -1,0 +1,102 @@
+"""Platform routes for their own period totals (`flags:respond`, platforms only)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+
+from app.auth.principal import Principal, requires
+from app.db import SessionDep
+from app.errors import AUTH_ERRORS, problem_responses
+from app.kit import idempotency
+from app.kit.canonical import sha256_hex
+from app.kit.idempotency import IdempotencyKey
+from app.kit.pagination import CursorParam, LimitParam
+from app.platform_reports import service
+from app.platform_reports.schemas import PlatformReportIn, PlatformReportOut, ReportPage
+
+router = APIRouter(prefix="/v1/platform-reports", tags=["platform reports"])
+RespondDep = Annotated[Principal, Depends(requires("flags:respond"))]
+ROUTE = "POST /v1/platform-reports"
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PlatformReportOut,
+    operation_id="submit_platform_report",
+    responses={
+        200: {"description": "The period was reported before: its rows are replaced"},
+        **problem_responses(*AUTH_ERRORS, 409),
+    },
+)
+async def submit_report(
+    body: PlatformReportIn,
+    principal: RespondDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Report your own totals for [period_start, period_end) (e.g. accounts you suspended
+    for terrorism on your own detection): 201 the first time, 200 when the same period is
+    resubmitted (its rows are replaced), 409 when it overlaps a different period of yours.
+    Dashboards show these beside flag outcomes, labelled as self-reported."""
+    request_hash = sha256_hex(body.model_dump(mode="json"))
+    if idempotency_key:
+        replay = await idempotency.check(
+            session,
+            client_id=principal.client_id,
+            route=ROUTE,
+            key=idempotency_key,
+            request_hash=request_hash,
+        )
+        if replay is not None:
+            return replay
+    report, created = await service.submit_report(session=session, principal=principal, data=body)
+    status = 201 if created else 200
+    if idempotency_key:
+        await idempotency.store(
+            session,
+            client_id=principal.client_id,
+            route=ROUTE,
+            key=idempotency_key,
+            request_hash=request_hash,
+            status=status,
+            body=report,
+        )
+    return JSONResponse(
+        report, status_code=status, headers={"Location": f"/v1/platform-reports/{report['id']}"}
+    )
+
+
+@router.get(
+    "",
+    response_model=ReportPage,
+    operation_id="list_platform_reports",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def list_reports(
+    principal: RespondDep, session: SessionDep, limit: LimitParam = 100, cursor: CursorParam = None
+) -> JSONResponse:
+    """Your reports, newest period first (without rows)."""
+    items, nxt = await service.list_reports(
+        session=session, principal=principal, cursor=cursor, limit=limit
+    )
+    return JSONResponse({"items": items, "next_cursor": nxt})
+
+
+@router.get(
+    "/{report_id}",
+    response_model=PlatformReportOut,
+    operation_id="get_platform_report",
+    responses=problem_responses(*AUTH_ERRORS, 404),
+)
+async def get_report(
+    report_id: uuid.UUID, principal: RespondDep, session: SessionDep
+) -> JSONResponse:
+    """One of your reports with its rows."""
+    return JSONResponse(
+        await service.get_report(session=session, principal=principal, report_id=report_id)
+    )
