@@ -156,7 +156,7 @@ class Figures:
     outcomes: list[dict[str, Any]]
     """Closed flags by country, platform, month and action ("count")."""
     self_reported: list[dict[str, Any]]
-    """Platform-reported suspensions by platform and source ("count")."""
+    """Platform-reported totals by platform, source and action ("count")."""
     response_times: list[dict[str, Any]]
     """Per platform: acknowledge and outcome {count, median_seconds, p90_seconds}, overdue."""
     platform_names: dict[str, str] = field(default_factory=dict)
@@ -172,7 +172,7 @@ async def collect(*, session: AsyncSession, period: Period) -> Figures:
         group_by=["country", "platform", "month", "action"],
     )
     reported = await stats.platform_report_counts(
-        session=session, date_from=start, date_to=end, group_by=["platform", "source"]
+        session=session, date_from=start, date_to=end, group_by=["platform", "source", "action"]
     )
     times = await stats.response_times(
         session=session, date_from=start, date_to=end, group_by="platform"
@@ -226,6 +226,8 @@ def assemble(figures: Figures, *, period: Period, generated_at: datetime) -> Tra
             by_month[(month, platform)] += count
     self_reported: dict[tuple[str, str], int] = defaultdict(int)
     for row in figures.self_reported:
+        if row.get("action", SUSPENDED) != SUSPENDED:
+            continue
         platform = str(row["platform"])
         source = "own_detection" if row.get("source") == "own_detection" else "other"
         self_reported[(platform, source)] += int(row["count"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ from app.stats.public_endpoints import CONTENT_SECURITY_POLICY
 from tests.conftest import assert_problem
 from tests.stats.transparency_helpers import (
     page_text,
+    report_totals,
     seed_outcomes,
     small_numbers_in_json,
     small_numbers_in_page,
@@ -32,9 +33,27 @@ PLAN = {
 }
 
 
+def last_month() -> tuple[str, str]:
+    """First day of last month and of this month (a finished reporting period)."""
+    today = datetime.now(UTC).date()
+    this = today.replace(day=1)
+    previous = (this - timedelta(days=1)).replace(day=1)
+    return previous.isoformat(), this.isoformat()
+
+
 @pytest.fixture
 async def seeded(world, client) -> None:
-    await seed_outcomes(world, client, PLAN)
+    parties = await seed_outcomes(world, client, PLAN)
+    start, end = last_month()
+    # Chirp's own detection is small on purpose: 3 + 250 = 253 must not give the 3 back.
+    await report_totals(
+        client, parties["chirp"], period_start=start, period_end=end, own_detection=3,
+        other=250, removed=4000,
+    )  # fmt: skip
+    await report_totals(
+        client, parties["facepage"], period_start=start, period_end=end, own_detection=1200,
+        other=40,
+    )  # fmt: skip
 
 
 def assert_public_headers(resp: Any) -> None:
@@ -125,6 +144,14 @@ async def test_totals_cannot_give_back_a_suppressed_cell(client, seeded):
     # VidTube's 2 would follow from 28 - 19 - 7: FacePage's 7 is withheld, and so is its
     # month (which would give the platform total straight back).
     assert platforms == [19, "<5", "withheld"] or platforms == [19, "withheld", "<5"]
+    # Self-reported: 253 = 3 + 250 would give the 3 back.
+    reports = {r["platform"]: r for r in data["platform_reports"]}
+    chirp = reports["chirp"]
+    assert chirp["self_reported_own_detection"] == "<5"
+    assert "withheld" in (chirp["self_reported_other"], chirp["self_reported_total"])
+    assert reports["facepage"]["self_reported_total"] == 1240
+    # Content removals the platforms reported are not suspensions.
+    assert data["totals"]["self_reported_suspensions"] in (1493, "withheld")
 
 
 async def test_json_follows_its_schema(client, seeded):

@@ -53,6 +53,30 @@ async def seed_outcomes(
     return parties
 
 
+async def report_totals(
+    client: httpx.AsyncClient,
+    platform: Party,
+    *,
+    period_start: str,
+    period_end: str,
+    own_detection: int,
+    other: int,
+    removed: int = 0,
+) -> None:
+    """A platform's self-reported suspensions (and content removals) for a period."""
+    rows = [
+        {"category": "propaganda", "action": "account_suspended", "source": "own_detection",
+         "count": own_detection},
+        {"category": "recruitment", "action": "account_suspended", "source": "other",
+         "count": other},
+        {"category": "propaganda", "action": "content_removed", "source": "own_detection",
+         "count": removed},
+    ]  # fmt: skip
+    body = {"period_start": period_start, "period_end": period_end, "rows": rows}
+    resp = await client.post("/v1/platform-reports", json=body, headers=platform.headers)
+    assert resp.status_code in (200, 201), resp.text
+
+
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_\-])\d[\d,.]*(?![A-Za-z0-9_])")
 
 
