@@ -84,15 +84,19 @@ CREATE TABLE response_time_rollup (
 CREATE INDEX ix_response_time_rollup_unfolded ON response_time_rollup (stripe)
     WHERE stripe <> 0;
 
--- All-time totals per agency (closed, actioned, withdrawn): with the live flags, they make
--- "flags sent" and the share that led to action without counting the flag table.
+-- Per agency and month, its settled flags (closed and actioned by the month of closed_at,
+-- withdrawn by the month of withdrawn_at): with the live flags, they make "flags sent" and
+-- the share that led to action by reading a few rows per agency. (Per month rather than
+-- all-time so that a bulk import in one transaction does not pile thousands of updates on
+-- one row per agency.)
 CREATE TABLE agency_rollup (
     agency_org_id uuid NOT NULL,
+    starts_on date NOT NULL,
     stripe bigint NOT NULL,
     closed bigint NOT NULL DEFAULT 0,
     actioned bigint NOT NULL DEFAULT 0,
     withdrawn bigint NOT NULL DEFAULT 0,
-    CONSTRAINT pk_agency_rollup PRIMARY KEY (agency_org_id, stripe)
+    CONSTRAINT pk_agency_rollup PRIMARY KEY (agency_org_id, starts_on, stripe)
 );
 CREATE INDEX ix_agency_rollup_unfolded ON agency_rollup (stripe) WHERE stripe <> 0;
 
@@ -176,11 +180,11 @@ BEGIN
         DO UPDATE SET flags = r.flags + EXCLUDED.flags;
     END IF;
 
-    INSERT INTO agency_rollup AS r (agency_org_id, stripe, closed, actioned)
-    VALUES (p.agency_org_id, p_stripe, p_delta,
+    INSERT INTO agency_rollup AS r (agency_org_id, starts_on, stripe, closed, actioned)
+    VALUES (p.agency_org_id, v_month, p_stripe, p_delta,
             CASE WHEN p.outcome_action IN ('account_suspended', 'content_removed',
                                            'account_restricted') THEN p_delta ELSE 0 END)
-    ON CONFLICT (agency_org_id, stripe)
+    ON CONFLICT (agency_org_id, starts_on, stripe)
     DO UPDATE SET closed = r.closed + EXCLUDED.closed, actioned = r.actioned + EXCLUDED.actioned;
 END
 $$;
@@ -204,9 +208,11 @@ $$;
 CREATE FUNCTION fb_stats_add_withdrawn(p flag, p_delta integer, p_stripe bigint)
 RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO agency_rollup AS r (agency_org_id, stripe, withdrawn)
-    VALUES (p.agency_org_id, p_stripe, p_delta)
-    ON CONFLICT (agency_org_id, stripe) DO UPDATE SET withdrawn = r.withdrawn + EXCLUDED.withdrawn;
+    INSERT INTO agency_rollup AS r (agency_org_id, starts_on, stripe, withdrawn)
+    VALUES (p.agency_org_id, date_trunc('month', (p.withdrawn_at AT TIME ZONE 'UTC')::date)::date,
+            p_stripe, p_delta)
+    ON CONFLICT (agency_org_id, starts_on, stripe)
+    DO UPDATE SET withdrawn = r.withdrawn + EXCLUDED.withdrawn;
 $$;
 
 -- The rollup trigger. For each measure it compares what the old row and the new row
@@ -240,7 +246,9 @@ BEGIN
             AND (OLD.acknowledged_at, OLD.opened_at, OLD.platform, OLD.priority, OLD.kind)
                 IS NOT DISTINCT FROM
                 (NEW.acknowledged_at, NEW.opened_at, NEW.platform, NEW.priority, NEW.kind);
-        v_same_wd := v_old_wd AND v_new_wd AND OLD.agency_org_id = NEW.agency_org_id;
+        v_same_wd := v_old_wd AND v_new_wd
+            AND (OLD.agency_org_id, OLD.withdrawn_at) IS NOT DISTINCT FROM
+                (NEW.agency_org_id, NEW.withdrawn_at);
     END IF;
     IF v_old_closed AND NOT v_same_closed THEN
         PERFORM fb_stats_add_closed(OLD, -1, v_stripe);
@@ -274,13 +282,13 @@ CREATE TRIGGER flag_stats_insert AFTER INSERT ON flag FOR EACH ROW
 CREATE TRIGGER flag_stats_update AFTER UPDATE ON flag FOR EACH ROW
     WHEN ((OLD.status IN ('closed', 'withdrawn') OR NEW.status IN ('closed', 'withdrawn')
            OR OLD.acknowledged_at IS NOT NULL OR NEW.acknowledged_at IS NOT NULL)
-          AND (OLD.status, OLD.closed_at, OLD.opened_at, OLD.acknowledged_at, OLD.country,
-               OLD.agency_org_id, OLD.platform, OLD.kind, OLD.category, OLD.priority,
-               OLD.outcome_action)
+          AND (OLD.status, OLD.closed_at, OLD.withdrawn_at, OLD.opened_at,
+               OLD.acknowledged_at, OLD.country, OLD.agency_org_id, OLD.platform, OLD.kind,
+               OLD.category, OLD.priority, OLD.outcome_action)
               IS DISTINCT FROM
-              (NEW.status, NEW.closed_at, NEW.opened_at, NEW.acknowledged_at, NEW.country,
-               NEW.agency_org_id, NEW.platform, NEW.kind, NEW.category, NEW.priority,
-               NEW.outcome_action))
+              (NEW.status, NEW.closed_at, NEW.withdrawn_at, NEW.opened_at,
+               NEW.acknowledged_at, NEW.country, NEW.agency_org_id, NEW.platform, NEW.kind,
+               NEW.category, NEW.priority, NEW.outcome_action))
     EXECUTE FUNCTION fb_stats_flag_changed();
 CREATE TRIGGER flag_stats_delete AFTER DELETE ON flag FOR EACH ROW
     WHEN (OLD.status IN ('closed', 'withdrawn') OR OLD.acknowledged_at IS NOT NULL)
@@ -326,15 +334,18 @@ BEGIN
         AS g (period, starts_on)
     GROUP BY 1, 2, 3, 4, 5, 6, 7;
 
-    INSERT INTO agency_rollup (agency_org_id, stripe, closed, actioned, withdrawn)
-    SELECT f.agency_org_id, 0,
+    INSERT INTO agency_rollup (agency_org_id, starts_on, stripe, closed, actioned, withdrawn)
+    SELECT f.agency_org_id,
+           date_trunc('month',
+                      (coalesce(f.closed_at, f.withdrawn_at) AT TIME ZONE 'UTC')::date)::date,
+           0,
            count(*) FILTER (WHERE f.status = 'closed'),
            count(*) FILTER (WHERE f.status = 'closed' AND f.outcome_action IN (
                'account_suspended', 'content_removed', 'account_restricted')),
            count(*) FILTER (WHERE f.status = 'withdrawn')
     FROM flag f
     WHERE f.status IN ('closed', 'withdrawn')
-    GROUP BY f.agency_org_id;
+    GROUP BY 1, 2;
 END
 $$;
 
@@ -393,11 +404,12 @@ BEGIN
         WHERE r.ctid IN (SELECT ctid FROM agency_rollup WHERE stripe <> 0 LIMIT p_limit)
         RETURNING r.*
     ), folded AS (
-        INSERT INTO agency_rollup AS r (agency_org_id, stripe, closed, actioned, withdrawn)
-        SELECT agency_org_id, 0, sum(closed), sum(actioned), sum(withdrawn)
+        INSERT INTO agency_rollup AS r (agency_org_id, starts_on, stripe, closed, actioned,
+                                        withdrawn)
+        SELECT agency_org_id, starts_on, 0, sum(closed), sum(actioned), sum(withdrawn)
         FROM moved
-        GROUP BY agency_org_id
-        ON CONFLICT (agency_org_id, stripe)
+        GROUP BY agency_org_id, starts_on
+        ON CONFLICT (agency_org_id, starts_on, stripe)
         DO UPDATE SET closed = r.closed + EXCLUDED.closed,
                       actioned = r.actioned + EXCLUDED.actioned,
                       withdrawn = r.withdrawn + EXCLUDED.withdrawn

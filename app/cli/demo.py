@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli.common import cli_actor, emit, in_transaction, json_parent
 from app.cli.demo_flags import create_sample_flags
+from app.cli.demo_history import create_history
 from app.config import get_settings
 from app.models import Organization
 from app.orgs import service
@@ -45,15 +46,28 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="create the demo world and print its credentials",
         description="Create the nine member-state agencies of the 2018 Jakarta meeting, "
         "Twitter and two more platforms, an observer and an operator, each with an API "
-        "client, and print their credentials. Run again, it prints the saved credentials.",
+        "client, a few hundred live sample flags and two years of history (closed flags and "
+        "platform reports), and print their credentials. Run again, it creates nothing and "
+        "prints the saved credentials.",
     )
     demo.set_defaults(func=cmd_demo)
 
 
 async def _build(session: AsyncSession) -> dict[str, Any]:
     existing = (await session.scalars(select(Organization.name))).all()
-    if OPERATOR in existing:
-        return {}
+    world = {} if OPERATOR in existing else await _create_world(session)
+    # Its own check, so a demo world made before the history existed gets it too.
+    history = await create_history(
+        session,
+        agency_names=[name for _, name in AGENCIES],
+        platform_names=[name for _, name in PLATFORMS],
+    )
+    if world and history:
+        world["history"] = history
+    return world
+
+
+async def _create_world(session: AsyncSession) -> dict[str, Any]:
     label = cli_actor()
     specs: list[dict[str, Any]] = [
         {"kind": "agency", "name": name, "country": cc} for cc, name in AGENCIES
@@ -91,7 +105,14 @@ def _human(world: dict[str, Any], base_url: str) -> str:
     lines = ["FlagBridge demo world — credentials (keep them; secrets are stored hashed):", ""]
     if world.get("flags"):
         counts = ", ".join(f"{n} {status}" for status, n in sorted(world["flags"].items()))
-        lines += [f"sample flags: {counts}", ""]
+        lines += [f"sample flags: {counts}"]
+        if world.get("history"):
+            h = world["history"]
+            lines.append(
+                f"history: {h['history_flags']} settled flags and {h['platform_reports']} "
+                f"platform reports over the last {h['months']} months"
+            )
+        lines.append("")
     for org in world["organizations"]:
         where = org["country"] or org["platform"] or ""
         lines.append(f"{org['kind']:<9} {where:<9} {org['name']}")

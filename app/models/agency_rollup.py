@@ -1,10 +1,11 @@
-"""All-time totals of each agency's settled flags, kept by a trigger on flag."""
+"""Each agency's settled flags per month, kept by a trigger on flag."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
-from sqlalchemy import BigInteger, Index, text
+from sqlalchemy import BigInteger, Date, Index, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -12,7 +13,8 @@ from app.models.base import Base
 
 
 class AgencyRollup(Base):
-    """Closed, actioned and withdrawn flags of an agency; stripe as in OutcomeRollup."""
+    """Closed and actioned flags of an agency by month of closed_at, withdrawn by month of
+    withdrawn_at; stripe as in OutcomeRollup (readers sum)."""
 
     __tablename__ = "agency_rollup"
     __table_args__ = (
@@ -20,6 +22,7 @@ class AgencyRollup(Base):
     )
 
     agency_org_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    starts_on: Mapped[date] = mapped_column(Date, primary_key=True)
     stripe: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     closed: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     actioned: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
