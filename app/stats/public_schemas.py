@@ -7,13 +7,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_ID = "flagbridge.transparency.v1"
-
 Count = Annotated[
     int | Literal["<5", "withheld"],
     Field(
         description='A count as published: the number, "<5" for one to four, or "withheld" '
-        '(five or more, hidden so that a total cannot give back a "<5" cell).'
+        '(hidden so that a total cannot give back a "<5" cell: five or more, except a total '
+        'over nothing but "<5" cells, withheld as a last resort).'
     ),
 ]
 
