@@ -42,7 +42,9 @@ from app.orgs import endpoints as orgs_endpoints
 from app.platform_reports import endpoints as platform_reports_endpoints
 from app.responses import endpoints as responses_endpoints
 from app.stats import endpoints as stats_endpoints
+from app.stats import public_endpoints as transparency_endpoints
 from app.stats import service as stats_service
+from app.stats.public import ReportCache
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +138,13 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             {"name": "audit", "description": "Auditors: the append-only audit log"},
             {"name": "admin", "description": "Organisations and API clients (scope `admin`)"},
             {"name": "operations", "description": "Health, readiness and metrics"},
+            {
+                "name": "transparency",
+                "description": "Public, no token: the transparency page and its figures",
+            },
         ],
     )
+    app.state.transparency_cache = ReportCache()
     register_error_handlers(app)
     app.include_router(auth_endpoints.router)
     app.include_router(flags_endpoints.router)
@@ -150,6 +157,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(orgs_endpoints.router)
     app.include_router(deadlines_endpoints.router)
     app.include_router(ops_endpoints.router)
+    app.include_router(transparency_endpoints.router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -46,6 +46,14 @@ async def list_orgs(
     return list((await session.scalars(stmt)).all())
 
 
+async def platform_names(session: AsyncSession) -> dict[str, str]:
+    """Display name of every registered platform, by its slug."""
+    rows = await session.execute(
+        select(Organization.platform, Organization.name).where(Organization.kind == "platform")
+    )
+    return {slug: name for slug, name in rows if slug is not None}
+
+
 async def insert_client(
     session: AsyncSession,
     *,

@@ -1,0 +1,137 @@
+"""The published shape of `/transparency.json` (schema `flagbridge.transparency.v1`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Count = Annotated[
+    int | Literal["<5", "withheld"],
+    Field(
+        description='A count as published: the number, "<5" for one to four, or "withheld" '
+        '(hidden so that a total cannot give back a "<5" cell: five or more, except a total '
+        'over nothing but "<5" cells, withheld as a last resort).'
+    ),
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class PeriodOut(_Out):
+    """The calendar months covered, both ends included."""
+
+    from_: str = Field(alias="from", description="First month, YYYY-MM", examples=["2023-07"])
+    to: str = Field(description="Last month, YYYY-MM", examples=["2025-06"])
+    label: str = Field(examples=["July 2023 to June 2025"])
+
+
+class SuppressionOut(_Out):
+    """The disclosure rule applied to every count in the document."""
+
+    threshold: int = Field(description="Counts from one up to threshold - 1 are hidden")
+    primary: Literal["<5"]
+    secondary: Literal["withheld"]
+    note: str
+
+
+class TotalsOut(_Out):
+    """Headline figures of the period."""
+
+    flags_answered: Count = Field(description="Flags a platform closed with an outcome")
+    suspensions: Count = Field(description="Flags whose outcome was account_suspended")
+    self_reported_suspensions: Count = Field(
+        description="Suspensions the platforms reported themselves (all sources); not verified"
+    )
+
+
+class CountryCount(_Out):
+    """Suspensions following flags from agencies of one country."""
+
+    country: str = Field(description="ISO 3166-1 alpha-2 code of the flagging agency")
+    name: str
+    count: Count
+
+
+class PlatformCount(_Out):
+    """Suspensions following flags, on one platform."""
+
+    platform: str = Field(description="Platform slug")
+    name: str
+    count: Count
+
+
+class MonthCounts(_Out):
+    """Suspensions following flags in one month, per platform slug."""
+
+    month: str = Field(description="YYYY-MM")
+    counts: dict[str, Count]
+
+
+class MonthlySuspensions(_Out):
+    """Suspensions per month, stacked by platform."""
+
+    platforms: list[PlatformCount] = Field(description="The platforms, in stacking order")
+    months: list[MonthCounts]
+
+
+class ActionCount(_Out):
+    """Flags closed with one outcome action."""
+
+    action: str
+    label: str
+    count: Count
+
+
+class PlatformReportOut(_Out):
+    """One platform's flag outcomes beside the totals it reported itself."""
+
+    platform: str
+    name: str
+    flagged_suspensions: Count = Field(description="Suspensions following flags (FlagBridge)")
+    self_reported_own_detection: Count = Field(
+        description="Self-reported suspensions found by the platform's own tools"
+    )
+    self_reported_other: Count = Field(description="Self-reported suspensions from elsewhere")
+    self_reported_total: Count
+
+
+class TimingOut(_Out):
+    """How long one step took, over the flags of the period that reached it."""
+
+    flags: Count
+    median_seconds: float | None = Field(description="null when fewer than five flags")
+    p90_seconds: float | None = Field(description="null when fewer than five flags")
+
+
+class ResponseTimeOut(_Out):
+    """A platform's time to acknowledge and to outcome."""
+
+    platform: str
+    name: str
+    acknowledge: TimingOut
+    outcome: TimingOut
+    overdue: Count = Field(
+        description="Flags unanswered past their deadline now (whatever the period)"
+    )
+
+
+class TransparencyReport(_Out):
+    """Everything the public transparency page shows, suppressed the same way."""
+
+    schema_: Literal["flagbridge.transparency.v1"] = Field(
+        alias="schema", default="flagbridge.transparency.v1"
+    )
+    generated_at: datetime
+    period: PeriodOut
+    suppression: SuppressionOut
+    totals: TotalsOut
+    suspensions_by_country: list[CountryCount]
+    suspensions_by_platform: list[PlatformCount]
+    suspensions_by_month: MonthlySuspensions
+    outcomes_by_action: list[ActionCount]
+    platform_reports: list[PlatformReportOut]
+    response_times: list[ResponseTimeOut]
