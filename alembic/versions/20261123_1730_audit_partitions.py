@@ -93,10 +93,23 @@ RESTART_IDENTITY = """
 """
 
 
+APPEND_ONLY_FN = """
+    CREATE OR REPLACE FUNCTION fb_audit_is_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION '% is append-only: % is not allowed', {table}, TG_OP
+            USING ERRCODE = 'insufficient_privilege';
+    END
+    $$;
+"""
+
+
 def upgrade() -> None:
     """Partition audit_entry by month; add entry_at to the chain and the archive register."""
     execute_script(
-        SET_ASIDE
+        # Name the table refused (it was always "audit_entry", also for the chain tables).
+        APPEND_ONLY_FN.format(table="TG_TABLE_NAME")
+        + SET_ASIDE
         + f"""
         CREATE TABLE audit_entry ({COLUMNS},
             CONSTRAINT pk_audit_entry PRIMARY KEY (seq, at)
@@ -227,4 +240,5 @@ def downgrade() -> None:
         DROP TABLE audit_entry_parted;
         DROP FUNCTION fb_audit_ensure_partitions(date, date);
         """
+        + APPEND_ONLY_FN.format(table="'audit_entry'")
     )

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app import __version__
-from app.cli import admin, audit, demo, orgs
+from app.cli import admin, audit, demo, orgs, stats
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     orgs.register(sub)
     demo.register(sub)
     audit.register(sub)
+    stats.register(sub)
     return parser
 
 

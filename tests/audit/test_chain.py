@@ -111,7 +111,7 @@ async def test_swapped_entries_are_pinpointed(app, sealed_world):
 async def test_the_chain_itself_is_append_only(app, sealed_world):
     from sqlalchemy.exc import DBAPIError
 
-    with pytest.raises(DBAPIError, match="append-only"):
+    with pytest.raises(DBAPIError, match="audit_seal is append-only: DELETE"):
         async with app.state.engine.begin() as conn:
             await conn.execute(text("DELETE FROM audit_seal"))
 

@@ -186,6 +186,8 @@ async def test_demo_creates_the_jakarta_world_once(client, database_url, tmp_pat
         ["audit", "verify"],
         ["audit", "partitions"],
         ["audit", "archive"],
+        ["stats", "rebuild"],
+        ["stats", "fold"],
     ],
 )
 def test_every_command_has_help(args, tmp_path):

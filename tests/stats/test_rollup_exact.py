@@ -306,3 +306,34 @@ async def test_changes_outside_the_state_machine_stay_exact(app, client, cast):
         await conn.execute(text("SELECT fb_stats_rebuild()"))
     assert await api_counts(client, cast["observer"], ["month", "category"], **wide) == got
     await assert_exact(app, client, cast)
+
+
+async def test_stats_rebuild_repairs_a_damaged_rollup_and_is_audited(
+    app, client, cast, database_url, tmp_path
+):
+    import json
+
+    from tests.cli.test_cli import cli
+
+    for _ in range(3):
+        flag = await submit(client, cast["id"], "twitter")
+        await close(client, cast["twitter"], flag["id"])
+    # Damage the rollup behind the service's back (a restore gone wrong, say).
+    async with app.state.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM outcome_rollup_day"))
+    assert await api_counts(client, cast["observer"], ["platform"], **last_year()) != (
+        await direct_counts(app, ["platform"])
+    )
+    res = await cli(["stats", "rebuild", "--json"], database_url=database_url, data_dir=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["closed_flags"] == 3 and out["rollup_before"] == 0 and out["drift_fixed"] == 3
+    await assert_exact(app, client, cast)
+    async with app.state.engine.connect() as conn:
+        logged = (
+            await conn.execute(text("SELECT data FROM audit_entry WHERE action = 'stats.rebuilt'"))
+        ).scalar_one()
+    assert logged["drift_fixed"] == 3
+    res = await cli(["stats", "fold", "--json"], database_url=database_url, data_dir=tmp_path)
+    assert res.returncode == 0, res.stderr
+    await assert_exact(app, client, cast)
