@@ -183,6 +183,8 @@ def upgrade() -> None:
 
         -- Months written to a file and detached: verification accepts their entries as
         -- archived (not deleted) and checks that exactly entry_count of them are missing.
+        -- Each record is signed with the service key (like a checkpoint), so a lowered
+        -- count or a swapped file digest does not verify.
         CREATE TABLE audit_archive (
             id bigint GENERATED ALWAYS AS IDENTITY,
             partition_name text NOT NULL,
@@ -194,6 +196,8 @@ def upgrade() -> None:
             file_sha256 text NOT NULL,
             archived_at timestamptz NOT NULL DEFAULT now(),
             archived_by text NOT NULL,
+            kid text NOT NULL,
+            signature text NOT NULL,
             CONSTRAINT pk_audit_archive PRIMARY KEY (id),
             CONSTRAINT uq_audit_archive_partition_name UNIQUE (partition_name)
         );

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from app.audit import checkpoints, sealing
+from app.audit import checkpoints, partitions, sealing
 from app.audit import repository as repo
 from app.audit.schemas import ActorOut, AuditEntryOut, AuditPage
 from app.auth.principal import Principal, requires
@@ -37,6 +37,8 @@ async def verify_audit_chain(
     bad = await checkpoints.check_against_chain(session, ring, await checkpoints.stored(session))
     if bad is not None:
         result.update(status="mismatch", checkpoint=bad["checkpoint"], problem=bad["problem"])
+    elif (forged := await partitions.check_archives(session, ring)) is not None:
+        result.update(status="mismatch", **forged)
     return result
 
 

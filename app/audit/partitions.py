@@ -26,12 +26,15 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from jose import jws
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit import sealing
 from app.audit import service as audit
+from app.audit.sealing import rfc3339
+from app.auth.keys import ALGORITHM, KeyRing
 from app.errors import Conflict, NotFound
 from app.migrations import RESTRICT_SERVICE_ROLE_SQL
 
@@ -42,6 +45,68 @@ MONTHS_AHEAD = 3
 # into it (a transaction that started on its last second commits well within this).
 ARCHIVE_GRACE = timedelta(hours=1)
 _MONTH = re.compile(r"^audit_entry_y(\d{4})m(\d{2})$")
+ARCHIVE_TYPE = "fb-audit-archive+jws"
+
+
+def archive_statement(row: dict[str, Any]) -> dict[str, Any]:
+    """What an archive record vouches for (signed, and re-derived from the row to check)."""
+    return {
+        "partition": row["partition_name"],
+        "range_start": rfc3339(row["range_start"]),
+        "range_end": rfc3339(row["range_end"]),
+        "entry_count": row["entry_count"],
+        "first_position": row["first_position"],
+        "last_position": row["last_position"],
+        "file_sha256": row["file_sha256"],
+    }
+
+
+def sign_archive(ring: KeyRing, row: dict[str, Any]) -> str:
+    """Compact JWS over an archive record's statement, with the service key."""
+    return str(
+        jws.sign(
+            archive_statement(row),
+            ring.signing_key,
+            headers={"kid": ring.signing_kid, "typ": ARCHIVE_TYPE},
+            algorithm=ALGORITHM,
+        )
+    )
+
+
+async def check_archives(session: AsyncSession, ring: KeyRing) -> dict[str, Any] | None:
+    """The first archive record whose signature does not vouch for it (None if all do).
+
+    Without this, someone who can write to the database could lower a month's recorded
+    entry count and delete that many entries, and the chain would still verify."""
+    rows = (
+        (
+            await session.execute(
+                text(
+                    "SELECT partition_name, range_start, range_end, entry_count, "
+                    "first_position, last_position, file_sha256, kid, signature "
+                    "FROM audit_archive ORDER BY id"
+                )
+            )
+        )
+        .mappings()
+        .all()
+    )
+    for row in rows:
+        key = ring.verifier(row["kid"])
+        problem = None
+        if key is None:
+            problem = "signed by a key that is not in the JWKS"
+        else:
+            try:
+                signed = json.loads(jws.verify(row["signature"], key, algorithms=[ALGORITHM]))
+            except Exception:
+                problem = "signature does not verify"
+            else:
+                if signed != archive_statement(dict(row)):
+                    problem = "signed statement differs from the archive record"
+        if problem:
+            return {"archive": row["partition_name"], "problem": f"archive record: {problem}"}
+    return None
 
 
 def partition_name(month: date) -> str:
@@ -147,6 +212,7 @@ async def archive_month(
     month: date,
     out: Path,
     actor_label: str,
+    ring: KeyRing,
     drop: bool = False,
     progress: Callable[[int], None] | None = None,
     now: datetime | None = None,
@@ -182,21 +248,27 @@ async def archive_month(
         if unsealed:
             raise Conflict(f"{unsealed} entries of {month:%Y-%m} are not sealed yet; retry later")
         digest, count, first, last = await _write_file(session, name, out, progress)
+        record = {
+            "partition_name": name,
+            "range_start": start,
+            "range_end": end,
+            "entry_count": count,
+            "first_position": first,
+            "last_position": last,
+            "file_sha256": digest,
+        }
         await session.execute(
             text(
                 "INSERT INTO audit_archive (partition_name, range_start, range_end, entry_count, "
-                "first_position, last_position, file_sha256, archived_by) "
-                "VALUES (:n, :s, :e, :c, :f, :l, :h, :by)"
+                "first_position, last_position, file_sha256, archived_by, kid, signature) "
+                "VALUES (:partition_name, :range_start, :range_end, :entry_count, "
+                ":first_position, :last_position, :file_sha256, :by, :kid, :signature)"
             ),
             {
-                "n": name,
-                "s": start,
-                "e": end,
-                "c": count,
-                "f": first,
-                "l": last,
-                "h": digest,
+                **record,
                 "by": actor_label,
+                "kid": ring.signing_kid,
+                "signature": sign_archive(ring, record),
             },
         )
         summary = {

@@ -178,6 +178,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         bad = await checkpoints.check_against_chain(session, ring, every)
         if bad is not None:
             result.update(status="mismatch", checkpoint=bad["checkpoint"], problem=bad["problem"])
+        elif (forged := await partitions.check_archives(session, ring)) is not None:
+            result.update(status="mismatch", **forged)
         return result
 
     result = in_transaction(run)
@@ -191,6 +193,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if result.get("checkpoint")
         else f"seq {result['first_bad_seq']} (position {result['first_bad_position']})"
         if result.get("first_bad_seq") is not None
+        else f"archive {result['archive']}"
+        if result.get("archive")
         else "the archives"
     )
     emit(args, result, f"MISMATCH at {where}: {result['problem']}")
@@ -261,12 +265,15 @@ def cmd_archive(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\r  archived {count:,} entries")
             sys.stderr.flush()
 
+    ring = load_key_ring(get_settings())
+
     async def run(maker: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
         return await partitions.archive_month(
             maker,
             month=month,
             out=out_path,
             actor_label=cli_actor(),
+            ring=ring,
             drop=args.drop,
             progress=progress,
         )

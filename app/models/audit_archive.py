@@ -32,3 +32,6 @@ class AuditArchive(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     archived_by: Mapped[str] = mapped_column(Text)
+    kid: Mapped[str] = mapped_column(Text)
+    # Compact JWS (service key) over the record's statement; see app/audit/partitions.py.
+    signature: Mapped[str] = mapped_column(Text)

@@ -327,3 +327,35 @@ async def test_upgrading_an_unpartitioned_log_keeps_every_entry_and_the_chain(pg
         assert result.ok and result.entries == 4
     finally:
         await engine.dispose()
+
+
+async def test_a_forged_archive_record_is_caught(app, database_url, tmp_path, with_past_month):
+    """Lowering a month's recorded count (to hide one more deleted entry) or swapping the
+    recorded file digest breaks the record's signature."""
+    res = await cli(
+        ["audit", "archive", "--month", PAST, "--out", str(tmp_path / "a.jsonl")],
+        database_url=database_url,
+        data_dir=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    assert (await scalar(app, "SELECT signature FROM audit_archive")).count(".") == 2  # JWS
+    count, digest = 4, await scalar(app, "SELECT file_sha256 FROM audit_archive")
+    for forged, honest in (
+        (f"entry_count = {count - 1}", f"entry_count = {count}"),
+        (f"file_sha256 = '{'0' * 64}'", f"file_sha256 = '{digest}'"),
+    ):
+        await tamper_archive(app, forged)
+        res = await cli(["audit", "verify", "--json"], database_url=database_url, data_dir=tmp_path)
+        out = json.loads(res.stdout)
+        assert res.returncode == 1 and out["archive"] == "audit_entry_y2026m08", out
+        assert out["problem"].startswith("archive record: signed statement differs"), out
+        await tamper_archive(app, honest)
+        res = await cli(["audit", "verify", "--json"], database_url=database_url, data_dir=tmp_path)
+        assert res.returncode == 0, res.stdout
+
+
+async def tamper_archive(app, assignment: str) -> None:
+    async with app.state.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_archive DISABLE TRIGGER USER"))
+        await conn.execute(text(f"UPDATE audit_archive SET {assignment}"))
+        await conn.execute(text("ALTER TABLE audit_archive ENABLE TRIGGER USER"))
