@@ -361,7 +361,9 @@ DECLARE
     v_times integer;
     v_withdrawals integer;
 BEGIN
-    IF NOT pg_try_advisory_xact_lock(7243002) THEN
+    -- 7243004: the stats fold's own key (7243001 migrations, 7243002 audit sealing,
+    -- 7243003 demo history).
+    IF NOT pg_try_advisory_xact_lock(7243004) THEN
         RETURN 0;
     END IF;
     WITH moved AS (
@@ -451,6 +453,7 @@ $$;
 CREATE FUNCTION fb_stats_rebuild() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM pg_advisory_xact_lock(7243004);  -- no fold may run meanwhile
     LOCK TABLE flag IN SHARE MODE;
     DELETE FROM outcome_rollup_day;
     DELETE FROM outcome_rollup_month;

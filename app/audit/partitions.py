@@ -223,78 +223,98 @@ async def archive_month(
     if end + ARCHIVE_GRACE > (now or datetime.now(UTC)):
         raise Conflict(f"{month:%Y-%m} has not ended (or ended less than an hour ago)")
     await sealing.seal_pending(sessionmaker)
-    async with sessionmaker() as session, session.begin():
-        attached = (
-            await session.execute(
-                text(
-                    "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = "
-                    "'audit_entry'::regclass AND inhrelid = to_regclass(:n))"
-                ),
-                {"n": name},
-            )
-        ).scalar_one()
-        if not attached:
-            raise NotFound(f"No attached audit partition {name}")
-        # Nothing may be added to the month while it is copied (nothing should be: it is over).
-        await session.execute(text(f'LOCK TABLE "{name}" IN SHARE MODE'))
-        unsealed = (
-            await session.execute(
-                text(
-                    f'SELECT count(*) FROM "{name}" e WHERE NOT EXISTS '  # noqa: S608
-                    "(SELECT 1 FROM audit_seal s WHERE s.entry_seq = e.seq)"
+    written: list[Path] = []
+    try:
+        async with sessionmaker() as session, session.begin():
+            attached = (
+                await session.execute(
+                    text(
+                        "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = "
+                        "'audit_entry'::regclass AND inhrelid = to_regclass(:n))"
+                    ),
+                    {"n": name},
                 )
+            ).scalar_one()
+            if not attached:
+                raise NotFound(f"No attached audit partition {name}")
+            # Nothing may be added to the month while it is copied (nothing should be: it is over).
+            await session.execute(text(f'LOCK TABLE "{name}" IN SHARE MODE'))
+            unsealed = (
+                await session.execute(
+                    text(
+                        f'SELECT count(*) FROM "{name}" e WHERE NOT EXISTS '  # noqa: S608
+                        "(SELECT 1 FROM audit_seal s WHERE s.entry_seq = e.seq)"
+                    )
+                )
+            ).scalar_one()
+            if unsealed:
+                raise Conflict(
+                    f"{unsealed} entries of {month:%Y-%m} are not sealed yet; retry later"
+                )
+            digest, count, first, last = await _write_file(session, name, out, progress)
+            written.append(out)
+            record = {
+                "partition_name": name,
+                "range_start": start,
+                "range_end": end,
+                "entry_count": count,
+                "first_position": first,
+                "last_position": last,
+                "file_sha256": digest,
+            }
+            await session.execute(
+                text(
+                    "INSERT INTO audit_archive (partition_name, range_start, range_end, "
+                    "entry_count, first_position, last_position, file_sha256, archived_by, "
+                    "kid, signature) "
+                    "VALUES (:partition_name, :range_start, :range_end, :entry_count, "
+                    ":first_position, :last_position, :file_sha256, :by, :kid, :signature)"
+                ),
+                {
+                    **record,
+                    "by": actor_label,
+                    "kid": ring.signing_kid,
+                    "signature": sign_archive(ring, record),
+                },
             )
-        ).scalar_one()
-        if unsealed:
-            raise Conflict(f"{unsealed} entries of {month:%Y-%m} are not sealed yet; retry later")
-        digest, count, first, last = await _write_file(session, name, out, progress)
-        record = {
-            "partition_name": name,
-            "range_start": start,
-            "range_end": end,
-            "entry_count": count,
-            "first_position": first,
-            "last_position": last,
-            "file_sha256": digest,
-        }
-        await session.execute(
-            text(
-                "INSERT INTO audit_archive (partition_name, range_start, range_end, entry_count, "
-                "first_position, last_position, file_sha256, archived_by, kid, signature) "
-                "VALUES (:partition_name, :range_start, :range_end, :entry_count, "
-                ":first_position, :last_position, :file_sha256, :by, :kid, :signature)"
-            ),
-            {
-                **record,
-                "by": actor_label,
-                "kid": ring.signing_kid,
-                "signature": sign_archive(ring, record),
-            },
-        )
-        summary = {
-            "partition": name,
-            "month": f"{month:%Y-%m}",
-            "entries": count,
-            "first_position": first,
-            "last_position": last,
-            "file": str(out),
-            "file_sha256": digest,
-            "dropped": drop,
-        }
-        await audit.record(
-            session=session,
-            actor=None,
-            actor_label=actor_label,
-            action="audit.partition_archived",
-            object_type="audit_partition",
-            object_id=name,
-            data={k: v for k, v in summary.items() if k != "file"},
-        )
-        # Detaching locks the parent briefly; do not queue every writer behind a long one.
-        await session.execute(text("SET LOCAL lock_timeout = '10s'"))
-        await session.execute(text(f'ALTER TABLE audit_entry DETACH PARTITION "{name}"'))
-        if drop:
-            await session.execute(text(f'DROP TABLE "{name}"'))
+            summary = {
+                "partition": name,
+                "month": f"{month:%Y-%m}",
+                "entries": count,
+                "first_position": first,
+                "last_position": last,
+                "file": str(out),
+                "file_sha256": digest,
+                "dropped": drop,
+            }
+            await audit.record(
+                session=session,
+                actor=None,
+                actor_label=actor_label,
+                action="audit.partition_archived",
+                object_type="audit_partition",
+                object_id=name,
+                data={k: v for k, v in summary.items() if k != "file"},
+            )
+            # Detaching locks the parent briefly; do not queue every writer behind a long one.
+            await session.execute(text("SET LOCAL lock_timeout = '10s'"))
+            try:
+                await session.execute(text(f'ALTER TABLE audit_entry DETACH PARTITION "{name}"'))
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                    raise
+                raise Conflict(
+                    "Could not detach the partition within 10 s: a long transaction is using "
+                    "the audit log. Nothing was archived; retry when it has finished."
+                ) from None
+            if drop:
+                await session.execute(text(f'DROP TABLE "{name}"'))
+    except BaseException:
+        # Nothing was recorded or detached: do not leave a file that would make the
+        # retry refuse ("exists") or pass for an archive.
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return summary
 
 

@@ -8,6 +8,8 @@ rendered from the same report object as the JSON, so the two cannot disagree.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Unprocessable
@@ -364,9 +367,15 @@ def _timing_row(
 
 
 async def build_report(*, session: AsyncSession, period: Period) -> TransparencyReport:
-    """Gather and assemble the report of a period, as of now."""
+    """Gather and assemble the report of a period, as of now.
+
+    Assembling runs the disclosure control (exact linear algebra and a small simplex in
+    pure Python), which on sparse data over many months and platforms can take seconds:
+    it runs in a worker thread so the event loop keeps serving the API meanwhile."""
     figures = await collect(session=session, period=period)
-    return assemble(figures, period=period, generated_at=datetime.now(UTC))
+    return await anyio.to_thread.run_sync(
+        functools.partial(assemble, figures, period=period, generated_at=datetime.now(UTC))
+    )
 
 
 class ReportCache:
@@ -376,6 +385,9 @@ class ReportCache:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[Period, tuple[float, TransparencyReport]] = {}
+        # One uncached build at a time per process: anonymous visitors stepping through
+        # periods queue behind each other instead of taking every core.
+        self.build_slot = asyncio.Semaphore(1)
 
     def get(self, period: Period) -> TransparencyReport | None:
         """The cached report of the period, if still fresh."""

@@ -73,8 +73,11 @@ async def _report(
     cache: public.ReportCache = request.app.state.transparency_cache
     report = cache.get(period)
     if report is None:
-        report = await public.build_report(session=session, period=period)
-        cache.put(period, report)
+        async with cache.build_slot:
+            report = cache.get(period)  # built while this request waited?
+            if report is None:
+                report = await public.build_report(session=session, period=period)
+                cache.put(period, report)
     return report
 
 

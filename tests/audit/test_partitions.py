@@ -359,3 +359,36 @@ async def tamper_archive(app, assignment: str) -> None:
         await conn.execute(text("ALTER TABLE audit_archive DISABLE TRIGGER USER"))
         await conn.execute(text(f"UPDATE audit_archive SET {assignment}"))
         await conn.execute(text("ALTER TABLE audit_archive ENABLE TRIGGER USER"))
+
+
+async def test_an_archive_that_cannot_detach_leaves_nothing_behind(
+    app, database_url, tmp_path, with_past_month
+):
+    """A long transaction holding the log blocks the detach: the archive gives up after its
+    lock timeout, records nothing, removes its file, and a retry later succeeds."""
+    blocker = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    out = tmp_path / "a.jsonl"
+    try:
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.fetchval("SELECT count(*) FROM audit_entry")
+        res = await cli(
+            ["audit", "archive", "--month", PAST, "--out", str(out)],
+            database_url=database_url,
+            data_dir=tmp_path,
+        )
+        assert res.returncode != 0 and "Could not detach" in res.stderr + res.stdout
+        assert "Traceback" not in res.stderr
+        assert not out.exists()
+        await tx.rollback()
+    finally:
+        await blocker.close()
+    assert await scalar(app, "SELECT count(*) FROM audit_archive") == 0
+    assert await scalar(app, "SELECT count(*) FROM audit_entry WHERE action = 'test.old'") == 4
+    res = await cli(
+        ["audit", "archive", "--month", PAST, "--out", str(out)],
+        database_url=database_url,
+        data_dir=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    assert out.exists()

@@ -296,3 +296,29 @@ async def test_csv_cells_cannot_become_spreadsheet_formulas(world, client, cast)
     )
     rows = list(csv.reader(io.StringIO(resp.text)))
     assert rows[1][1] == '\'=HYPERLINK("x")'
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"to": "0001-01-01"}, "to"),
+        ({"from": "9999-12-01", "to": "9999-12-31"}, "from"),
+        ({"from": "0001-01-01T00:00:00+01:00", "to": "2026-01-01"}, "from"),
+        ({"to": "9999-12-31T23:00:00-01:00"}, "to"),
+    ],
+)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/stats/outcomes",
+        "/v1/stats/outcomes.csv",
+        "/v1/stats/response-times",
+        "/v1/stats/platform-reports",
+    ],
+)
+async def test_dates_at_the_edges_of_the_calendar_are_422_not_500(
+    client, cast, path, params, field
+):
+    resp = await client.get(path, params=params, headers=cast["observer"].headers)
+    assert_problem(resp, 422)
+    assert field in [e["field"] for e in resp.json()["errors"]]

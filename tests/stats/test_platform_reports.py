@@ -261,3 +261,9 @@ async def test_statistics_group_self_reported_totals(client, cast):
         "/v1/stats/platform-reports", params={"group_by": "agency"}, headers=observer
     )
     assert assert_problem(resp, 422)["errors"][0]["field"] == "group_by"
+
+
+async def test_a_period_at_the_edge_of_the_calendar_is_422_not_500(client, cast):
+    resp = await post(client, cast["twitter"], report(start="0001-01-01T00:00:00+01:00"))
+    assert_problem(resp, 422)
+    assert "period_start" in [e["field"] for e in resp.json()["errors"]]
