@@ -231,8 +231,8 @@ class _Archive:
 
 async def _stream(session: AsyncSession, chunk: int) -> AsyncIterator[dict[str, Any]]:
     """Chain links in order with their entries. The join includes `at` so that only the
-    entry's own month partition is probed; an entry whose `at` was edited is looked up by
-    seq alone afterwards (rare: only for links with no entry found)."""
+    entry's own month partition is probed; entries not found there (archived, deleted, or
+    with an edited `at`) are looked up by seq alone, once per chunk."""
     after = 0
     while True:
         rows = (
@@ -253,21 +253,20 @@ async def _stream(session: AsyncSession, chunk: int) -> AsyncIterator[dict[str, 
         )
         if not rows:
             return
+        # Links with no entry at their own `at`: one lookup by seq alone for the whole chunk
+        # (an archived month has thousands of them; an edited `at` is found here).
+        missing = [row["entry_seq"] for row in rows if not row["present"]]
+        moved: dict[int, Any] = {}
+        if missing:
+            found = await session.execute(
+                text(f"SELECT {ENTRY_COLUMNS} FROM audit_entry e WHERE e.seq = ANY(:s)"),  # noqa: S608
+                {"s": missing},
+            )
+            moved = {r["seq"]: r for r in found.mappings()}
         for row in rows:
             out = dict(row)
-            if not out["present"]:
-                moved = (
-                    (
-                        await session.execute(
-                            text(f"SELECT {ENTRY_COLUMNS} FROM audit_entry e WHERE e.seq = :s"),  # noqa: S608
-                            {"s": out["entry_seq"]},
-                        )
-                    )
-                    .mappings()
-                    .first()
-                )
-                if moved is not None:
-                    out.update(moved, present=True)
+            if not out["present"] and out["entry_seq"] in moved:
+                out.update(moved[out["entry_seq"]], present=True)
             yield out
         after = rows[-1]["position"]
 
