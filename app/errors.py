@@ -125,6 +125,11 @@ class Unprocessable(AppError):
         super().__init__(detail, errors=errors or [])
 
 
+def field_error(field: str, message: str) -> Unprocessable:
+    """A 422 naming one failing field: `Invalid input: <field>` with `errors` listing it."""
+    return Unprocessable(f"Invalid input: {field}", errors=[{"field": field, "message": message}])
+
+
 class RateLimited(AppError):
     """Too many requests; Retry-After says when to come back."""
 

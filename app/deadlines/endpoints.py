@@ -6,7 +6,7 @@ then on; flags already submitted keep the deadline they were given.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
@@ -16,8 +16,9 @@ from app.audit import service as audit
 from app.auth.principal import Principal, requires
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, NotFound, Unprocessable, problem_responses
-from app.flags.schemas import FlagKind, Priority, Strict
+from app.flags.schemas import Strict
 from app.kit.countries import ISO_3166_ALPHA2
+from app.vocabulary import FlagKind, Priority
 
 router = APIRouter(prefix="/v1/admin/deadline-policies", tags=["admin"])
 AdminDep = Annotated[Principal, Depends(requires("admin"))]
@@ -80,8 +81,8 @@ async def list_policies(principal: AdminDep, session: SessionDep) -> DeadlinePol
 )
 async def set_policy(
     country: CountryPath,
-    kind: Literal["referral", "removal_order"],
-    priority: Literal["standard", "urgent"],
+    kind: FlagKind,
+    priority: Priority,
     body: DeadlinePolicyIn,
     principal: AdminDep,
     session: SessionDep,
@@ -124,8 +125,8 @@ async def set_policy(
 )
 async def delete_policy(
     country: CountryPath,
-    kind: Literal["referral", "removal_order"],
-    priority: Literal["standard", "urgent"],
+    kind: FlagKind,
+    priority: Priority,
     principal: AdminDep,
     session: SessionDep,
 ) -> None:

@@ -5,34 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from app.kit.schemas import StrictModel, UtcDatetime
+from app.vocabulary import Category, FlagKind, FlagStatus, OutcomeAction, Priority
 
-Category = Literal[
-    "recruitment",
-    "propaganda",
-    "incitement",
-    "instruction",
-    "financing",
-    "threat",
-    "glorification",
-    "other",
-]
-FlagKind = Literal["referral", "removal_order"]
-Priority = Literal["standard", "urgent"]
-FlagStatus = Literal["held", "open", "acknowledged", "info_requested", "closed", "withdrawn"]
-OutcomeAction = Literal[
-    "account_suspended",
-    "content_removed",
-    "account_restricted",
-    "no_violation",
-    "account_not_found",
-    "insufficient_information",
-]
 SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _HANDLE = re.compile(r"^[\w.\-]{1,100}$")
 MAX_EVIDENCE = 50

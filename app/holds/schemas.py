@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from app.flags.schemas import SLUG, AccountOut, AccountRef, Strict
 from app.kit.schemas import UtcDatetime
+from app.vocabulary import HoldStatus
 
 MAX_HOLD_DAYS = 90
 
@@ -27,7 +27,7 @@ class HoldOut(BaseModel):
     """A hold, as only its own agency sees it."""
 
     id: uuid.UUID
-    status: Literal["active", "released", "expired"]
+    status: HoldStatus
     platform: str
     account: AccountOut
     country: str

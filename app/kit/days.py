@@ -1,9 +1,9 @@
-"""Calendar days in UTC: the unit of every statistics range and report period."""
+"""Calendar days and months in UTC: the unit of every statistics range and report period."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Days outside this window are refused: nothing FlagBridge counts lies there, and the
@@ -52,3 +52,71 @@ def utc_midnight_day(at: datetime) -> date:
     if utc.timetz().replace(tzinfo=None) != time(0):
         raise ValueError("must be midnight UTC: statistics are kept per UTC day")
     return utc.date()
+
+
+def month_start(day: date) -> date:
+    """The first day of day's month."""
+    return day.replace(day=1)
+
+
+def add_months(day: date, n: int) -> date:
+    """The first day of the month n months after day's month (n may be negative)."""
+    index = day.year * 12 + day.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def next_month(day: date) -> date:
+    """The first day of the month after day's month."""
+    return add_months(day, 1)
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    """[start, end) of month in UTC, as aware datetimes."""
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+    end_day = next_month(month)
+    return start, datetime(end_day.year, end_day.month, 1, tzinfo=UTC)
+
+
+def month_label(day: date) -> str:
+    """YYYY-MM of day's month."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def parse_month(value: str) -> date:
+    """The first day of a month written YYYY-MM; ValueError (fit for a client) otherwise."""
+    raw = value.strip()
+    year, _, month = raw.partition("-")
+    if len(year) != 4 or len(month) != 2 or not (year + month).isdigit():
+        raise ValueError("must be a month as YYYY-MM")
+    try:
+        parsed = date(int(year), int(month), 1)
+    except ValueError:
+        raise ValueError("must be a month as YYYY-MM") from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ValueError(f"is out of range (years {FIRST_YEAR} to {LAST_YEAR})")
+    return parsed
+
+
+def months_between(first: date, last: date) -> list[date]:
+    """The first days of every month from first's month to last's, inclusive."""
+    months: list[date] = []
+    cursor = month_start(first)
+    while cursor <= last:
+        months.append(cursor)
+        cursor = next_month(cursor)
+    return months
+
+
+def full_months_before(today: date, count: int) -> list[date]:
+    """The first days of the `count` whole months before today's month, oldest first."""
+    return [add_months(today, -n) for n in range(count, 0, -1)]
+
+
+def utc_day_start(day: date) -> datetime:
+    """Midnight UTC at the start of day."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def utc_day_end(day: date) -> datetime:
+    """Midnight UTC at the end of day (the next day's start)."""
+    return utc_day_start(day) + timedelta(days=1)

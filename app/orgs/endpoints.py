@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -21,6 +21,7 @@ from app.orgs.schemas import (
     OrganizationOut,
     OrganizationPage,
 )
+from app.vocabulary import OrgKind
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 AdminDep = Annotated[Principal, Depends(requires("admin"))]
@@ -50,7 +51,7 @@ async def create_organization(
 async def list_organizations(
     principal: AdminDep,
     session: SessionDep,
-    kind: Literal["agency", "platform", "observer", "operator"] | None = None,
+    kind: OrgKind | None = None,
     limit: LimitParam = 100,
     cursor: CursorParam = None,
 ) -> OrganizationPage:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from app.kit.schemas import StrictModel
-
-OrgKind = Literal["agency", "platform", "observer", "operator"]
+from app.vocabulary import OrgKind
 
 
 class OrganizationCreate(StrictModel):

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from app.flags.schemas import Category, OutcomeAction
 from app.kit.countries import ISO_3166_ALPHA2
 from app.kit.days import parse_utc_day
 from app.kit.schemas import StrictModel
+from app.vocabulary import Category, OutcomeAction, ReportSource
 
 MAX_ROWS = 2000
 MAX_COUNT = 1_000_000_000
 MAX_PERIOD_DAYS = 366
-Source = Literal["own_detection", "other"]
 
 
 class ReportRowIn(StrictModel):
@@ -27,7 +25,7 @@ class ReportRowIn(StrictModel):
     category: Category
     action: OutcomeAction
     count: int = Field(ge=0, le=MAX_COUNT)
-    source: Source = Field(
+    source: ReportSource = Field(
         description="own_detection: found by the platform itself; other: everything else "
         "(user reports, governments outside FlagBridge, ...)"
     )

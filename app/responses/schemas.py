@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.flags.schemas import OutcomeAction, Strict
+from app.flags.schemas import Strict
 from app.kit.schemas import UtcDatetime
+from app.vocabulary import OutcomeAction
 
 
 class QuestionIn(Strict):

@@ -23,6 +23,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.vocabulary import ACTIONED
+
 # Group name -> column of the unified row that every source below yields. Fixed strings:
 # callers choose among these names, never pass SQL.
 OUTCOME_KEYS = {
@@ -48,7 +50,6 @@ REPORT_KEYS = {
 # Live flags: this predicate matches the partial index ix_flag_account_live, so backlog
 # queries read only the live flags (a few thousand) however large the table grows.
 LIVE = "f.status NOT IN ('closed', 'withdrawn')"
-ACTIONED = ("account_suspended", "content_removed", "account_restricted")
 
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")

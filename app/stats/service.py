@@ -21,21 +21,14 @@ from app.errors import Unprocessable
 from app.kit.days import parse_utc_day, utc_midnight_day
 from app.stats import percentiles
 from app.stats import repository as repo
+from app.vocabulary import OUTCOME_ACTIONS
 
 log = logging.getLogger(__name__)
 
 OUTCOME_GROUPS = ("country", "agency", "platform", "kind", "category", "action", "month", "day")
 REPORT_GROUPS = ("platform", "country", "category", "action", "source", "month")
 RESPONSE_GROUPS = ("platform", "priority", "kind")
-ACTIONS = (
-    "account_suspended",
-    "content_removed",
-    "account_restricted",
-    "no_violation",
-    "account_not_found",
-    "insufficient_information",
-)
-ACTIONED = repo.ACTIONED
+ACTIONS = OUTCOME_ACTIONS
 
 MAX_RANGE_DAYS = 3660
 """Longest range a query may cover (ten years)."""
