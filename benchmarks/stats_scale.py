@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
@@ -34,14 +33,28 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+if __package__ in (None, ""):  # `python benchmarks/stats_scale.py`: repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import run as bench  # noqa: E402 - needs ROOT on sys.path first
+from benchmarks.harness.database import (
+    DATA_DIR,
+    RESULTS,
+    ROOT,
+    Database,
+    connect,
+    create_clients,
+    open_database,
+)
+from benchmarks.harness.report import write_json
+from benchmarks.harness.servers import (
+    fetch_token,
+    flagbridge_env,
+    start_ready,
+    stop_server,
+)
 
 DATABASE = "flagbridge_stats_bench"
-RESULTS = ROOT / "benchmarks" / "results" / "stats-latest.json"
+RESULT = RESULTS / "stats-latest.json"
 TARGET_MS = 20.0
 AGENCIES = ["ID", "PH", "MY", "AU", "TH", "MM", "SG", "NZ", "BN"]
 PLATFORMS = ["twitter", "facebook", "youtube"]
@@ -59,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--reuse", action="store_true", help="keep an already loaded database (skip the load)"
     )
-    p.add_argument("--output", type=Path, default=RESULTS, help="where to write JSON")
+    p.add_argument("--output", type=Path, default=RESULT, help="where to write JSON")
     args = p.parse_args(argv)
     if args.flags < 1000 or args.months < 2 or args.repeat < 3:
         p.error("--flags >= 1000, --months >= 2, --repeat >= 3")
@@ -69,95 +82,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # ------------------------------------------------------------------------------ database
 
 
-async def _prepare_embedded(socket_dir: str, reuse: bool) -> bool:
-    """Recreate the database unless reusing a loaded one; True if it needs loading."""
-    import asyncpg
-
-    conn = await asyncpg.connect(host=socket_dir, user="postgres", database="postgres")
-    try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
-        if reuse and exists:
-            return False
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DATABASE}"')
-        return True
-    finally:
-        await conn.close()
-
-
-def open_database(args: argparse.Namespace) -> tuple[bench.Database, bool]:
-    """DATABASE_URL, or the stats database on the embedded server of var/bench."""
-    from app.embedded import socket_dir_of, sqlalchemy_url, start_embedded, to_asyncpg_url
-    from app.migrations import upgrade_to_head
-
-    if os.environ.get("DATABASE_URL"):
-        db = bench.Database(to_asyncpg_url(os.environ["DATABASE_URL"]), embedded=False)
-        load = True
-    else:
-        server = start_embedded(bench.DATA_DIR)
-        socket_dir = socket_dir_of(server)
-        load = asyncio.run(_prepare_embedded(socket_dir, args.reuse))
-        db = bench.Database(
-            sqlalchemy_url(socket_dir, DATABASE),
-            embedded=True,
-            server=server,
-            postmaster_pid=server.get_postmaster_info().pid,
-        )
-    upgrade_to_head(ROOT / "alembic", db.url)
-    if args.reuse and not load:
-        load = not asyncio.run(_loaded(db))
-    return db, load
-
-
-async def _loaded(db: bench.Database) -> bool:
-    import asyncpg
-
-    conn = await asyncpg.connect(db.dsn)
-    try:
+async def _loaded(db: Database) -> bool:
+    async with connect(db) as conn:
         return bool(await conn.fetchval("SELECT count(*) > 1000 FROM flag"))
-    finally:
-        await conn.close()
 
 
-async def create_world(db: bench.Database) -> dict[str, Any]:
+def open_stats_database(args: argparse.Namespace) -> tuple[Database, bool]:
+    """The stats database (kept with --reuse if loaded); True if it needs loading."""
+    db, fresh = open_database(DATABASE, reuse=args.reuse)
+    return db, fresh or not asyncio.run(_loaded(db))
+
+
+async def create_world(db: Database) -> dict[str, Any]:
     """The organisations, and an observer client (its secret is kept in the JSON output)."""
-    from app.db import make_engine, make_sessionmaker
-    from app.orgs import service
-    from app.orgs.schemas import ClientCreate, OrganizationCreate
+    specs: dict[str, dict[str, Any]] = {
+        f"agency {cc}": {"kind": "agency", "name": f"Stats bench agency {cc}", "country": cc}
+        for cc in AGENCIES
+    }
+    specs |= {
+        f"platform {slug}": {"kind": "platform", "name": f"Stats bench {slug}", "platform": slug}
+        for slug in PLATFORMS
+    }
+    specs["observer"] = {"kind": "observer", "name": "Stats bench observer"}
+    orgs = await create_clients(db, specs, client_name="stats benchmark")
 
-    engine = make_engine(db.url, pool_size=1, max_overflow=0)
-    world: dict[str, Any] = {"agencies": {}, "platforms": {}}
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
+    def ids(key: str) -> dict[str, str]:
+        return {"id": orgs[key]["id"], "client_id": orgs[key]["client_id"]}
 
-            async def org(**spec: Any) -> Any:
-                return await service.create_organization(
-                    session=session,
-                    actor=None,
-                    actor_label="benchmark",
-                    data=OrganizationCreate(**spec),
-                )
-
-            async def client(org_id: Any) -> tuple[str, str]:
-                cl, secret = await service.create_client(
-                    session=session,
-                    actor=None,
-                    actor_label="benchmark",
-                    data=ClientCreate(organization_id=org_id, name="stats benchmark"),
-                )
-                return str(cl.id), secret
-
-            for cc in AGENCIES:
-                o = await org(kind="agency", name=f"Stats bench agency {cc}", country=cc)
-                world["agencies"][cc] = {"id": str(o.id), "client_id": (await client(o.id))[0]}
-            for slug in PLATFORMS:
-                o = await org(kind="platform", name=f"Stats bench {slug}", platform=slug)
-                world["platforms"][slug] = {"id": str(o.id), "client_id": (await client(o.id))[0]}
-            observer = await org(kind="observer", name="Stats bench observer")
-            world["observer_client_id"], world["observer_secret"] = await client(observer.id)
-    finally:
-        await engine.dispose()
-    return world
+    return {
+        "agencies": {cc: ids(f"agency {cc}") for cc in AGENCIES},
+        "platforms": {slug: ids(f"platform {slug}") for slug in PLATFORMS},
+        "observer_client_id": orgs["observer"]["client_id"],
+        "observer_secret": orgs["observer"]["secret"],
+    }
 
 
 LOAD_SQL = """
@@ -277,7 +234,7 @@ FROM rep,
 """
 
 
-async def load(db: bench.Database, args: argparse.Namespace) -> dict[str, float]:
+async def load(db: Database, args: argparse.Namespace) -> dict[str, float]:
     """Bulk-load closed flags, live flags and reports; rebuild the rollups; vacuum."""
     import asyncpg
 
@@ -311,7 +268,7 @@ async def load(db: bench.Database, args: argparse.Namespace) -> dict[str, float]
     return {k: round(v, 1) for k, v in timings.items()}
 
 
-async def sizes(db: bench.Database) -> dict[str, int]:
+async def sizes(db: Database) -> dict[str, int]:
     """Rows in the flag table and the rollups."""
     import asyncpg
 
@@ -412,7 +369,7 @@ def time_endpoints(base: str, token: str, repeat: int, months: int) -> list[dict
     return out
 
 
-async def direct_check(db: bench.Database, base: str, token: str, months: int) -> dict[str, Any]:
+async def direct_check(db: Database, base: str, token: str, months: int) -> dict[str, Any]:
     """One grouping from the API against COUNT(*) over the flag table, and both timings."""
     import asyncpg
     import httpx
@@ -442,41 +399,36 @@ async def direct_check(db: bench.Database, base: str, token: str, months: int) -
     return {"grouping": label, "equal": api == direct, "direct_count_ms": round(direct_ms, 1)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Set up, load, measure, check, report, tear down."""
-    args = parse_args(argv)
-    started = time.monotonic()
-    print(f"stats benchmark: database {DATABASE} ...", flush=True)
-    db, needs_load = open_database(args)
-    timings: dict[str, float] = {}
-    if needs_load:
-        world = asyncio.run(create_world(db))
-        print(f"loading {args.flags:,} closed flags over {args.months} months ...", flush=True)
-        timings = asyncio.run(load(db, args))
-        (bench.DATA_DIR / "stats-world.json").write_text(json.dumps(world))
-    else:
-        world = json.loads((bench.DATA_DIR / "stats-world.json").read_text())
-    table_sizes = asyncio.run(sizes(db))
-    print(f"rows: {table_sizes}  load: {timings}", flush=True)
+def _prepare(args: argparse.Namespace, db: Database, needs_load: bool) -> tuple[Any, Any]:
+    """The world (loaded now, or saved by an earlier load) and the load timings."""
+    if not needs_load:
+        return json.loads((DATA_DIR / "stats-world.json").read_text()), {}
+    world = asyncio.run(create_world(db))
+    print(f"loading {args.flags:,} closed flags over {args.months} months ...", flush=True)
+    timings = asyncio.run(load(db, args))
+    (DATA_DIR / "stats-world.json").write_text(json.dumps(world))
+    return world, timings
 
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    env |= {
-        "DATABASE_URL": db.url,
-        "PYTHONPATH": str(ROOT),
-        "FLAGBRIDGE_DATA_DIR": str(bench.DATA_DIR),
-        "FLAGBRIDGE_LOG_LEVEL": "WARNING",
-    }
-    server = bench.start_server(
-        "flagbridge-stats", ["app.main:create_app", "--factory"], env, "/v1/stats", "/readyz"
+
+def _measure(args: argparse.Namespace, db: Database, world: dict[str, Any]) -> tuple[Any, Any]:
+    """Start FlagBridge, time every endpoint and run the direct check; stop it."""
+    server = start_ready(
+        "flagbridge-stats",
+        ["app.main:create_app", "--factory"],
+        flagbridge_env(db),
+        "/v1/stats",
+        "/readyz",
     )
     try:
-        bench.wait_ready(server)
-        token = bench.fetch_token(server, world["observer_client_id"], world["observer_secret"])
+        token = fetch_token(server, world["observer_client_id"], world["observer_secret"])
         results = time_endpoints(server.base, token, args.repeat, args.months)
         check = asyncio.run(direct_check(db, server.base, token, args.months))
     finally:
-        bench.stop_server(server)
+        stop_server(server)
+    return results, check
 
+
+def _print_table(results: list[dict[str, Any]], check: dict[str, Any]) -> None:
     width = max(len(r["label"]) for r in results)
     print(f"\n{'endpoint':<{width}}  {'rows':>6}  {'median':>8}  {'p90':>8}  {'max':>8}")
     for r in results:
@@ -494,6 +446,19 @@ def main(argv: list[str] | None = None) -> int:
         f"check: API == direct COUNT(*) for '{check['grouping']}': {check['equal']}; the direct "
         f"query takes {check['direct_count_ms']} ms"
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Set up, load, measure, check, report, tear down."""
+    args = parse_args(argv)
+    started = time.monotonic()
+    print(f"stats benchmark: database {DATABASE} ...", flush=True)
+    db, needs_load = open_stats_database(args)
+    world, timings = _prepare(args, db, needs_load)
+    table_sizes = asyncio.run(sizes(db))
+    print(f"rows: {table_sizes}  load: {timings}", flush=True)
+    results, check = _measure(args, db, world)
+    _print_table(results, check)
     report = {
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "flags": args.flags,
@@ -506,8 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         "target_ms": TARGET_MS,
         "wall_seconds": round(time.monotonic() - started, 1),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.output, report)
     print(f"wrote {args.output.relative_to(ROOT)} ({report['wall_seconds']} s in all)")
     return 0 if check["equal"] else 1
 

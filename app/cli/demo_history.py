@@ -23,18 +23,33 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.principal import Principal
-from app.cli.demo_flags import CATEGORIES, LEGAL_BASIS, OUTCOMES, PREFIXES
+from app.cli.demo_flags import (
+    LEGAL_BASIS,
+    PREFIXES,
+    URGENT_CATEGORIES,
+    WITHDRAW_REASON,
+    pick_category,
+    pick_outcome,
+    principal_for,
+)
+from app.flags import repository as flags_repo
+from app.kit.clock import utc_now
+from app.kit.days import full_months_before, month_bounds, next_month
+from app.kit.locks import AdvisoryLock
+from app.models import ApiClient, Organization
+from app.models.audit_entry import AuditEntry
 from app.platform_reports import service as reports
 from app.platform_reports.schemas import PlatformReportIn, ReportRowIn
 from app.stats import repository as stats_repo
+from app.vocabulary import FLAG_KINDS, PRIORITIES, Category
 
 MARKER = "demo.history_created"
 MONTHS = 24
@@ -60,7 +75,7 @@ OTHER_PLATFORMS = {
     "facebook": (0.42, 0.99, 0.45),
     "youtube": (0.26, 0.90, 0.35),
 }
-CATEGORY_SHARES = {
+CATEGORY_SHARES: dict[Category, float] = {
     "propaganda": 0.42,
     "recruitment": 0.20,
     "glorification": 0.14,
@@ -70,116 +85,131 @@ CATEGORY_SHARES = {
     "threat": 0.01,
     "other": 0.04,
 }
-DUE_SECONDS = {("removal_order", "standard"): 3600, ("removal_order", "urgent"): 3600}
-DUE_SECONDS |= {("referral", "urgent"): 14400, ("referral", "standard"): 86400}
+DeadlineSpans = dict[tuple[str, str, str], timedelta]
 
 
-def month_starts(today: date, months: int = MONTHS) -> list[date]:
-    """The first days of the `months` full months before today's month, oldest first."""
-    starts: list[date] = []
-    cursor = today.replace(day=1)
-    for _ in range(months):
-        cursor = (cursor - timedelta(days=1)).replace(day=1)
-        starts.append(cursor)
-    return starts[::-1]
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+def history_months(today: date) -> list[date]:
+    """The first days of the months the history covers, oldest first."""
+    return full_months_before(today, MONTHS)
 
 
 async def _marked(session: AsyncSession) -> bool:
-    return bool(
-        (
-            await session.execute(
-                text("SELECT 1 FROM audit_entry WHERE action = :a LIMIT 1"), {"a": MARKER}
-            )
-        ).scalar()
-    )
+    found = await session.scalar(select(AuditEntry.seq).where(AuditEntry.action == MARKER).limit(1))
+    return found is not None
 
 
 async def _demo_orgs(session: AsyncSession, names: list[str]) -> list[dict[str, Any]]:
+    """The named organisations with their first API client (the one the demo made)."""
     rows = await session.execute(
-        text(
-            "SELECT o.id, o.kind, o.name, o.country, o.platform, "
-            "(SELECT c.id FROM api_client c WHERE c.organization_id = o.id "
-            " ORDER BY c.created_at LIMIT 1) AS client_id "
-            "FROM organization o WHERE o.name = ANY(:names)"
-        ),
-        {"names": names},
+        select(Organization, ApiClient)
+        .join(ApiClient, ApiClient.organization_id == Organization.id)
+        .where(Organization.name.in_(names))
+        .order_by(Organization.id, ApiClient.created_at)
+        .distinct(Organization.id)
     )
-    return [dict(r._mapping) for r in rows]
+    return [
+        {
+            "id": org.id,
+            "kind": org.kind,
+            "name": org.name,
+            "country": org.country,
+            "platform": org.platform,
+            "client_id": client.id,
+            "scopes": client.scopes,
+        }
+        for org, client in rows.tuples()
+    ]
 
 
-def _flag_rows(
-    rng: random.Random,
-    months: list[date],
-    agencies: dict[str, dict[str, Any]],
-    platforms: dict[str, dict[str, Any]],
-    now: datetime,
-) -> list[dict[str, Any]]:
+async def _deadline_spans(session: AsyncSession, countries: list[str]) -> DeadlineSpans:
+    """Each (country, kind, priority)'s deadline span, from the flags domain's own rule.
+
+    The rule answers "the deadline of a flag whose clock starts now"; within one
+    transaction now() is fixed, so subtracting it leaves the policy's span.
+    """
+    now = (await session.execute(select(func.now()))).scalar_one()
+    spans: DeadlineSpans = {}
+    for cc in countries:
+        for kind in FLAG_KINDS:
+            for priority in PRIORITIES:
+                shape = {"country": cc, "kind": kind, "priority": priority}
+                spans[(cc, kind, priority)] = await flags_repo.due_at_from_now(session, shape) - now
+    return spans
+
+
+@dataclass(frozen=True, slots=True)
+class _World:
+    """What every historical flag is drawn against."""
+
+    agencies: dict[str, dict[str, Any]]
+    platforms: dict[str, dict[str, Any]]
+    deadlines: DeadlineSpans
+    now: datetime
+
+
+def _flag_rows(rng: random.Random, months: list[date], world: _World) -> list[dict[str, Any]]:
     """Every historical flag, generated from a fixed seed (the same world every time)."""
-    countries = list(COUNTRY_WEIGHTS)
-    slugs = list(PLATFORM_WEIGHTS)
     out: list[dict[str, Any]] = []
     for i, start in enumerate(months):
-        month_seconds = (_next_month(start) - start).days * 86400
-        base = datetime.combine(start, time(0), tzinfo=UTC)
         # The working group ramps up: about 200 flags a month at first, 650 at the end,
         # with bursts (e.g. after an attack) in a few months.
         count = int((200 + 450 * i / (len(months) - 1)) * rng.uniform(0.85, 1.15))
         if rng.random() < 0.15:
             count = int(count * rng.uniform(1.4, 1.9))
         for n in range(count):
-            cc = rng.choices(countries, weights=list(COUNTRY_WEIGHTS.values()))[0]
-            slug = rng.choices(slugs, weights=list(PLATFORM_WEIGHTS.values()))[0]
-            category, _, summary = rng.choices(CATEGORIES, weights=[c[1] for c in CATEGORIES])[0]
-            kind = "removal_order" if rng.random() < 0.1 else "referral"
-            urgent = category in ("threat", "instruction") or rng.random() < 0.12
-            priority = "urgent" if urgent else "standard"
-            submitted = base + timedelta(seconds=rng.uniform(0, month_seconds))
-            # Minutes to acknowledge: faster for urgent flags and removal orders.
-            scale = 25 if urgent or kind == "removal_order" else 150
-            ack = submitted + timedelta(minutes=rng.lognormvariate(0, 0.9) * scale)
-            done = ack + timedelta(minutes=rng.lognormvariate(0, 1.0) * (45 if urgent else 400))
-            if done >= now:
-                continue
-            withdrawn = rng.random() < 0.03
-            out.append(
-                {
-                    "agency": agencies[cc]["id"],
-                    "client": agencies[cc]["client_id"],
-                    "country": cc,
-                    "platform": slug,
-                    "platform_org": platforms[slug]["id"],
-                    "handle": f"{rng.choice(PREFIXES)}_{start:%Y%m}_{n:04d}",
-                    "kind": kind,
-                    "category": category,
-                    "priority": priority,
-                    "legal_basis": LEGAL_BASIS[cc],
-                    "summary": summary,
-                    "evidence": json.dumps(
-                        [
-                            {
-                                "url": f"https://evidence.{cc.lower()}.example.gov/cases/"
-                                f"{start:%Y%m}-{n:04d}/capture.png",
-                                "captured_at": submitted.isoformat(),
-                            }
-                        ]
-                    ),
-                    "ref": f"{cc}-CT-{start:%Y%m}-{n:04d}",
-                    "status": "withdrawn" if withdrawn else "closed",
-                    "submitted": submitted,
-                    "due": submitted + timedelta(seconds=DUE_SECONDS[(kind, priority)]),
-                    "acked": None if withdrawn else ack,
-                    "closed": None if withdrawn else done,
-                    "withdrawn": done if withdrawn else None,
-                    "action": None
-                    if withdrawn
-                    else rng.choices(OUTCOMES, weights=[o[1] for o in OUTCOMES])[0][0],
-                }
-            )
+            row = _flag_row(rng, start, n, world)
+            if row is not None:
+                out.append(row)
     return out
+
+
+def _flag_row(rng: random.Random, start: date, n: int, world: _World) -> dict[str, Any] | None:
+    """The n-th settled flag of a month (None if it would settle in the future)."""
+    cc = rng.choices(list(COUNTRY_WEIGHTS), weights=list(COUNTRY_WEIGHTS.values()))[0]
+    slug = rng.choices(list(PLATFORM_WEIGHTS), weights=list(PLATFORM_WEIGHTS.values()))[0]
+    category, summary = pick_category(rng)
+    kind = "removal_order" if rng.random() < 0.1 else "referral"
+    urgent = category in URGENT_CATEGORIES or rng.random() < 0.12
+    priority = "urgent" if urgent else "standard"
+    month_start, month_end = month_bounds(start)
+    submitted = month_start + (month_end - month_start) * rng.uniform(0, 1)
+    # Minutes to acknowledge: faster for urgent flags and removal orders.
+    scale = 25 if urgent or kind == "removal_order" else 150
+    ack = submitted + timedelta(minutes=rng.lognormvariate(0, 0.9) * scale)
+    done = ack + timedelta(minutes=rng.lognormvariate(0, 1.0) * (45 if urgent else 400))
+    if done >= world.now:
+        return None
+    withdrawn = rng.random() < 0.03
+    code = f"{start:%Y%m}-{n:04d}"
+    return {
+        "agency": world.agencies[cc]["id"],
+        "client": world.agencies[cc]["client_id"],
+        "country": cc,
+        "platform": slug,
+        "platform_org": world.platforms[slug]["id"],
+        "handle": f"{rng.choice(PREFIXES)}_{start:%Y%m}_{n:04d}",
+        "kind": kind,
+        "category": category,
+        "priority": priority,
+        "legal_basis": LEGAL_BASIS[cc],
+        "summary": summary,
+        "evidence": json.dumps(
+            [
+                {
+                    "url": f"https://evidence.{cc.lower()}.example.gov/cases/{code}/capture.png",
+                    "captured_at": submitted.isoformat(),
+                }
+            ]
+        ),
+        "ref": f"{cc}-CT-{code}",
+        "status": "withdrawn" if withdrawn else "closed",
+        "submitted": submitted,
+        "due": submitted + world.deadlines[(cc, kind, priority)],
+        "acked": None if withdrawn else ack,
+        "closed": None if withdrawn else done,
+        "withdrawn": done if withdrawn else None,
+        "action": None if withdrawn else pick_outcome(rng),
+    }
 
 
 FLAG_COLUMNS = {
@@ -209,7 +239,8 @@ FLAG_COLUMNS = {
 async def _insert_flags(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
     """Accounts, flags and their history events in one statement (the trigger counts them)."""
     unnest = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in FLAG_COLUMNS.items())
-    params = {c: [r[c] for r in rows] for c in FLAG_COLUMNS}
+    params: dict[str, Any] = {c: [r[c] for r in rows] for c in FLAG_COLUMNS}
+    params["reason"] = WITHDRAW_REASON
     result = await session.execute(
         text(
             f"""
@@ -232,8 +263,7 @@ async def _insert_flags(session: AsyncSession, rows: list[dict[str, Any]]) -> in
                        s.submitted, s.submitted, s.due,
                        coalesce(s.acked, s.withdrawn) - interval '1 minute',
                        s.acked, s.closed, s.withdrawn,
-                       CASE WHEN s.withdrawn IS NOT NULL
-                            THEN 'Account already removed by the platform.' END,
+                       CASE WHEN s.withdrawn IS NOT NULL THEN CAST(:reason AS text) END,
                        s.action, s.closed, coalesce(s.closed, s.withdrawn)
                 FROM src s JOIN acc ON acc.platform = s.platform AND acc.handle = s.handle
                 RETURNING id, agency_org_id, platform_org_id, submitted_at, delivered_at,
@@ -248,7 +278,7 @@ async def _insert_flags(session: AsyncSession, rows: list[dict[str, Any]]) -> in
                     ('outcome', ins.closed_at, ins.platform_org_id,
                      jsonb_build_object('action', ins.outcome_action)),
                     ('withdrawn', ins.withdrawn_at, ins.agency_org_id,
-                     '{{"reason": "Account already removed by the platform."}}'::jsonb)
+                     jsonb_build_object('reason', CAST(:reason AS text)))
                 ) AS e (type, at, actor, data)
                 WHERE e.at IS NOT NULL
             )
@@ -330,14 +360,7 @@ async def _submit_reports(
     twitter = twitter_monthly_totals(rng)
     submitted = 0
     for slug, org in platforms.items():
-        principal = Principal(
-            client_id=org["client_id"],
-            org_id=org["id"],
-            kind="platform",
-            country=None,
-            platform=slug,
-            scopes=frozenset({"flags:respond", "feed:read"}),
-        )
+        principal = principal_for(org)
         for i, start in enumerate(months):
             if slug == "twitter":
                 total, own, suspended = twitter[i], TWITTER_OWN_SHARE, 1.0
@@ -346,7 +369,7 @@ async def _submit_reports(
                 total = round(twitter[i] * share * rng.uniform(0.85, 1.15))
             data = PlatformReportIn(
                 period_start=start,
-                period_end=_next_month(start),
+                period_end=next_month(start),
                 rows=_report_rows(rng, total, own, suspended),
             )
             await reports.submit_report(session=session, principal=principal, data=data)
@@ -358,7 +381,7 @@ async def create_history(
     session: AsyncSession, *, agency_names: list[str], platform_names: list[str], seed: int = 2017
 ) -> dict[str, int]:
     """Add the demo's two years of flags and platform reports, once; {} if already there."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(7243003)"))
+    await session.execute(select(func.pg_advisory_xact_lock(int(AdvisoryLock.DEMO_HISTORY))))
     if await _marked(session):
         return {}
     orgs = await _demo_orgs(session, [*agency_names, *platform_names])
@@ -367,17 +390,14 @@ async def create_history(
     if set(agencies) != set(COUNTRY_WEIGHTS) or set(platforms) != set(PLATFORM_WEIGHTS):
         return {}
     rng = random.Random(seed)  # noqa: S311 - demo data, not security
-    now = datetime.now(UTC)
-    months = month_starts(now.date())
-    flags = await _insert_flags(session, _flag_rows(rng, months, agencies, platforms, now))
+    now = utc_now()
+    months = history_months(now.date())
+    world = _World(agencies, platforms, await _deadline_spans(session, list(agencies)), now)
+    flags = await _insert_flags(session, _flag_rows(rng, months, world))
     report_count = await _submit_reports(session, rng, months, platforms)
     # Fold the history's rollup rows now rather than on the server's first fold.
     await stats_repo.fold(session, limit=len(months) * 100_000)
-    summary = {
-        "history_flags": flags,
-        "platform_reports": report_count,
-        "months": len(months),
-    }
+    summary = {"history_flags": flags, "platform_reports": report_count, "months": len(months)}
     await audit.record(
         session=session,
         actor=None,
@@ -385,6 +405,6 @@ async def create_history(
         action=MARKER,
         object_type="demo",
         object_id=uuid.UUID(int=0),
-        data={**summary, "from": months[0].isoformat(), "to": _next_month(months[-1]).isoformat()},
+        data={**summary, "from": months[0].isoformat(), "to": next_month(months[-1]).isoformat()},
     )
     return summary

@@ -389,3 +389,18 @@ async def release_held_flag(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def submit_flags(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    flags: list[FlagCreate],
+    request_id: str | None = None,
+    client_ip: str | None = None,
+) -> list[dict[str, Any]]:
+    """Submit validated flags as POST /v1/flags/batch does: each succeeds or fails alone."""
+    items = [{"index": i, "flag": f.model_dump(mode="json")} for i, f in enumerate(flags)]
+    return await repo.submit_batch(
+        session, principal=principal, items=items, request_id=request_id, client_ip=client_ip
+    )

@@ -9,7 +9,9 @@ from types import SimpleNamespace
 from sqlalchemy import text
 
 from app.cli.demo import AGENCIES, PLATFORMS
-from app.cli.demo_history import TWITTER_HALVES, create_history, month_starts
+from app.cli.demo_flags import CATEGORY_PROFILE, OUTCOME_WEIGHTS
+from app.cli.demo_history import CATEGORY_SHARES, TWITTER_HALVES, create_history, history_months
+from app.vocabulary import CATEGORIES, OUTCOME_ACTIONS
 from tests.cli.test_cli import cli
 from tests.stats.conftest import api_counts, assert_rollups_match, direct_counts, rollup_sums
 
@@ -34,7 +36,7 @@ async def test_demo_history_shape_exactness_and_idempotency(
     ).json()["access_token"]
     observer = SimpleNamespace(headers={"Authorization": f"Bearer {token}"})
 
-    months = month_starts(datetime.now(UTC).date())
+    months = history_months(datetime.now(UTC).date())
     span = {"from": months[0].isoformat(), "to": datetime.now(UTC).date().isoformat()}
     per_month = await api_counts(client, observer, ["month"], **span)
     # Every month of the history has hundreds of outcomes, none has tens of thousands.
@@ -99,3 +101,9 @@ async def test_demo_history_shape_exactness_and_idempotency(
         )
     assert again == {}
     assert await snapshot() == before
+
+
+def test_demo_draws_from_every_word_of_the_vocabulary():
+    assert set(CATEGORY_PROFILE) == set(CATEGORIES)
+    assert set(CATEGORY_SHARES) == set(CATEGORIES)
+    assert set(OUTCOME_WEIGHTS) == set(OUTCOME_ACTIONS)

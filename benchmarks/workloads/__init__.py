@@ -1,0 +1,1 @@
+"""What the benchmarks measure, one module per workload, on top of benchmarks/harness."""
