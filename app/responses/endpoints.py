@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from app.auth.principal import Principal, requires
+from app.auth.dependencies import RespondDep
 from app.db import SessionDep
-from app.errors import AUTH_ERRORS, AppError, Unprocessable, invalid, problem_responses
+from app.errors import AUTH_ERRORS, AppError, field_error, invalid, problem_responses
+from app.feeds.dependencies import PokeDep
 from app.flags import service as flags
 from app.flags.schemas import FlagOut
 from app.responses.schemas import (
@@ -23,7 +24,6 @@ from app.responses.schemas import (
 )
 
 router = APIRouter(tags=["platform responses"])
-RespondDep = Annotated[Principal, Depends(requires("flags:respond"))]
 
 
 @router.post(
@@ -33,14 +33,14 @@ RespondDep = Annotated[Principal, Depends(requires("flags:respond"))]
     responses=problem_responses(*AUTH_ERRORS, 404, 409),
 )
 async def acknowledge(
-    flag_id: uuid.UUID, request: Request, principal: RespondDep, session: SessionDep
+    flag_id: uuid.UUID, principal: RespondDep, session: SessionDep, poke: PokeDep
 ) -> JSONResponse:
     """Acknowledge receipt (idempotent)."""
     flag = await flags.acknowledge(
         session=session,
         principal=principal,
         flag_id=flag_id,
-        poke=request.app.state.feed_notifier.poke,
+        poke=poke,
     )
     return JSONResponse(flag)
 
@@ -54,9 +54,9 @@ async def acknowledge(
 async def request_info(
     flag_id: uuid.UUID,
     body: QuestionIn,
-    request: Request,
     principal: RespondDep,
     session: SessionDep,
+    poke: PokeDep,
 ) -> JSONResponse:
     """Ask the agency a question; the deadline clock pauses until it answers."""
     flag = await flags.request_info(
@@ -64,7 +64,7 @@ async def request_info(
         principal=principal,
         flag_id=flag_id,
         question=body.question,
-        poke=request.app.state.feed_notifier.poke,
+        poke=poke,
     )
     return JSONResponse(flag)
 
@@ -78,9 +78,9 @@ async def request_info(
 async def record_outcome(
     flag_id: uuid.UUID,
     body: OutcomeIn,
-    request: Request,
     principal: RespondDep,
     session: SessionDep,
+    poke: PokeDep,
 ) -> JSONResponse:
     """Report what you did; closes the flag. The same outcome again is 200, another is 409."""
     flag, _ = await flags.record_outcome(
@@ -90,7 +90,7 @@ async def record_outcome(
         action=body.action,
         note=body.note,
         actioned_at=body.actioned_at,
-        poke=request.app.state.feed_notifier.poke,
+        poke=poke,
     )
     return JSONResponse(flag)
 
@@ -102,19 +102,15 @@ async def record_outcome(
     responses=problem_responses(*AUTH_ERRORS),
 )
 async def record_outcome_batch(
-    body: OutcomeBatchIn, request: Request, principal: RespondDep, session: SessionDep
+    body: OutcomeBatchIn, principal: RespondDep, session: SessionDep, poke: PokeDep
 ) -> JSONResponse:
     """Up to 1000 acks and outcomes; each item succeeds or fails on its own (savepoints)."""
-    poke = request.app.state.feed_notifier.poke
     results: list[dict[str, Any]] = []
     for index, raw in enumerate(body.items):
         try:
             item = OutcomeBatchItem.model_validate(raw)
             if item.type == "outcome" and item.action is None:
-                raise Unprocessable(
-                    "Invalid input: action",
-                    errors=[{"field": "action", "message": "required for an outcome"}],
-                )
+                raise field_error("action", "required for an outcome")
         except ValidationError as exc:
             results.append({"index": index, "status": 422, "error": invalid(exc).to_problem()})
             continue
