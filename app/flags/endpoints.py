@@ -121,9 +121,8 @@ async def submit_flag_batch(
 ) -> Response:
     """Submit up to 1000 flags; each item succeeds or fails on its own."""
     valid, errors = service.validate_batch_items(body.flags)
-    request_hash = service.request_hash(
-        {"valid": valid, "invalid": {str(i): body.flags[i] for i in sorted(errors)}}
-    )
+    # Invalid items take part by their raw body, so a retry that fixes one is a new request.
+    request = {"valid": valid, "invalid": {str(i): body.flags[i] for i in sorted(errors)}}
 
     async def submit() -> Created:
         stored = await repo.submit_batch(
@@ -151,10 +150,10 @@ async def submit_flag_batch(
 
     return await create_once(
         session,
-        client_id=principal.client_id,
-        route=BATCH_ROUTE,
+        principal.client_id,
+        BATCH_ROUTE,
         key=idempotency_key,
-        request_hash=request_hash,
+        request=request,
         create=submit,
     )
 

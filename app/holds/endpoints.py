@@ -15,7 +15,6 @@ from app.errors import AUTH_ERRORS, problem_responses
 from app.feeds.dependencies import PokeDep
 from app.holds import service
 from app.holds.schemas import HoldCreate, HoldOut, HoldPage
-from app.kit.canonical import sha256_hex
 from app.kit.idempotency import IdempotencyKey
 from app.kit.idempotent_route import Created, create_once
 from app.kit.pagination import CursorParam, LimitParam, page_response
@@ -46,12 +45,7 @@ async def create_hold(
         return Created(201, hold, location=f"/v1/holds/{hold['id']}")
 
     return await create_once(
-        session,
-        client_id=principal.client_id,
-        route=ROUTE,
-        key=idempotency_key,
-        request_hash=sha256_hex(body.model_dump(mode="json")),
-        create=create,
+        session, principal.client_id, ROUTE, key=idempotency_key, request=body, create=create
     )
 
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit import idempotency
+from app.kit.canonical import sha256_hex
 
 
 @dataclass(frozen=True)
@@ -29,14 +31,21 @@ class Created:
 
 async def create_once(
     session: AsyncSession,
-    *,
     client_id: uuid.UUID,
     route: str,
+    *,
     key: str | None,
-    request_hash: str,
+    request: Any,
     create: Callable[[], Awaitable[Created]],
 ) -> Response:
-    """Replay the response stored under key, or run create and store its response."""
+    """Replay the response stored under key, or run create and store its response.
+
+    `request` is what identifies the request (a pydantic model is compared as its JSON):
+    the same key with a different request is a 422.
+    """
+    if isinstance(request, BaseModel):
+        request = request.model_dump(mode="json")
+    request_hash = sha256_hex(request)
     if key:
         replay = await idempotency.check(
             session, client_id=client_id, route=route, key=key, request_hash=request_hash

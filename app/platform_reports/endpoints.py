@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse, Response
 from app.auth.dependencies import RespondDep
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
-from app.kit.canonical import sha256_hex
 from app.kit.idempotency import IdempotencyKey
 from app.kit.idempotent_route import Created, create_once
 from app.kit.pagination import CursorParam, LimitParam, page_response
@@ -50,12 +49,7 @@ async def submit_report(
         return Created(201 if created else 200, report, location=location)
 
     return await create_once(
-        session,
-        client_id=principal.client_id,
-        route=ROUTE,
-        key=idempotency_key,
-        request_hash=sha256_hex(body.model_dump(mode="json")),
-        create=submit,
+        session, principal.client_id, ROUTE, key=idempotency_key, request=body, create=submit
     )
 
 
