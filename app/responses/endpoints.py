@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from app.auth.dependencies import RespondDep
 from app.db import SessionDep
-from app.errors import AUTH_ERRORS, AppError, field_error, invalid, problem_responses
+from app.errors import AUTH_ERRORS, problem_responses
 from app.feeds.dependencies import PokeDep
 from app.flags import service as flags
 from app.flags.schemas import FlagOut
+from app.responses import service
 from app.responses.schemas import (
     OutcomeBatchIn,
-    OutcomeBatchItem,
     OutcomeBatchOut,
     OutcomeIn,
     QuestionIn,
@@ -105,37 +103,7 @@ async def record_outcome_batch(
     body: OutcomeBatchIn, principal: RespondDep, session: SessionDep, poke: PokeDep
 ) -> JSONResponse:
     """Up to 1000 acks and outcomes; each item succeeds or fails on its own (savepoints)."""
-    results: list[dict[str, Any]] = []
-    for index, raw in enumerate(body.items):
-        try:
-            item = OutcomeBatchItem.model_validate(raw)
-            if item.type == "outcome" and item.action is None:
-                raise field_error("action", "required for an outcome")
-        except ValidationError as exc:
-            results.append({"index": index, "status": 422, "error": invalid(exc).to_problem()})
-            continue
-        except AppError as exc:
-            results.append({"index": index, "status": exc.status, "error": exc.to_problem()})
-            continue
-        try:
-            async with session.begin_nested():
-                if item.type == "ack":
-                    flag = await flags.acknowledge(
-                        session=session, principal=principal, flag_id=item.flag_id, poke=poke
-                    )
-                else:
-                    assert item.action is not None
-                    flag, _ = await flags.record_outcome(
-                        session=session,
-                        principal=principal,
-                        flag_id=item.flag_id,
-                        action=item.action,
-                        note=item.note,
-                        actioned_at=item.actioned_at,
-                        poke=poke,
-                    )
-        except AppError as exc:
-            results.append({"index": index, "status": exc.status, "error": exc.to_problem()})
-            continue
-        results.append({"index": index, "status": 200, "flag": flag})
+    results = await service.record_batch(
+        session=session, principal=principal, items=body.items, poke=poke
+    )
     return JSONResponse({"results": results})
