@@ -3,6 +3,8 @@ flags it issues from then on; the defaults can be changed but never removed."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -23,6 +25,24 @@ def _country(value: str) -> str:
     return country
 
 
+async def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    change: str,
+    policy: DeadlinePolicy,
+    data: dict[str, Any],
+) -> None:
+    # A policy row is audited by its key, country/kind/priority.
+    await audit.record(
+        session=session,
+        actor=principal,
+        action=f"deadline_policy.{change}",
+        object_type="deadline_policy",
+        object_id=f"{policy.country}/{policy.kind}/{policy.priority}",
+        data=data,
+    )
+
+
 async def list_policies(*, session: AsyncSession) -> list[DeadlinePolicy]:
     """The default deadlines and every country's overrides."""
     return [DeadlinePolicy(**row) for row in await repo.list_all(session)]
@@ -41,15 +61,9 @@ async def set_policy(
     cc = _country(country)
     old = await repo.seconds_of(session, country=cc, kind=kind, priority=priority)
     await repo.upsert(session, country=cc, kind=kind, priority=priority, seconds=seconds)
-    await audit.record(
-        session=session,
-        actor=principal,
-        action="deadline_policy.set",
-        object_type="deadline_policy",
-        object_id=f"{cc}/{kind}/{priority}",
-        data={"seconds": seconds, "previous_seconds": old},
-    )
-    return DeadlinePolicy(country=cc, kind=kind, priority=priority, seconds=seconds)
+    policy = DeadlinePolicy(country=cc, kind=kind, priority=priority, seconds=seconds)
+    await _audit(session, principal, "set", policy, {"seconds": seconds, "previous_seconds": old})
+    return policy
 
 
 async def delete_policy(
@@ -62,11 +76,5 @@ async def delete_policy(
     deleted = await repo.delete_row(session, country=cc, kind=kind, priority=priority)
     if deleted is None:
         raise NotFound("No such policy")
-    await audit.record(
-        session=session,
-        actor=principal,
-        action="deadline_policy.deleted",
-        object_type="deadline_policy",
-        object_id=f"{cc}/{kind}/{priority}",
-        data={"previous_seconds": deleted},
-    )
+    policy = DeadlinePolicy(country=cc, kind=kind, priority=priority, seconds=deleted)
+    await _audit(session, principal, "deleted", policy, {"previous_seconds": deleted})
