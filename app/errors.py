@@ -31,6 +31,14 @@ class AppError(Exception):
     slug: str = "internal"
     title: str = "Internal Server Error"
 
+    def __init_subclass__(
+        cls, *, status: int | None = None, slug: str = "", title: str = "", **kwargs: Any
+    ) -> None:
+        # Each kind of error is declared by its class line: `class X(AppError, status=...)`.
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status, cls.slug, cls.title = status, slug, title
+
     def __init__(
         self,
         detail: str | None = None,
@@ -55,16 +63,12 @@ class AppError(Exception):
         return body
 
 
-class BadRequest(AppError):
+class BadRequest(AppError, status=400, slug="bad-request", title="Bad Request"):
     """The request is malformed in a way validation does not cover."""
 
-    status, slug, title = 400, "bad-request", "Bad Request"
 
-
-class Unauthorized(AppError):
+class Unauthorized(AppError, status=401, slug="unauthorized", title="Unauthorized"):
     """No token, or a token that does not verify."""
-
-    status, slug, title = 401, "unauthorized", "Unauthorized"
 
     def __init__(
         self,
@@ -80,46 +84,32 @@ class Unauthorized(AppError):
         )
 
 
-class Forbidden(AppError):
+class Forbidden(AppError, status=403, slug="forbidden", title="Forbidden"):
     """Authenticated, but the token lacks what the route needs."""
 
-    status, slug, title = 403, "forbidden", "Forbidden"
 
-
-class NotFound(AppError):
+class NotFound(AppError, status=404, slug="not-found", title="Not Found"):
     """Absent, or belonging to someone else (the two are never told apart)."""
 
-    status, slug, title = 404, "not-found", "Not Found"
 
-
-class MethodNotAllowed(AppError):
+class MethodNotAllowed(AppError, status=405, slug="method-not-allowed", title="Method Not Allowed"):
     """The route exists but not with this method."""
 
-    status, slug, title = 405, "method-not-allowed", "Method Not Allowed"
 
-
-class Conflict(AppError):
+class Conflict(AppError, status=409, slug="conflict", title="Conflict"):
     """The request conflicts with the current state of the resource."""
 
-    status, slug, title = 409, "conflict", "Conflict"
 
-
-class Gone(AppError):
+class Gone(AppError, status=410, slug="gone", title="Gone"):
     """The thing asked for existed but is past its retention."""
 
-    status, slug, title = 410, "gone", "Gone"
 
-
-class PayloadTooLarge(AppError):
+class PayloadTooLarge(AppError, status=413, slug="payload-too-large", title="Payload Too Large"):
     """The request body is over the configured limit."""
 
-    status, slug, title = 413, "payload-too-large", "Payload Too Large"
 
-
-class Unprocessable(AppError):
+class Unprocessable(AppError, status=422, slug="validation", title="Unprocessable Content"):
     """Well-formed but invalid input; `errors` names each failing field."""
-
-    status, slug, title = 422, "validation", "Unprocessable Content"
 
     def __init__(self, detail: str, *, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(detail, errors=errors or [])
@@ -130,16 +120,12 @@ def field_error(field: str, message: str) -> Unprocessable:
     return Unprocessable(f"Invalid input: {field}", errors=[{"field": field, "message": message}])
 
 
-class RateLimited(AppError):
+class RateLimited(AppError, status=429, slug="rate-limited", title="Too Many Requests"):
     """Too many requests; Retry-After says when to come back."""
 
-    status, slug, title = 429, "rate-limited", "Too Many Requests"
 
-
-class ServiceUnavailable(AppError):
+class ServiceUnavailable(AppError, status=503, slug="unavailable", title="Service Unavailable"):
     """A dependency (usually the database) is not available."""
-
-    status, slug, title = 503, "unavailable", "Service Unavailable"
 
 
 def problem_response(

@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from app.audit import checkpoints, partitions, sealing
 from app.audit import repository as repo
 from app.audit.schemas import ActorOut, AuditEntryOut, AuditPage
-from app.auth.principal import Principal, requires
+from app.auth.dependencies import AuditReadDep
 from app.db import SessionDep
-from app.errors import AUTH_ERRORS, Unprocessable, problem_responses
-from app.kit.pagination import CursorParam, LimitParam, decode_cursor, encode_cursor
+from app.errors import AUTH_ERRORS, problem_responses
+from app.kit.pagination import CursorParam, LimitParam, decode_seq_cursor, seq_page
 from app.kit.schemas import UtcDatetime
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 )
 async def verify_audit_chain(
     request: Request,
-    principal: Annotated[Principal, Depends(requires("audit:read"))],
+    principal: AuditReadDep,
     session: SessionDep,
 ) -> dict[str, object]:
     """Seal what has committed, then recompute the hash chain over every sealed entry:
@@ -48,28 +48,17 @@ async def verify_audit_chain(
     responses=problem_responses(*AUTH_ERRORS),
 )
 async def list_audit_checkpoints(
-    principal: Annotated[Principal, Depends(requires("audit:read"))],
+    principal: AuditReadDep,
     session: SessionDep,
     limit: LimitParam = 100,
     cursor: CursorParam = None,
 ) -> dict[str, object]:
     """Signed checkpoints of the chain, oldest first. Keep copies: a later rewrite of the
     log by anyone, database superusers included, no longer matches them."""
-    after = _seq_cursor(cursor)
-    page = await checkpoints.list_checkpoints(session, after_id=after, limit=limit + 1)
-    nxt = encode_cursor([page[limit - 1][0]]) if len(page) > limit else None
-    return {"items": [cp for _, cp in page[:limit]], "next_cursor": nxt}
-
-
-def _seq_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    (after,) = decode_cursor(cursor, arity=1)
-    if not isinstance(after, int) or not 0 <= after < 2**63:
-        raise Unprocessable(
-            "Invalid cursor", errors=[{"field": "cursor", "message": "not a valid cursor"}]
-        )
-    return after
+    after = decode_seq_cursor(cursor)
+    rows = await checkpoints.list_checkpoints(session, after_id=after, limit=limit + 1)
+    page, nxt = seq_page(rows, limit, lambda row: row[0])
+    return {"items": [cp for _, cp in page], "next_cursor": nxt}
 
 
 @router.get(
@@ -79,7 +68,7 @@ def _seq_cursor(cursor: str | None) -> int:
     responses=problem_responses(*AUTH_ERRORS),
 )
 async def list_audit_entries(
-    principal: Annotated[Principal, Depends(requires("audit:read"))],
+    principal: AuditReadDep,
     session: SessionDep,
     actor: Annotated[uuid.UUID | None, Query(description="Client id of the actor")] = None,
     organization: Annotated[
@@ -94,7 +83,7 @@ async def list_audit_entries(
 ) -> AuditPage:
     """The audit log in order of `seq`, filtered by actor, organisation, object, action and
     time range."""
-    after = _seq_cursor(cursor)
+    after = decode_seq_cursor(cursor)
     rows = await repo.list_entries(
         session,
         actor=actor,
@@ -106,10 +95,7 @@ async def list_audit_entries(
         after_seq=after,
         limit=limit + 1,
     )
-    nxt = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        nxt = encode_cursor([rows[-1]["seq"]])
+    rows, nxt = seq_page(rows, limit, lambda row: row["seq"])
     items = [
         AuditEntryOut(
             seq=r["seq"],

@@ -83,17 +83,21 @@ def with_sessionmaker(
     return asyncio.run(runner())
 
 
-async def every_page(
-    fetch: Callable[[str | None], Awaitable[tuple[list[T], str | None]]],
+def every_item(
+    fetch: Callable[[AsyncSession, str | None], Awaitable[tuple[list[T], str | None]]],
 ) -> list[T]:
-    """Follow a paginated service call from the first page to the last."""
-    items: list[T] = []
-    cursor: str | None = None
-    while True:
-        page, cursor = await fetch(cursor)
-        items.extend(page)
-        if cursor is None:
-            return items
+    """Follow a paginated service call from the first page to the last, in one transaction."""
+
+    async def every_page(session: AsyncSession) -> list[T]:
+        items: list[T] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = await fetch(session, cursor)
+            items.extend(page)
+            if cursor is None:
+                return items
+
+    return in_transaction(every_page)
 
 
 def emit(args: argparse.Namespace, obj: dict[str, Any], human: str) -> None:

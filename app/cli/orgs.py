@@ -8,7 +8,7 @@ import uuid
 from pydantic import ValidationError
 
 from app.auth.scopes import parse_scope_string
-from app.cli.common import cli_actor, emit, every_page, fail, in_transaction, json_parent
+from app.cli.common import cli_actor, emit, every_item, fail, in_transaction, json_parent
 from app.errors import AppError, Unprocessable, invalid
 from app.orgs import service
 from app.orgs.schemas import ClientCreate, ClientOut, OrganizationCreate, OrganizationOut
@@ -100,11 +100,9 @@ def org_create(args: argparse.Namespace) -> int:
 def org_list(args: argparse.Namespace) -> int:
     """List every organisation."""
 
-    orgs = in_transaction(
-        lambda s: every_page(
-            lambda cursor: service.list_organizations(
-                session=s, cursor=cursor, limit=1000, kind=args.kind
-            )
+    orgs = every_item(
+        lambda s, cursor: service.list_organizations(
+            session=s, cursor=cursor, limit=1000, kind=args.kind
         )
     )
     items = [OrganizationOut.model_validate(o).model_dump(mode="json") for o in orgs]
@@ -167,11 +165,9 @@ def client_list(args: argparse.Namespace) -> int:
     except AppError as err:
         return fail(args, err)
 
-    clients = in_transaction(
-        lambda s: every_page(
-            lambda cursor: service.list_clients(
-                session=s, organization_id=org_id, cursor=cursor, limit=1000
-            )
+    clients = every_item(
+        lambda s, cursor: service.list_clients(
+            session=s, organization_id=org_id, cursor=cursor, limit=1000
         )
     )
     items = [ClientOut.model_validate(c).model_dump(mode="json") for c in clients]

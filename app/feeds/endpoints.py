@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.auth.principal import Principal, requires
+from app.auth.dependencies import FeedReadDep
 from app.errors import AUTH_ERRORS, problem_responses
 from app.feeds import service
 from app.kit.pagination import CursorParam, LimitParam
@@ -42,7 +42,7 @@ class FeedPage(BaseModel):
 )
 async def read_feed(
     request: Request,
-    principal: Annotated[Principal, Depends(requires("feed:read"))],
+    principal: FeedReadDep,
     cursor: CursorParam = None,
     limit: LimitParam = 100,
     wait: Annotated[

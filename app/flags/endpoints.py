@@ -10,9 +10,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from app.auth.principal import Principal, authorize, requires, requires_any
-from app.db import SessionDep, after_commit
+from app.auth.dependencies import FlagsReadDep, SubmitDep
+from app.auth.principal import Principal, authorize, requires_any
+from app.db import SessionDep
 from app.errors import AUTH_ERRORS, invalid, problem_responses
+from app.feeds.dependencies import PokeDep, poke_after_commit
 from app.flags import repository as repo
 from app.flags import service
 from app.flags.group_commit import Submission
@@ -29,30 +31,24 @@ from app.flags.schemas import (
     InfoIn,
     WithdrawIn,
 )
-from app.kit import idempotency
 from app.kit.idempotency import (
     IDEMPOTENCY_PARAMETER,
     IdempotencyKey,
     json_response,
     read_idempotency_key,
 )
-from app.kit.pagination import CursorParam, LimitParam
+from app.kit.idempotent_route import Created, create_once
+from app.kit.pagination import CursorParam, LimitParam, page_response
 from app.kit.schemas import UtcDatetime
 from app.observability import FLAG_SUBMISSIONS, client_ip_var, request_id_var
 
 router = APIRouter(prefix="/v1/flags", tags=["flags"])
-SubmitDep = Annotated[Principal, Depends(requires("flags:submit"))]
-ReadDep = Annotated[Principal, Depends(requires("flags:read"))]
 ViewDep = Annotated[
     Principal, Depends(requires_any("flags:read", "flags:respond", "audit:read", "admin"))
 ]
 
 SUBMIT_ROUTE = "POST /v1/flags"
 BATCH_ROUTE = "POST /v1/flags/batch"
-
-
-def _poke(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.feed_notifier.poke
 
 
 @router.post(
@@ -118,63 +114,48 @@ async def submit_flag(request: Request) -> Response:
 )
 async def submit_flag_batch(
     body: FlagBatchIn,
-    request: Request,
     principal: SubmitDep,
     session: SessionDep,
+    poke: PokeDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Submit up to 1000 flags; each item succeeds or fails on its own."""
     valid, errors = service.validate_batch_items(body.flags)
-    request_hash = service.request_hash(
-        {"valid": valid, "invalid": {str(i): body.flags[i] for i in sorted(errors)}}
-    )
-    if idempotency_key:
-        replay = await idempotency.check(
+    # Invalid items take part by their raw body, so a retry that fixes one is a new request.
+    request = {"valid": valid, "invalid": {str(i): body.flags[i] for i in sorted(errors)}}
+
+    async def submit() -> Created:
+        stored = await repo.submit_batch(
             session,
-            client_id=principal.client_id,
-            route=BATCH_ROUTE,
-            key=idempotency_key,
-            request_hash=request_hash,
+            principal=principal,
+            items=valid,
+            request_id=request_id_var.get(),
+            client_ip=client_ip_var.get(),
         )
-        if replay is not None:
-            return replay
-    stored = await repo.submit_batch(
+        results: list[dict[str, Any]] = []
+        notify: set[str] = set()
+        by_index = {r["index"]: r for r in stored}
+        for index in range(len(body.flags)):
+            if index in errors:
+                results.append({"index": index, "status": 422, "error": errors[index]})
+                continue
+            item = by_index[index]
+            notify.update(item.get("notify") or [])
+            outcome = "flag" if item["status"] == 201 else "error"
+            results.append({"index": index, "status": item["status"], outcome: item["body"]})
+        for r in results:
+            FLAG_SUBMISSIONS.labels(str(r["status"])).inc()
+        poke_after_commit(session, poke, notify)
+        return Created(200, {"results": results})
+
+    return await create_once(
         session,
-        principal=principal,
-        items=valid,
-        request_id=request_id_var.get(),
-        client_ip=client_ip_var.get(),
+        principal.client_id,
+        BATCH_ROUTE,
+        key=idempotency_key,
+        request=request,
+        create=submit,
     )
-    results: list[dict[str, Any]] = []
-    notify: set[str] = set()
-    by_index = {r["index"]: r for r in stored}
-    for index in range(len(body.flags)):
-        if index in errors:
-            results.append({"index": index, "status": 422, "error": errors[index]})
-            continue
-        item = by_index[index]
-        notify.update(item.get("notify") or [])
-        if item["status"] == 201:
-            results.append({"index": index, "status": 201, "flag": item["body"]})
-        else:
-            results.append({"index": index, "status": item["status"], "error": item["body"]})
-    out = {"results": results}
-    for r in results:
-        FLAG_SUBMISSIONS.labels(str(r["status"])).inc()
-    if idempotency_key:
-        await idempotency.store(
-            session,
-            client_id=principal.client_id,
-            route=BATCH_ROUTE,
-            key=idempotency_key,
-            request_hash=request_hash,
-            status=200,
-            body=out,
-        )
-    if notify:
-        poke = request.app.state.feed_notifier.poke
-        after_commit(session, lambda: poke(sorted(notify)))
-    return JSONResponse(out)
 
 
 @router.get(
@@ -184,7 +165,7 @@ async def submit_flag_batch(
     responses=problem_responses(*AUTH_ERRORS),
 )
 async def list_flags(
-    principal: ReadDep,
+    principal: FlagsReadDep,
     session: SessionDep,
     status: FlagStatus | None = None,
     platform: Annotated[str | None, Query(pattern=SLUG)] = None,
@@ -206,7 +187,7 @@ async def list_flags(
         cursor=cursor,
         limit=limit,
     )
-    return JSONResponse({"items": items, "next_cursor": nxt})
+    return page_response(items, nxt)
 
 
 @router.get(
@@ -231,9 +212,9 @@ async def get_flag(flag_id: uuid.UUID, principal: ViewDep, session: SessionDep) 
 async def withdraw_flag(
     flag_id: uuid.UUID,
     body: WithdrawIn,
-    request: Request,
     principal: SubmitDep,
     session: SessionDep,
+    poke: PokeDep,
 ) -> JSONResponse:
     """Withdraw your flag (any status before closed)."""
     flag = await service.withdraw(
@@ -241,7 +222,7 @@ async def withdraw_flag(
         principal=principal,
         flag_id=flag_id,
         reason=body.reason,
-        poke=_poke(request),
+        poke=poke,
     )
     return JSONResponse(flag)
 
@@ -255,9 +236,9 @@ async def withdraw_flag(
 async def provide_info(
     flag_id: uuid.UUID,
     body: InfoIn,
-    request: Request,
     principal: SubmitDep,
     session: SessionDep,
+    poke: PokeDep,
 ) -> JSONResponse:
     """Answer the platform's question; the flag returns to acknowledged and its clock resumes."""
     evidence = [e.model_dump(mode="json") for e in body.evidence or []]
@@ -267,6 +248,6 @@ async def provide_info(
         flag_id=flag_id,
         note=body.note,
         evidence=evidence,
-        poke=_poke(request),
+        poke=poke,
     )
     return JSONResponse(flag)

@@ -5,21 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
-from app.auth.principal import Principal, requires, requires_any
+from app.auth.dependencies import SubmitDep
+from app.auth.principal import Principal, requires_any
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
+from app.feeds.dependencies import PokeDep
 from app.holds import service
 from app.holds.schemas import HoldCreate, HoldOut, HoldPage
-from app.kit import idempotency
-from app.kit.canonical import sha256_hex
 from app.kit.idempotency import IdempotencyKey
-from app.kit.pagination import CursorParam, LimitParam
+from app.kit.idempotent_route import Created, create_once
+from app.kit.pagination import CursorParam, LimitParam, page_response
 
 router = APIRouter(prefix="/v1/holds", tags=["holds"])
-SubmitDep = Annotated[Principal, Depends(requires("flags:submit"))]
 ReadDep = Annotated[Principal, Depends(requires_any("flags:submit", "flags:read"))]
 ROUTE = "POST /v1/holds"
 
@@ -39,29 +39,14 @@ async def create_hold(
 ) -> Response:
     """Ask that an account not be alerted yet: other agencies' new flags on it are held
     until the hold is released or expires (at most 90 days)."""
-    request_hash = sha256_hex(body.model_dump(mode="json"))
-    if idempotency_key:
-        replay = await idempotency.check(
-            session,
-            client_id=principal.client_id,
-            route=ROUTE,
-            key=idempotency_key,
-            request_hash=request_hash,
-        )
-        if replay is not None:
-            return replay
-    hold = await service.create_hold(session=session, principal=principal, data=body)
-    if idempotency_key:
-        await idempotency.store(
-            session,
-            client_id=principal.client_id,
-            route=ROUTE,
-            key=idempotency_key,
-            request_hash=request_hash,
-            status=201,
-            body=hold,
-        )
-    return JSONResponse(hold, status_code=201, headers={"Location": f"/v1/holds/{hold['id']}"})
+
+    async def create() -> Created:
+        hold = await service.create_hold(session=session, principal=principal, data=body)
+        return Created(201, hold, location=f"/v1/holds/{hold['id']}")
+
+    return await create_once(
+        session, principal.client_id, ROUTE, key=idempotency_key, request=body, create=create
+    )
 
 
 @router.get(
@@ -77,7 +62,7 @@ async def list_holds(
     items, nxt = await service.list_holds(
         session=session, principal=principal, cursor=cursor, limit=limit
     )
-    return JSONResponse({"items": items, "next_cursor": nxt})
+    return page_response(items, nxt)
 
 
 @router.get(
@@ -100,13 +85,13 @@ async def get_hold(hold_id: uuid.UUID, principal: ReadDep, session: SessionDep) 
     responses=problem_responses(*AUTH_ERRORS, 404),
 )
 async def release_hold(
-    hold_id: uuid.UUID, request: Request, principal: SubmitDep, session: SessionDep
+    hold_id: uuid.UUID, principal: SubmitDep, session: SessionDep, poke: PokeDep
 ) -> JSONResponse:
     """Release your hold now: the flags it held open and reach the platform, clocks starting."""
     hold = await service.release_hold(
         session=session,
         principal=principal,
         hold_id=hold_id,
-        poke=request.app.state.feed_notifier.poke,
+        poke=poke,
     )
     return JSONResponse(hold)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
+from fastapi.responses import JSONResponse
 
 from app.errors import Unprocessable
 from app.kit.schemas import to_utc
@@ -84,3 +85,26 @@ def keyset_page(
         return rows, None
     rows = rows[:limit]
     return rows, encode_time_id_cursor(*key(rows[-1]))
+
+
+def page_response(items: list[Any], next_cursor: str | None) -> JSONResponse:
+    """A page of already-serialised items as the `{items, next_cursor}` every list returns."""
+    return JSONResponse({"items": items, "next_cursor": next_cursor})
+
+
+def decode_seq_cursor(cursor: str | None) -> int:
+    """Read a cursor over a bigint sequence (e.g. audit seq); 0 when there is no cursor."""
+    if not cursor:
+        return 0
+    (after,) = decode_cursor(cursor, arity=1)
+    if not isinstance(after, int) or not 0 <= after < 2**63:
+        raise _invalid_cursor()
+    return after
+
+
+def seq_page(rows: list[T], limit: int, seq: Callable[[T], int]) -> tuple[list[T], str | None]:
+    """Trim rows fetched with limit + 1 to a page and make the sequence cursor of the next."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor([seq(rows[-1])])

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from sqlalchemy import Date, Integer, SmallInteger, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped
 
 from app.models.base import Base
+from app.models.rollup import Monthly, ResponseTimeKey, key
 
 
-class ResponseTimeRollupMonth(Base):
+class ResponseTimeRollupMonth(Monthly, ResponseTimeKey, Base):
     """Folded responses of one key in one month whose duration fell in `bucket`."""
 
     __tablename__ = "response_time_rollup_month"
 
-    month: Mapped[date] = mapped_column(Date, primary_key=True)
-    platform: Mapped[str] = mapped_column(Text, primary_key=True)
-    priority: Mapped[str] = mapped_column(Text, primary_key=True)
-    kind: Mapped[str] = mapped_column(Text, primary_key=True)
-    measure: Mapped[str] = mapped_column(Text, primary_key=True)
-    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    flags: Mapped[int] = mapped_column(Integer)
+    platform: Mapped[str] = key()
+    priority: Mapped[str] = key()
+    kind: Mapped[str] = key()

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from sqlalchemy import Date, Integer, SmallInteger, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped
 
 from app.models.base import Base
+from app.models.rollup import Monthly, ResponseTimeKey, key
 
 
-class ResponseTimeRollupMonthBy(Base):
+class ResponseTimeRollupMonthBy(Monthly, ResponseTimeKey, Base):
     """Folded responses in one month whose duration fell in `bucket`, summed over every
     dimension but `dimension` (platform, priority or kind; 'all' sums over all three)."""
 
     __tablename__ = "response_time_rollup_month_by"
 
-    month: Mapped[date] = mapped_column(Date, primary_key=True)
-    dimension: Mapped[str] = mapped_column(Text, primary_key=True)
-    value: Mapped[str] = mapped_column(Text, primary_key=True)
-    measure: Mapped[str] = mapped_column(Text, primary_key=True)
-    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    flags: Mapped[int] = mapped_column(Integer)
+    dimension: Mapped[str] = key()
+    value: Mapped[str] = key()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from app.auth.principal import Principal, requires
+from app.auth.dependencies import AdminDep
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
 from app.kit.pagination import CursorParam, LimitParam
@@ -24,7 +24,6 @@ from app.orgs.schemas import (
 from app.vocabulary import OrgKind
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
-AdminDep = Annotated[Principal, Depends(requires("admin"))]
 
 
 @router.post(

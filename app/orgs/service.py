@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,7 @@ from app.audit import service as audit
 from app.auth.principal import Principal
 from app.auth.scopes import allowed_scopes
 from app.auth.secrets import hash_secret, new_secret
-from app.errors import Conflict, NotFound, Unprocessable
+from app.errors import Conflict, NotFound, field_error
 from app.kit.countries import ISO_3166_ALPHA2
 from app.kit.pagination import decode_time_id_cursor, keyset_page
 from app.models import ApiClient, Organization
@@ -19,8 +20,24 @@ from app.orgs import repository as repo
 from app.orgs.schemas import ClientCreate, OrganizationCreate
 
 
-def _field_error(field: str, message: str) -> Unprocessable:
-    return Unprocessable(f"Invalid input: {field}", errors=[{"field": field, "message": message}])
+async def _audit(
+    session: AsyncSession,
+    actor: Principal | None,
+    actor_label: str | None,
+    action: str,
+    row: Organization | ApiClient,
+    data: dict[str, Any],
+) -> None:
+    # Administrative changes are audited against the row's own table and id.
+    await audit.record(
+        session=session,
+        actor=actor,
+        actor_label=actor_label,
+        action=action,
+        object_type=row.__tablename__,
+        object_id=row.id,
+        data=data,
+    )
 
 
 async def create_organization(
@@ -34,16 +51,16 @@ async def create_organization(
     country = data.country.upper() if data.country else None
     if data.kind == "agency":
         if country is None:
-            raise _field_error("country", "agencies need an ISO 3166-1 alpha-2 country")
+            raise field_error("country", "agencies need an ISO 3166-1 alpha-2 country")
         if country not in ISO_3166_ALPHA2:
-            raise _field_error("country", f"{data.country!r} is not an ISO 3166-1 alpha-2 code")
+            raise field_error("country", f"{data.country!r} is not an ISO 3166-1 alpha-2 code")
     elif country is not None:
-        raise _field_error("country", "only agencies have a country")
+        raise field_error("country", "only agencies have a country")
     if data.kind == "platform":
         if data.platform is None:
-            raise _field_error("platform", "platforms need a platform slug")
+            raise field_error("platform", "platforms need a platform slug")
     elif data.platform is not None:
-        raise _field_error("platform", "only platforms have a platform slug")
+        raise field_error("platform", "only platforms have a platform slug")
     try:
         org = await repo.insert_org(
             session, kind=data.kind, name=data.name, country=country, platform=data.platform
@@ -51,15 +68,8 @@ async def create_organization(
     except IntegrityError as exc:
         what = "platform" if "platform" in str(exc.orig) else "name"
         raise Conflict(f"An organisation with this {what} already exists", field=what) from exc
-    await audit.record(
-        session=session,
-        actor=actor,
-        actor_label=actor_label,
-        action="organization.created",
-        object_type="organization",
-        object_id=org.id,
-        data={"kind": org.kind, "name": org.name, "country": country, "platform": org.platform},
-    )
+    facts = {"kind": org.kind, "name": org.name, "country": country, "platform": org.platform}
+    await _audit(session, actor, actor_label, "organization.created", org, facts)
     return org
 
 
@@ -87,7 +97,7 @@ async def create_client(
     scopes = list(dict.fromkeys(data.scopes)) if data.scopes is not None else list(allowed)
     bad = [s for s in scopes if s not in allowed]
     if bad or not scopes:
-        raise _field_error(
+        raise field_error(
             "scopes",
             f"a {org.kind} may hold only: {' '.join(allowed)}"
             + (f" (not {' '.join(bad)})" if bad else ""),
@@ -100,15 +110,8 @@ async def create_client(
         secret_hash=await hash_secret(secret),
         scopes=scopes,
     )
-    await audit.record(
-        session=session,
-        actor=actor,
-        actor_label=actor_label,
-        action="client.created",
-        object_type="api_client",
-        object_id=client.id,
-        data={"organization_id": str(org.id), "name": client.name, "scopes": scopes},
-    )
+    facts = {"organization_id": str(org.id), "name": client.name, "scopes": scopes}
+    await _audit(session, actor, actor_label, "client.created", client, facts)
     return client, secret
 
 
@@ -142,13 +145,6 @@ async def revoke_client(
         return existing
     client = await repo.mark_revoked(session, client_id)
     assert client is not None
-    await audit.record(
-        session=session,
-        actor=actor,
-        actor_label=actor_label,
-        action="client.revoked",
-        object_type="api_client",
-        object_id=client_id,
-        data={"organization_id": str(client.organization_id)},
-    )
+    facts = {"organization_id": str(client.organization_id)}
+    await _audit(session, actor, actor_label, "client.revoked", client, facts)
     return client

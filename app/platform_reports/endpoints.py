@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from app.auth.principal import Principal, requires
+from app.auth.dependencies import RespondDep
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
-from app.kit import idempotency
-from app.kit.canonical import sha256_hex
 from app.kit.idempotency import IdempotencyKey
-from app.kit.pagination import CursorParam, LimitParam
+from app.kit.idempotent_route import Created, create_once
+from app.kit.pagination import CursorParam, LimitParam, page_response
 from app.platform_reports import service
 from app.platform_reports.schemas import PlatformReportIn, PlatformReportOut, ReportPage
 
 router = APIRouter(prefix="/v1/platform-reports", tags=["platform reports"])
-RespondDep = Annotated[Principal, Depends(requires("flags:respond"))]
 ROUTE = "POST /v1/platform-reports"
 
 
@@ -43,31 +40,16 @@ async def submit_report(
     for terrorism on your own detection): 201 the first time, 200 when the same period is
     resubmitted (its rows are replaced), 409 when it overlaps a different period of yours.
     Dashboards show these beside flag outcomes, labelled as self-reported."""
-    request_hash = sha256_hex(body.model_dump(mode="json"))
-    if idempotency_key:
-        replay = await idempotency.check(
-            session,
-            client_id=principal.client_id,
-            route=ROUTE,
-            key=idempotency_key,
-            request_hash=request_hash,
+
+    async def submit() -> Created:
+        report, created = await service.submit_report(
+            session=session, principal=principal, data=body
         )
-        if replay is not None:
-            return replay
-    report, created = await service.submit_report(session=session, principal=principal, data=body)
-    status = 201 if created else 200
-    if idempotency_key:
-        await idempotency.store(
-            session,
-            client_id=principal.client_id,
-            route=ROUTE,
-            key=idempotency_key,
-            request_hash=request_hash,
-            status=status,
-            body=report,
-        )
-    return JSONResponse(
-        report, status_code=status, headers={"Location": f"/v1/platform-reports/{report['id']}"}
+        location = f"/v1/platform-reports/{report['id']}"
+        return Created(201 if created else 200, report, location=location)
+
+    return await create_once(
+        session, principal.client_id, ROUTE, key=idempotency_key, request=body, create=submit
     )
 
 
@@ -84,7 +66,7 @@ async def list_reports(
     items, nxt = await service.list_reports(
         session=session, principal=principal, cursor=cursor, limit=limit
     )
-    return JSONResponse({"items": items, "next_cursor": nxt})
+    return page_response(items, nxt)
 
 
 @router.get(

@@ -11,16 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal
-from app.errors import Conflict, Forbidden, NotFound, Unprocessable
-from app.kit.pagination import decode_time_id_cursor, encode_time_id_cursor
+from app.errors import Conflict, Forbidden, NotFound, field_error
+from app.kit.clock import rfc3339
+from app.kit.pagination import decode_time_id_cursor, keyset_page
 from app.platform_reports import repository as repo
 from app.platform_reports.schemas import MAX_PERIOD_DAYS, PlatformReportIn
 
 EARLIEST = date(2000, 1, 1)
-
-
-def _field_error(field: str, message: str) -> Unprocessable:
-    return Unprocessable(f"Invalid input: {field}", errors=[{"field": field, "message": message}])
 
 
 def _platform_of(principal: Principal) -> tuple[uuid.UUID, str]:
@@ -32,26 +29,22 @@ def _platform_of(principal: Principal) -> tuple[uuid.UUID, str]:
 def _check(data: PlatformReportIn, today: date) -> None:
     start, end = data.period_start, data.period_end
     if end <= start:
-        raise _field_error("period_end", "must be after period_start (it is exclusive)")
+        raise field_error("period_end", "must be after period_start (it is exclusive)")
     if (end - start).days > MAX_PERIOD_DAYS:
-        raise _field_error("period_end", f"a period may cover at most {MAX_PERIOD_DAYS} days")
+        raise field_error("period_end", f"a period may cover at most {MAX_PERIOD_DAYS} days")
     if start < EARLIEST:
-        raise _field_error("period_start", f"must be {EARLIEST.isoformat()} or later")
+        raise field_error("period_start", f"must be {EARLIEST.isoformat()} or later")
     if start > today:
-        raise _field_error("period_start", "must not be in the future")
+        raise field_error("period_start", "must not be in the future")
     seen: dict[tuple[Any, ...], int] = {}
     for i, row in enumerate(data.rows):
         key = (row.country, row.category, row.action, row.source)
         if key in seen:
-            raise _field_error(
+            raise field_error(
                 f"rows.{i}",
                 f"repeats rows.{seen[key]} (same country, category, action and source)",
             )
         seen[key] = i
-
-
-def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -61,8 +54,8 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
         "period_start": row["period_start"].isoformat(),
         "period_end": row["period_end"].isoformat(),
         "revision": int(row["revision"]),
-        "submitted_at": _ts(row["submitted_at"]),
-        "updated_at": _ts(row["updated_at"]),
+        "submitted_at": rfc3339(row["submitted_at"]),
+        "updated_at": rfc3339(row["updated_at"]),
         "row_count": int(row["row_count"]),
         "total": int(row["total"]),
         "own_detection_total": int(row["own_detection_total"]),
@@ -145,10 +138,8 @@ async def list_reports(
     rows = await repo.list_own(
         session, platform_org_id=org_id, after=decode_time_id_cursor(cursor), limit=limit + 1
     )
-    nxt = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        at = datetime.combine(last["period_start"], time(0), tzinfo=UTC)
-        nxt = encode_time_id_cursor(at, last["id"])
-    return [_summary(r) for r in rows], nxt
+    # Reports page on (period_start, id); the cursor carries the day as its midnight UTC.
+    page, nxt = keyset_page(
+        rows, limit, lambda r: (datetime.combine(r["period_start"], time(0), tzinfo=UTC), r["id"])
+    )
+    return [_summary(r) for r in page], nxt

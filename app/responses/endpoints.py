@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
-from app.auth.principal import Principal, requires
+from app.auth.dependencies import RespondDep
 from app.db import SessionDep
-from app.errors import AUTH_ERRORS, AppError, Unprocessable, invalid, problem_responses
+from app.errors import AUTH_ERRORS, problem_responses
+from app.feeds.dependencies import PokeDep
 from app.flags import service as flags
 from app.flags.schemas import FlagOut
+from app.responses import service
 from app.responses.schemas import (
     OutcomeBatchIn,
-    OutcomeBatchItem,
     OutcomeBatchOut,
     OutcomeIn,
     QuestionIn,
 )
 
 router = APIRouter(tags=["platform responses"])
-RespondDep = Annotated[Principal, Depends(requires("flags:respond"))]
 
 
 @router.post(
@@ -33,14 +31,14 @@ RespondDep = Annotated[Principal, Depends(requires("flags:respond"))]
     responses=problem_responses(*AUTH_ERRORS, 404, 409),
 )
 async def acknowledge(
-    flag_id: uuid.UUID, request: Request, principal: RespondDep, session: SessionDep
+    flag_id: uuid.UUID, principal: RespondDep, session: SessionDep, poke: PokeDep
 ) -> JSONResponse:
     """Acknowledge receipt (idempotent)."""
     flag = await flags.acknowledge(
         session=session,
         principal=principal,
         flag_id=flag_id,
-        poke=request.app.state.feed_notifier.poke,
+        poke=poke,
     )
     return JSONResponse(flag)
 
@@ -54,9 +52,9 @@ async def acknowledge(
 async def request_info(
     flag_id: uuid.UUID,
     body: QuestionIn,
-    request: Request,
     principal: RespondDep,
     session: SessionDep,
+    poke: PokeDep,
 ) -> JSONResponse:
     """Ask the agency a question; the deadline clock pauses until it answers."""
     flag = await flags.request_info(
@@ -64,7 +62,7 @@ async def request_info(
         principal=principal,
         flag_id=flag_id,
         question=body.question,
-        poke=request.app.state.feed_notifier.poke,
+        poke=poke,
     )
     return JSONResponse(flag)
 
@@ -78,9 +76,9 @@ async def request_info(
 async def record_outcome(
     flag_id: uuid.UUID,
     body: OutcomeIn,
-    request: Request,
     principal: RespondDep,
     session: SessionDep,
+    poke: PokeDep,
 ) -> JSONResponse:
     """Report what you did; closes the flag. The same outcome again is 200, another is 409."""
     flag, _ = await flags.record_outcome(
@@ -90,7 +88,7 @@ async def record_outcome(
         action=body.action,
         note=body.note,
         actioned_at=body.actioned_at,
-        poke=request.app.state.feed_notifier.poke,
+        poke=poke,
     )
     return JSONResponse(flag)
 
@@ -102,44 +100,10 @@ async def record_outcome(
     responses=problem_responses(*AUTH_ERRORS),
 )
 async def record_outcome_batch(
-    body: OutcomeBatchIn, request: Request, principal: RespondDep, session: SessionDep
+    body: OutcomeBatchIn, principal: RespondDep, session: SessionDep, poke: PokeDep
 ) -> JSONResponse:
     """Up to 1000 acks and outcomes; each item succeeds or fails on its own (savepoints)."""
-    poke = request.app.state.feed_notifier.poke
-    results: list[dict[str, Any]] = []
-    for index, raw in enumerate(body.items):
-        try:
-            item = OutcomeBatchItem.model_validate(raw)
-            if item.type == "outcome" and item.action is None:
-                raise Unprocessable(
-                    "Invalid input: action",
-                    errors=[{"field": "action", "message": "required for an outcome"}],
-                )
-        except ValidationError as exc:
-            results.append({"index": index, "status": 422, "error": invalid(exc).to_problem()})
-            continue
-        except AppError as exc:
-            results.append({"index": index, "status": exc.status, "error": exc.to_problem()})
-            continue
-        try:
-            async with session.begin_nested():
-                if item.type == "ack":
-                    flag = await flags.acknowledge(
-                        session=session, principal=principal, flag_id=item.flag_id, poke=poke
-                    )
-                else:
-                    assert item.action is not None
-                    flag, _ = await flags.record_outcome(
-                        session=session,
-                        principal=principal,
-                        flag_id=item.flag_id,
-                        action=item.action,
-                        note=item.note,
-                        actioned_at=item.actioned_at,
-                        poke=poke,
-                    )
-        except AppError as exc:
-            results.append({"index": index, "status": exc.status, "error": exc.to_problem()})
-            continue
-        results.append({"index": index, "status": 200, "flag": flag})
+    results = await service.record_batch(
+        session=session, principal=principal, items=body.items, poke=poke
+    )
     return JSONResponse({"results": results})

@@ -1,0 +1,67 @@
+"""The Idempotency-Key shape every creating route shares: replay, or create and remember.
+
+The check, the creation and the store run in the request's one transaction, so a retry
+either replays the stored response or finds nothing stored and creates afresh; see
+`app.kit.idempotency` for the lock that makes concurrent retries a 409.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit import idempotency
+from app.kit.canonical import sha256_hex
+
+
+@dataclass(frozen=True)
+class Created:
+    """What a creation answers: status, JSON body and, for a new resource, its location."""
+
+    status: int
+    body: Any
+    location: str | None = None
+
+
+async def create_once(
+    session: AsyncSession,
+    client_id: uuid.UUID,
+    route: str,
+    *,
+    key: str | None,
+    request: Any,
+    create: Callable[[], Awaitable[Created]],
+) -> Response:
+    """Replay the response stored under key, or run create and store its response.
+
+    `request` is what identifies the request (a pydantic model is compared as its JSON):
+    the same key with a different request is a 422.
+    """
+    if isinstance(request, BaseModel):
+        request = request.model_dump(mode="json")
+    request_hash = sha256_hex(request)
+    if key:
+        replay = await idempotency.check(
+            session, client_id=client_id, route=route, key=key, request_hash=request_hash
+        )
+        if replay is not None:
+            return replay
+    created = await create()
+    if key:
+        await idempotency.store(
+            session,
+            client_id=client_id,
+            route=route,
+            key=key,
+            request_hash=request_hash,
+            status=created.status,
+            body=created.body,
+        )
+    headers = {"Location": created.location} if created.location else None
+    return JSONResponse(created.body, status_code=created.status, headers=headers)
