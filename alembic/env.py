@@ -11,6 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import context
+from app import sql_definitions
+from app.kit.locks import AdvisoryLock
 from app.migrations import RESTRICT_SERVICE_ROLE_SQL, MigrationRefused, include_name
 from app.models import Base
 
@@ -39,11 +41,16 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         # Serialise concurrent migrators (several workers or CLI runs starting at once).
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7243001)")
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(AdvisoryLock.MIGRATIONS)})")
         current = context.get_context().get_current_revision()
         role = connection.exec_driver_sql("SELECT current_user").scalar()
+        head = context.script.get_current_head()
         try:
             context.run_migrations()
+            # At head, the functions and triggers are the files' (app/sql_definitions.py);
+            # with the digest unchanged this writes nothing.
+            if context.get_context().get_current_revision() == head:
+                sql_definitions.apply_if_changed(connection)
         except Exception as exc:
             # Through SQLAlchemy the driver's error is exc.orig; scripts run on the asyncpg
             # connection itself (app.migrations.execute_script) raise it bare.
@@ -60,6 +67,13 @@ def _refusal(role: str, current: str | None, error: BaseException) -> str:
     """Why the migrations could not run, and what to do, in words an operator can act on."""
     head = context.script.get_current_head()
     reason = str(error).splitlines()[0]
+    if current == head:
+        return (
+            f"the database schema is at revision {head} but its SQL functions differ from "
+            f"this version of FlagBridge's (app/*/sql/*.sql), and the database role {role!r} "
+            f"may not replace them ({reason}). Run `flagbridge migrate` with DATABASE_URL "
+            "naming the owner role (see deploy/roles.sql), then start the service again."
+        )
     if reason.startswith("<class "):  # SQLAlchemy's adapted errors name the driver's class
         reason = reason.split(": ", 1)[-1]
     return (

@@ -14,9 +14,10 @@ from alembic import command
 # SELECT, INSERT, UPDATE and DELETE on every table the owner creates later (ALTER DEFAULT
 # PRIVILEGES), which would include a new audit table or a new monthly partition of
 # audit_entry; this takes UPDATE, DELETE and TRUNCATE on the append-only tables and all their
-# partitions back from every role but the owner, and every write on alembic_version (the
-# service reads it to see that the schema is current). Grants the current role cannot revoke
-# (it does not act for the owner) are skipped, so as the service's role it does nothing.
+# partitions back from every role but the owner, and every write on alembic_version and
+# sql_definitions (the service reads them to see that the schema is current). Grants the
+# current role cannot revoke (it does not act for the owner) are skipped, so as the
+# service's role it does nothing.
 # Code that creates audit partitions outside a migration must run it as well.
 RESTRICT_SERVICE_ROLE_SQL = """
 DO $restrict$
@@ -29,7 +30,8 @@ BEGIN
             FROM unnest(ARRAY['audit_entry', 'audit_seal', 'audit_checkpoint',
                               'audit_archive']) AS name
             UNION ALL
-            SELECT to_regclass('alembic_version'), ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']
+            SELECT to_regclass(name), ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']
+            FROM unnest(ARRAY['alembic_version', 'sql_definitions']) AS name
         ), tree AS (
             SELECT t.rel, t.privs FROM target t WHERE t.rel IS NOT NULL
             UNION
@@ -76,7 +78,10 @@ _AUDIT_PARTITION = re.compile(r"^audit_entry_(y\d{4}m\d{2}|default)$")
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic autogenerate filter: everything but audit_entry's partitions."""
+    """Alembic autogenerate filter: everything but audit_entry's partitions and the
+    migration machinery's own sql_definitions (like alembic_version, it has no model)."""
+    if type_ == "table" and name == "sql_definitions":
+        return False
     return not (type_ == "table" and name is not None and _AUDIT_PARTITION.match(name))
 
 

@@ -12,6 +12,7 @@ Create Date: 2026-11-23 16:00:00
 from collections.abc import Sequence
 
 from app.migrations import execute_script
+from app.sql_definitions import apply_in_migration
 
 revision: str = "0003_audit_append_only"
 down_revision: str | None = "0002_flag_lifecycle"
@@ -21,15 +22,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Install the triggers that keep audit_entry append-only."""
+    apply_in_migration("audit/sql/append_only.sql")  # fb_audit_is_append_only
     execute_script(
         """
-        CREATE FUNCTION fb_audit_is_append_only() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION 'audit_entry is append-only: % is not allowed', TG_OP
-                USING ERRCODE = 'insufficient_privilege';
-        END
-        $$;
         CREATE TRIGGER audit_entry_no_update_delete
             BEFORE UPDATE OR DELETE ON audit_entry
             FOR EACH ROW EXECUTE FUNCTION fb_audit_is_append_only();

@@ -21,6 +21,7 @@ Create Date: 2026-11-23 17:30:00
 from collections.abc import Sequence
 
 from app.migrations import execute_script
+from app.sql_definitions import apply_in_migration
 
 revision: str = "0006_audit_partitions"
 down_revision: str | None = "0005_audit_checkpoints"
@@ -93,75 +94,19 @@ RESTART_IDENTITY = """
 """
 
 
-APPEND_ONLY_FN = """
-    CREATE OR REPLACE FUNCTION fb_audit_is_append_only() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        RAISE EXCEPTION '% is append-only: % is not allowed', {table}, TG_OP
-            USING ERRCODE = 'insufficient_privilege';
-    END
-    $$;
-"""
-
-
 def upgrade() -> None:
     """Partition audit_entry by month; add entry_at to the chain and the archive register."""
+    # The trigger function now names the table it refuses, and fb_audit_ensure_partitions
+    # makes the monthly partitions (used below to partition the existing log).
+    apply_in_migration("audit/sql/append_only.sql", "audit/sql/partitions.sql")
     execute_script(
-        # Name the table refused (it was always "audit_entry", also for the chain tables).
-        APPEND_ONLY_FN.format(table="TG_TABLE_NAME")
-        + SET_ASIDE
+        SET_ASIDE
         + f"""
         CREATE TABLE audit_entry ({COLUMNS},
             CONSTRAINT pk_audit_entry PRIMARY KEY (seq, at)
         ) PARTITION BY RANGE (at);
         {INDEXES}
         {TRIGGERS}
-
-        -- One partition per UTC month from p_first to p_last (inclusive, by month), each
-        -- with the TRUNCATE guard (statement triggers are not inherited by partitions;
-        -- row triggers are). A month whose entries already sit in the default partition is
-        -- skipped with a warning: creating it would fail, and the entries are safe where
-        -- they are. Returns how many partitions it created. Needs the table owner.
-        CREATE FUNCTION fb_audit_ensure_partitions(p_first date, p_last date)
-        RETURNS integer LANGUAGE plpgsql AS $fn$
-        DECLARE
-            m date := date_trunc('month', p_first)::date;
-            lo text;
-            hi text;
-            part text;
-            created integer := 0;
-            stranded boolean;
-        BEGIN
-            IF to_regclass('audit_entry_default') IS NULL THEN
-                CREATE TABLE audit_entry_default PARTITION OF audit_entry DEFAULT;
-                CREATE TRIGGER audit_entry_no_truncate BEFORE TRUNCATE ON audit_entry_default
-                    FOR EACH STATEMENT EXECUTE FUNCTION fb_audit_is_append_only();
-            END IF;
-            WHILE m <= p_last LOOP
-                part := format('audit_entry_y%sm%s', to_char(m, 'YYYY'), to_char(m, 'MM'));
-                lo := to_char(m, 'YYYY-MM-DD') || ' 00:00:00+00';
-                hi := to_char((m + interval '1 month')::date, 'YYYY-MM-DD') || ' 00:00:00+00';
-                IF to_regclass(part) IS NULL THEN
-                    EXECUTE format(
-                        'SELECT EXISTS (SELECT 1 FROM audit_entry_default '
-                        'WHERE at >= %L AND at < %L)', lo, hi) INTO stranded;
-                    IF stranded THEN
-                        RAISE WARNING 'audit entries for % are in audit_entry_default; '
-                            'not creating %', to_char(m, 'YYYY-MM'), part;
-                    ELSE
-                        EXECUTE format('CREATE TABLE %I PARTITION OF audit_entry '
-                                       'FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
-                        EXECUTE format('CREATE TRIGGER audit_entry_no_truncate '
-                                       'BEFORE TRUNCATE ON %I FOR EACH STATEMENT '
-                                       'EXECUTE FUNCTION fb_audit_is_append_only()', part);
-                        created := created + 1;
-                    END IF;
-                END IF;
-                m := (m + interval '1 month')::date;
-            END LOOP;
-            RETURN created;
-        END
-        $fn$;
 
         SELECT fb_audit_ensure_partitions(
             LEAST(COALESCE((SELECT min(at) FROM audit_entry_old), now()), now())::date,
@@ -244,5 +189,4 @@ def downgrade() -> None:
         DROP TABLE audit_entry_parted;
         DROP FUNCTION fb_audit_ensure_partitions(date, date);
         """
-        + APPEND_ONLY_FN.format(table="'audit_entry'")
     )

@@ -17,8 +17,9 @@ from jose import jws
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit.sealing import SEAL_LOCK, rfc3339
+from app.audit.sealing import SEAL_LOCK
 from app.auth.keys import ALGORITHM, KeyRing
+from app.kit.clock import rfc3339
 
 CHECKPOINT_TYPE = "fb-audit-checkpoint+jws"
 

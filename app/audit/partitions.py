@@ -33,9 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit import sealing
 from app.audit import service as audit
-from app.audit.sealing import rfc3339
 from app.auth.keys import ALGORITHM, KeyRing
 from app.errors import Conflict, NotFound
+from app.kit.clock import rfc3339
 from app.migrations import RESTRICT_SERVICE_ROLE_SQL
 
 log = logging.getLogger(__name__)

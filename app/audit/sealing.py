@@ -19,21 +19,18 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.kit.canonical import canonical_json
+from app.kit.clock import rfc3339
+from app.kit.locks import AdvisoryLock
 
-SEAL_LOCK = 7243002
+SEAL_LOCK = int(AdvisoryLock.AUDIT_SEAL)
 GENESIS = b"\x00" * 32
-
-
-def rfc3339(value: datetime) -> str:
-    """A timestamp as RFC 3339 UTC with microseconds, as it is hashed and signed."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical_entry(row: dict[str, Any]) -> bytes:

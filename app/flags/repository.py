@@ -276,18 +276,12 @@ async def append_evidence(
     )
 
 
-async def corroborated_peers(
-    session: AsyncSession, *, flag_id: uuid.UUID, account_id: uuid.UUID, agency: uuid.UUID
-) -> list[uuid.UUID]:
-    """Other agencies' live, visible flags on the same account."""
-    rows = await session.execute(
-        text(
-            "SELECT id FROM flag WHERE account_id = :a AND id <> :f AND agency_org_id <> :g "
-            "AND status IN ('open', 'acknowledged', 'info_requested')"
-        ),
-        {"a": account_id, "f": flag_id, "g": agency},
+async def emit_corroborations(session: AsyncSession, *, flag_id: uuid.UUID) -> None:
+    """Tell the platform which of its other live flags on the account the now-open flag
+    corroborates (fb_emit_corroborations, the same rule submission uses)."""
+    await session.execute(
+        text("SELECT fb_emit_corroborations(f) FROM flag f WHERE f.id = :id"), {"id": flag_id}
     )
-    return [r[0] for r in rows]
 
 
 async def due_at_from_now(session: AsyncSession, flag: dict[str, Any]) -> datetime:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,19 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.db import after_commit
-from app.errors import Conflict, NotFound, Unprocessable, invalid
+from app.errors import Conflict, NotFound, field_error, invalid
 from app.flags import repository as repo
 from app.flags.repository import DB_NOW
 from app.flags.schemas import MAX_EVIDENCE, FlagCreate
 from app.flags.state import Action, Status, is_noop, next_status
 from app.kit.canonical import sha256_hex
+from app.kit.clock import utc_now
 from app.kit.pagination import decode_time_id_cursor, keyset_page
 
 Poke = Callable[[list[str]], None]
-
-
-def _sha(text: str | None) -> str | None:
-    return hashlib.sha256(text.encode()).hexdigest() if text is not None else None
 
 
 def request_hash(payload: Any) -> str:
@@ -107,21 +103,26 @@ def _poke_after_commit(session: AsyncSession, poke: Poke | None, *orgs: uuid.UUI
         after_commit(session, lambda: poke(ids))
 
 
-async def _record_transition(
+async def _transition(
     session: AsyncSession,
     *,
     actor: Principal,
     flag: dict[str, Any],
     new: Status,
+    values: dict[str, Any],
     event: str,
     event_data: dict[str, Any] | None = None,
     tell: uuid.UUID | None = None,
     feed_data: dict[str, Any] | None = None,
     audit_data: dict[str, Any] | None = None,
+    audit_free_text: dict[str, str | None] | None = None,
     poke: Poke | None = None,
-) -> None:
-    """What every transition leaves behind: the flag's history event, the `flag.<event>`
-    feed event for the other side (`tell`), and the audit entry (free text by hash)."""
+) -> dict[str, Any]:
+    """Move the flag to `new` (setting `values` too) and leave what every transition
+    leaves behind: the flag's history event, the `flag.<event>` feed event for the other
+    side (`tell`), and the audit entry (free text only by hash). Returns the flag as the
+    actor sees it."""
+    await repo.update_flag(session, flag["id"], {"status": new.value, **values})
     await repo.add_history(session, flag_id=flag["id"], type_=event, actor=actor, data=event_data)
     if tell is not None:
         await repo.add_feed_event(
@@ -135,7 +136,9 @@ async def _record_transition(
         object_type="flag",
         object_id=flag["id"],
         data={"from": flag["status"], "to": new.value, **(audit_data or {})},
+        free_text=audit_free_text,
     )
+    return await repo.render(session, flag["id"], actor)
 
 
 FEED_TYPES = {
@@ -161,18 +164,16 @@ async def acknowledge(
     flag = await _locked(session, principal, flag_id)
     if is_noop(flag["status"], Action.ACKNOWLEDGE):
         return await repo.render(session, flag_id, principal)
-    new = next_status(flag["status"], Action.ACKNOWLEDGE)
-    await repo.update_flag(session, flag_id, {"status": new.value, "acknowledged_at": DB_NOW})
-    await _record_transition(
+    return await _transition(
         session,
         actor=principal,
         flag=flag,
-        new=new,
+        new=next_status(flag["status"], Action.ACKNOWLEDGE),
+        values={"acknowledged_at": DB_NOW},
         event="acknowledged",
         tell=flag["agency_org_id"],
         poke=poke,
     )
-    return await repo.render(session, flag_id, principal)
 
 
 async def request_info(
@@ -185,29 +186,19 @@ async def request_info(
 ) -> dict[str, Any]:
     """Platform asks the agency a question; the deadline clock pauses until it answers."""
     flag = await _locked(session, principal, flag_id)
-    new = next_status(flag["status"], Action.REQUEST_INFO)
-    await repo.update_flag(
-        session,
-        flag_id,
-        {
-            "status": new.value,
-            "info_requested_at": DB_NOW,
-            "acknowledged_at": flag["acknowledged_at"] or DB_NOW,
-        },
-    )
-    await _record_transition(
+    return await _transition(
         session,
         actor=principal,
         flag=flag,
-        new=new,
+        new=next_status(flag["status"], Action.REQUEST_INFO),
+        values={"info_requested_at": DB_NOW, "acknowledged_at": flag["acknowledged_at"] or DB_NOW},
         event="info_requested",
         event_data={"question": question},
         tell=flag["agency_org_id"],
         feed_data={"question": question},
-        audit_data={"question_sha256": _sha(question)},
+        audit_free_text={"question": question},
         poke=poke,
     )
-    return await repo.render(session, flag_id, principal)
 
 
 async def provide_info(
@@ -223,27 +214,24 @@ async def provide_info(
     flag = await _locked(session, principal, flag_id)
     new = next_status(flag["status"], Action.PROVIDE_INFO)
     if len(flag["evidence"]) + len(evidence) > MAX_EVIDENCE:
-        raise Unprocessable(
-            "Invalid input: evidence",
-            errors=[{"field": "evidence", "message": f"a flag holds at most {MAX_EVIDENCE} items"}],
-        )
+        raise field_error("evidence", f"a flag holds at most {MAX_EVIDENCE} items")
     await repo.shift_due_at(session, flag_id)
-    await repo.update_flag(session, flag_id, {"status": new.value})
     if evidence:
         await repo.append_evidence(session, flag_id, evidence)
-    await _record_transition(
+    return await _transition(
         session,
         actor=principal,
         flag=flag,
         new=new,
+        values={},
         event="info_provided",
         event_data={"note": note, "evidence": evidence},
         tell=flag["platform_org_id"],
         feed_data={"note": note},
-        audit_data={"note_sha256": _sha(note), "evidence_added": len(evidence)},
+        audit_data={"evidence_added": len(evidence)},
+        audit_free_text={"note": note},
         poke=poke,
     )
-    return await repo.render(session, flag_id, principal)
 
 
 async def record_outcome(
@@ -267,24 +255,19 @@ async def record_outcome(
             current_action=flag["outcome_action"],
         )
     new = next_status(flag["status"], Action.RECORD_OUTCOME)
-    now = _now()
+    now = utc_now()
     when = actioned_at or now
     if when > now + timedelta(minutes=5):
-        raise Unprocessable(
-            "Invalid input: actioned_at",
-            errors=[{"field": "actioned_at", "message": "is in the future"}],
-        )
+        raise field_error("actioned_at", "is in the future")
     if when < flag["submitted_at"] - timedelta(days=3650):
-        raise Unprocessable(
-            "Invalid input: actioned_at",
-            errors=[{"field": "actioned_at", "message": "is implausibly old"}],
-        )
+        raise field_error("actioned_at", "is implausibly old")
     await repo.shift_due_at(session, flag_id)  # settle a paused clock before closing
-    await repo.update_flag(
+    rendered = await _transition(
         session,
-        flag_id,
-        {
-            "status": new.value,
+        actor=principal,
+        flag=flag,
+        new=new,
+        values={
             "closed_at": DB_NOW,
             "outcome_action": action,
             "outcome_note": note,
@@ -292,19 +275,14 @@ async def record_outcome(
             "acknowledged_at": flag["acknowledged_at"] or DB_NOW,
             "info_requested_at": None,
         },
-    )
-    await _record_transition(
-        session,
-        actor=principal,
-        flag=flag,
-        new=new,
         event="outcome",
         event_data={"action": action, "note": note, "actioned_at": when.isoformat()},
         tell=flag["agency_org_id"],
-        audit_data={"action": action, "actioned_at": when.isoformat(), "note_sha256": _sha(note)},
+        audit_data={"action": action, "actioned_at": when.isoformat()},
+        audit_free_text={"note": note},
         poke=poke,
     )
-    return await repo.render(session, flag_id, principal), True
+    return rendered, True
 
 
 async def withdraw(
@@ -319,29 +297,19 @@ async def withdraw(
     flag = await _locked(session, principal, flag_id)
     new = next_status(flag["status"], Action.WITHDRAW)
     await repo.shift_due_at(session, flag_id)  # settle a paused clock
-    await repo.update_flag(
-        session,
-        flag_id,
-        {
-            "status": new.value,
-            "withdrawn_at": DB_NOW,
-            "withdraw_reason": reason,
-            "info_requested_at": None,
-        },
-    )
-    await _record_transition(
+    return await _transition(
         session,
         actor=principal,
         flag=flag,
         new=new,
+        values={"withdrawn_at": DB_NOW, "withdraw_reason": reason, "info_requested_at": None},
         event="withdrawn",
         event_data={"reason": reason},
         # A platform that never saw the flag (it was held) must not hear of it now.
         tell=flag["platform_org_id"] if flag["status"] != Status.HELD else None,
-        audit_data={"reason_sha256": _sha(reason)},
+        audit_free_text={"reason": reason},
         poke=poke,
     )
-    return await repo.render(session, flag_id, principal)
 
 
 async def release_held_flag(
@@ -369,12 +337,7 @@ async def release_held_flag(
     await repo.add_feed_event(
         session, recipient=flag["platform_org_id"], type_="flag.created", flag_id=flag["id"]
     )
-    for peer in await repo.corroborated_peers(
-        session, flag_id=flag["id"], account_id=flag["account_id"], agency=flag["agency_org_id"]
-    ):
-        await repo.add_feed_event(
-            session, recipient=flag["platform_org_id"], type_="flag.corroborated", flag_id=peer
-        )
+    await repo.emit_corroborations(session, flag_id=flag["id"])
     await audit.record(
         session=session,
         actor=actor,
@@ -385,10 +348,6 @@ async def release_held_flag(
         data={"from": flag["status"], "to": new.value, "reason": reason, "due_at": due.isoformat()},
     )
     return [flag["agency_org_id"], flag["platform_org_id"]]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def submit_flags(

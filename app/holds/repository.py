@@ -12,16 +12,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-async def platform_exists(session: AsyncSession, platform: str) -> bool:
-    """Whether a platform with this slug is registered."""
-    return bool(
-        (
-            await session.execute(
-                text("SELECT 1 FROM organization WHERE kind = 'platform' AND platform = :p"),
-                {"p": platform},
-            )
-        ).scalar()
-    )
+async def no_such_platform(session: AsyncSession, platform: str) -> dict[str, Any] | None:
+    """The 422 problem for a platform nobody registered, else None (the rule and its words
+    are fb_platform_org and fb_no_such_platform, shared with submission)."""
+    raw = (
+        await session.execute(
+            text("SELECT fb_no_such_platform(:p)::text WHERE fb_platform_org(:p) IS NULL"),
+            {"p": platform},
+        )
+    ).scalar()
+    return None if raw is None else dict(json.loads(raw))
 
 
 async def insert_hold(
@@ -40,56 +40,34 @@ async def insert_hold(
     Runs in a savepoint retried once: losing a race to create the same account raises a
     unique violation, and the retry finds the account the other transaction committed.
     """
+    params = {
+        "g": agency,
+        "c": client,
+        "cc": country,
+        "p": platform,
+        "acct": json.dumps(account),
+        "r": reason,
+        "e": expires_at,
+    }
     for attempt in range(2):
         try:
             async with session.begin_nested():
-                return await _insert_hold(
-                    session,
-                    agency=agency,
-                    client=client,
-                    country=country,
-                    platform=platform,
-                    account=account,
-                    reason=reason,
-                    expires_at=expires_at,
-                )
+                row = (
+                    await session.execute(
+                        text(
+                            "INSERT INTO hold (agency_org_id, created_by_client_id, country, "
+                            "platform, account_id, reason, expires_at) VALUES (:g, :c, :cc, :p, "
+                            "(fb_resolve_account(:p, CAST(:acct AS jsonb))).id, :r, :e) "
+                            "RETURNING id, account_id"
+                        ),
+                        params,
+                    )
+                ).one()
+                return row[0], row[1]
         except IntegrityError:
             if attempt == 1:
                 raise
     raise AssertionError("unreachable")
-
-
-async def _insert_hold(
-    session: AsyncSession,
-    *,
-    agency: uuid.UUID,
-    client: uuid.UUID,
-    country: str,
-    platform: str,
-    account: dict[str, Any],
-    reason: str,
-    expires_at: datetime,
-) -> tuple[uuid.UUID, uuid.UUID]:
-    row = (
-        await session.execute(
-            text(
-                "INSERT INTO hold (agency_org_id, created_by_client_id, country, platform, "
-                "account_id, reason, expires_at) VALUES (:g, :c, :cc, :p, "
-                "(fb_resolve_account(:p, CAST(:acct AS jsonb))).id, :r, :e) "
-                "RETURNING id, account_id"
-            ),
-            {
-                "g": agency,
-                "c": client,
-                "cc": country,
-                "p": platform,
-                "acct": json.dumps(account),
-                "r": reason,
-                "e": expires_at,
-            },
-        )
-    ).one()
-    return row[0], row[1]
 
 
 async def render(session: AsyncSession, hold_id: uuid.UUID) -> dict[str, Any]:

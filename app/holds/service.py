@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.db import after_commit
-from app.errors import NotFound, Unprocessable
+from app.errors import NotFound, Unprocessable, field_error
 from app.flags import service as flags
 from app.holds import repository as repo
 from app.holds.schemas import MAX_HOLD_DAYS, HoldCreate
+from app.kit.clock import utc_now
 from app.kit.pagination import decode_time_id_cursor, keyset_page
 
 log = logging.getLogger(__name__)
@@ -24,21 +25,39 @@ log = logging.getLogger(__name__)
 Poke = Callable[[list[str]], None]
 
 
-def _field_error(field: str, message: str) -> Unprocessable:
-    return Unprocessable(f"Invalid input: {field}", errors=[{"field": field, "message": message}])
+async def _audit(
+    session: AsyncSession,
+    *,
+    actor: Principal | None,
+    action: str,
+    hold_id: uuid.UUID,
+    account_id: uuid.UUID,
+    **data: Any,
+) -> None:
+    """The audit entry of a hold's change (a change without an actor is the system's)."""
+    await audit.record(
+        session=session,
+        actor=actor,
+        actor_label=None if actor else "system",
+        action=action,
+        object_type="hold",
+        object_id=hold_id,
+        data={**data, "account_id": str(account_id)},
+    )
 
 
 async def create_hold(
     *, session: AsyncSession, principal: Principal, data: HoldCreate
 ) -> dict[str, Any]:
     """Place a hold on an account for at most 90 days."""
-    now = datetime.now(UTC)
+    now = utc_now()
     if data.expires_at <= now:
-        raise _field_error("expires_at", "must be in the future")
+        raise field_error("expires_at", "must be in the future")
     if data.expires_at > now + timedelta(days=MAX_HOLD_DAYS):
-        raise _field_error("expires_at", f"must be at most {MAX_HOLD_DAYS} days ahead")
-    if not await repo.platform_exists(session, data.platform):
-        raise _field_error("platform", f"no platform is registered as {data.platform}")
+        raise field_error("expires_at", f"must be at most {MAX_HOLD_DAYS} days ahead")
+    problem = await repo.no_such_platform(session, data.platform)
+    if problem is not None:
+        raise Unprocessable(problem["detail"], errors=problem["errors"])
     assert principal.country is not None
     hold_id, account_id = await repo.insert_hold(
         session,
@@ -50,17 +69,14 @@ async def create_hold(
         reason=data.reason,
         expires_at=data.expires_at,
     )
-    await audit.record(
-        session=session,
+    await _audit(
+        session,
         actor=principal,
         action="hold.created",
-        object_type="hold",
-        object_id=hold_id,
-        data={
-            "platform": data.platform,
-            "account_id": str(account_id),
-            "expires_at": data.expires_at.isoformat(),
-        },
+        hold_id=hold_id,
+        account_id=account_id,
+        platform=data.platform,
+        expires_at=data.expires_at.isoformat(),
     )
     return await repo.render(session, hold_id)
 
@@ -104,13 +120,12 @@ async def release_hold(
         raise NotFound("No such hold")
     if hold["released_at"] is None:
         await repo.mark_released(session, hold_id, "released")
-        await audit.record(
-            session=session,
+        await _audit(
+            session,
             actor=principal,
             action="hold.released",
-            object_type="hold",
-            object_id=hold_id,
-            data={"account_id": str(hold["account_id"])},
+            hold_id=hold_id,
+            account_id=hold["account_id"],
         )
         woken = await _release_account(
             session, actor=principal, account_id=hold["account_id"], reason="hold released"
@@ -132,14 +147,12 @@ async def sweep_expired_holds(
             expired = await repo.claim_expired(session, limit=batch)
             for hold in expired:
                 await repo.mark_released(session, hold["id"], "expired")
-                await audit.record(
-                    session=session,
+                await _audit(
+                    session,
                     actor=None,
-                    actor_label="system",
                     action="hold.expired",
-                    object_type="hold",
-                    object_id=hold["id"],
-                    data={"account_id": str(hold["account_id"])},
+                    hold_id=hold["id"],
+                    account_id=hold["account_id"],
                 )
                 woken |= await _release_account(
                     session, actor=None, account_id=hold["account_id"], reason="hold expired"

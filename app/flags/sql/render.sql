@@ -1,0 +1,58 @@
+-- fb_flag_doc, fb_flag_json, fb_flag_json_for_platform: the one JSON shape of a flag.
+--
+-- Called by every read of a flag (app/flags/repository.py, the feeds, the responses
+-- batches) and by fb_submit_flag for its 201 body. In SQL so that a page of flags is
+-- rendered by the statement that selects it (no per-flag round trips), and every route
+-- shows a flag the same way.
+
+-- The one JSON shape of a flag. A pure expression, so PostgreSQL inlines it; callers
+-- that already hold the account row and agency name (submission) pass them in, the others
+-- use fb_flag_json below.
+CREATE OR REPLACE FUNCTION fb_flag_doc(p_flag flag, p_account account, p_agency_name text,
+                                       p_corroborations jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object(
+        'id', p_flag.id,
+        'status', p_flag.status,
+        'kind', p_flag.kind,
+        'category', p_flag.category,
+        'priority', p_flag.priority,
+        'platform', p_flag.platform,
+        'account', jsonb_build_object('id', p_account.external_id, 'handle', p_account.handle,
+                                      'url', p_account.url),
+        'country', p_flag.country,
+        'agency', jsonb_build_object('id', p_flag.agency_org_id, 'name', p_agency_name),
+        'legal_basis', p_flag.legal_basis,
+        'summary', p_flag.summary,
+        'evidence', p_flag.evidence,
+        'external_ref', p_flag.external_ref,
+        'submitted_at', fb_ts(p_flag.submitted_at),
+        'due_at', fb_ts(p_flag.due_at),
+        'delivered_at', fb_ts(p_flag.delivered_at),
+        'acknowledged_at', fb_ts(p_flag.acknowledged_at),
+        'closed_at', fb_ts(p_flag.closed_at),
+        'withdrawn_at', fb_ts(p_flag.withdrawn_at),
+        'withdraw_reason', p_flag.withdraw_reason,
+        'outcome', CASE WHEN p_flag.outcome_action IS NULL THEN NULL ELSE jsonb_build_object(
+            'action', p_flag.outcome_action, 'note', p_flag.outcome_note,
+            'actioned_at', fb_ts(p_flag.actioned_at)) END,
+        'corroborations', p_corroborations)
+$$;
+
+-- A flag as a platform sees it: it reached the platform when it opened, so that is its
+-- submission time there (a held flag's real submission time would reveal the hold).
+CREATE OR REPLACE FUNCTION fb_flag_json_for_platform(p_flag flag) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    p_flag.submitted_at := coalesce(p_flag.opened_at, p_flag.submitted_at);
+    RETURN fb_flag_json(p_flag);
+END
+$$;
+
+-- A stored flag as JSON, used by every read.
+CREATE OR REPLACE FUNCTION fb_flag_json(p_flag flag) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT fb_flag_doc(p_flag, a, o.name, fb_corroborations(p_flag))
+    FROM account a, organization o
+    WHERE a.id = p_flag.account_id AND o.id = p_flag.agency_org_id
+$$;
