@@ -21,7 +21,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Unprocessable
-from app.kit.country_names import country_name
+from app.kit.countries import country_name
 from app.orgs import repository as orgs
 from app.stats import charts
 from app.stats import service as stats
