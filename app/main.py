@@ -44,7 +44,7 @@ from app.responses import endpoints as responses_endpoints
 from app.stats import endpoints as stats_endpoints
 from app.stats import public_endpoints as transparency_endpoints
 from app.stats import service as stats_service
-from app.stats.public import ReportCache
+from app.stats.report_cache import ReportCache
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from app.auth.principal import Principal, requires
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
+from app.kit.clock import rfc3339, utc_now
 from app.stats import service
 from app.stats.percentiles import RELATIVE_ERROR
 from app.stats.schemas import (
@@ -67,14 +68,26 @@ REPORT_NOTE = (
 )
 
 
-def _range(date_from: str | None, date_to: str | None) -> tuple[date, date]:
-    return service.resolve_range(
+def _question(
+    date_from: str | None, date_to: str | None, group_by: list[str] | None, allowed: Any
+) -> tuple[date, date, list[str]]:
+    """The checked range and groups of a query string."""
+    start, end = service.resolve_range(
         service.parse_day(date_from, field="from"), service.parse_day(date_to, field="to")
+    )
+    return start, end, service.parse_group_by(group_by, allowed)
+
+
+def _answer(start: date, end: date, groups: list[str], **fields: Any) -> JSONResponse:
+    """A grouped answer: its range and groups, then the endpoint's own fields."""
+    return JSONResponse(
+        {"from": start.isoformat(), "to": end.isoformat(), "group_by": groups, **fields}
     )
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _as_of_now(items: list[dict[str, Any]]) -> JSONResponse:
+    """A snapshot answer: the items as they are now."""
+    return JSONResponse({"as_of": rfc3339(utc_now()), "items": items})
 
 
 async def _outcomes(
@@ -84,8 +97,7 @@ async def _outcomes(
     group_by: list[str] | None,
     action: list[str] | None,
 ) -> tuple[date, date, list[str], list[dict[str, Any]]]:
-    start, end = _range(date_from, date_to)
-    groups = service.parse_group_by(group_by, service.OUTCOME_GROUPS)
+    start, end, groups = _question(date_from, date_to, group_by, service.OUTCOME_GROUPS)
     actions = service.parse_group_by(action, service.ACTIONS, field="action") if action else None
     items = await service.outcome_counts(
         session=session, date_from=start, date_to=end, group_by=groups, actions=actions
@@ -110,15 +122,7 @@ async def outcomes(
     """Closed flags in [from, to), by the UTC day of their outcome, grouped by any of
     country, agency, platform, kind, category, action, month, day. Exact at any scale."""
     start, end, groups, items = await _outcomes(session, date_from, date_to, group_by, action)
-    return JSONResponse(
-        {
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "group_by": groups,
-            "items": items,
-            "total": sum(i["count"] for i in items),
-        }
-    )
+    return _answer(start, end, groups, items=items, total=sum(i["count"] for i in items))
 
 
 def _csv_cell(value: Any) -> Any:
@@ -188,21 +192,13 @@ async def platform_reports(
 ) -> JSONResponse:
     """Platforms' own totals (self-reported) of reports whose period lies in [from, to),
     grouped by any of platform, country, category, action, source, month."""
-    start, end = _range(date_from, date_to)
-    groups = service.parse_group_by(group_by, service.REPORT_GROUPS)
+    start, end, groups = _question(date_from, date_to, group_by, service.REPORT_GROUPS)
     items = await service.platform_report_counts(
         session=session, date_from=start, date_to=end, group_by=groups
     )
-    return JSONResponse(
-        {
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "group_by": groups,
-            "self_reported": True,
-            "note": REPORT_NOTE,
-            "items": items,
-            "total": sum(i["count"] for i in items),
-        }
+    total = sum(i["count"] for i in items)
+    return _answer(
+        start, end, groups, self_reported=True, note=REPORT_NOTE, items=items, total=total
     )
 
 
@@ -221,20 +217,11 @@ async def response_times(
 ) -> JSONResponse:
     """Median and 90th percentile of time to acknowledge and time to outcome in [from, to),
     and flags overdue now, grouped by platform, priority and/or kind."""
-    start, end = _range(date_from, date_to)
-    groups = service.parse_group_by(group_by, service.RESPONSE_GROUPS)
+    start, end, groups = _question(date_from, date_to, group_by, service.RESPONSE_GROUPS)
     items = await service.response_times(
         session=session, date_from=start, date_to=end, group_by=groups
     )
-    return JSONResponse(
-        {
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "group_by": groups,
-            "relative_error": round(RELATIVE_ERROR, 4),
-            "items": items,
-        }
-    )
+    return _answer(start, end, groups, relative_error=round(RELATIVE_ERROR, 4), items=items)
 
 
 @router.get(
@@ -245,7 +232,9 @@ async def response_times(
 )
 async def agencies(principal: StatsDep, session: SessionDep) -> JSONResponse:
     """Per agency, all time: flags sent, how they ended, and the share that led to action."""
-    return JSONResponse({"as_of": _now(), "items": await service.agency_health(session=session)})
+    return JSONResponse(
+        {"as_of": rfc3339(utc_now()), "items": await service.agency_health(session=session)}
+    )
 
 
 @router.get(
@@ -256,4 +245,6 @@ async def agencies(principal: StatsDep, session: SessionDep) -> JSONResponse:
 )
 async def platforms(principal: StatsDep, session: SessionDep) -> JSONResponse:
     """Per platform, now: last feed poll, undelivered and unanswered backlog, overdue."""
-    return JSONResponse({"as_of": _now(), "items": await service.platform_health(session=session)})
+    return JSONResponse(
+        {"as_of": rfc3339(utc_now()), "items": await service.platform_health(session=session)}
+    )

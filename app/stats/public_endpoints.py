@@ -12,8 +12,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.stats import public
+from app.stats import assembly, page
+from app.stats.period import EARLIEST_YEAR, parse_period
 from app.stats.public_schemas import TransparencyReport
+from app.stats.report_cache import ReportCache
 
 router = APIRouter(tags=["transparency"])
 
@@ -56,7 +58,7 @@ MonthTo = Annotated[
 ]
 Year = Annotated[
     int | None,
-    Query(ge=public.EARLIEST_YEAR, le=9999, description="A calendar year instead of from/to"),
+    Query(ge=EARLIEST_YEAR, le=9999, description="A calendar year instead of from/to"),
 ]
 
 
@@ -69,14 +71,14 @@ async def _report(
 ) -> TransparencyReport:
     """The report of the asked period, from the short in-process cache when fresh."""
     today = datetime.now(UTC).date()
-    period = public.parse_period(month_from=month_from, month_to=month_to, year=year, today=today)
-    cache: public.ReportCache = request.app.state.transparency_cache
+    period = parse_period(month_from=month_from, month_to=month_to, year=year, today=today)
+    cache: ReportCache = request.app.state.transparency_cache
     report = cache.get(period)
     if report is None:
         async with cache.build_slot:
             report = cache.get(period)  # built while this request waited?
             if report is None:
-                report = await public.build_report(session=session, period=period)
+                report = await assembly.build_report(session=session, period=period)
                 cache.put(period, report)
     return report
 
@@ -118,7 +120,7 @@ async def transparency_page(
 ) -> HTMLResponse:
     """The public transparency page: charts drawn on the server, a table behind each."""
     report = await _report(request, session, month_from, month_to, year)
-    context = public.page_context(
+    context = page.page_context(
         report,
         today=datetime.now(UTC).date(),
         selected_year=year,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from app.kit.clock import rfc3339
 
 Count = Annotated[
     int | Literal["<5", "withheld"],
@@ -125,7 +127,12 @@ class TransparencyReport(_Out):
     schema_: Literal["flagbridge.transparency.v1"] = Field(
         alias="schema", default="flagbridge.transparency.v1"
     )
-    generated_at: datetime
+    generated_at: Annotated[
+        datetime,
+        PlainSerializer(rfc3339, return_type=str, when_used="json"),
+        Field(json_schema_extra={"format": "date-time"}),
+    ]
+    """Sent as the one timestamp format (microseconds and Z), like every other time."""
     period: PeriodOut
     suppression: SuppressionOut
     totals: TotalsOut

@@ -14,7 +14,6 @@ How a range is read (see migration 0007_stats for how the tables are kept):
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +22,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import fetch_records
+from app.kit.days import month_start, next_month
 from app.vocabulary import ACTIONED
 
 # Group name -> column of the unified row that every source below yields. Fixed strings:
@@ -52,31 +53,6 @@ REPORT_KEYS = {
 LIVE = "f.status NOT IN ('closed', 'withdrawn')"
 
 
-_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-
-
-async def _fetch(session: AsyncSession, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run a read on the session's own connection and transaction, straight through asyncpg.
-
-    Grouped statistics can be a few thousand rows; SQLAlchemy's row objects cost about
-    5 us each on top of the query, which is most of the time for such answers.
-    """
-    order: list[str] = []
-
-    def positional(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in order:
-            order.append(name)
-        return f"${order.index(name) + 1}"
-
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    records = await driver.fetch(_NAMED.sub(positional, sql), *(params[n] for n in order))
-    return [dict(r) for r in records]
-
-
 @dataclass(frozen=True)
 class Span:
     """Days [start, end), read from the `grain` ("day" or "month") tables."""
@@ -84,16 +60,6 @@ class Span:
     grain: str
     start: date
     end: date
-
-
-def first_of_month(day: date) -> date:
-    """The first day of day's month."""
-    return day.replace(day=1)
-
-
-def next_month(day: date) -> date:
-    """The first day of the month after day's."""
-    return date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
 
 
 def spans(date_from: date, date_to: date, *, daily: bool, today: date) -> list[Span]:
@@ -108,7 +74,7 @@ def spans(date_from: date, date_to: date, *, daily: bool, today: date) -> list[S
     if daily:
         return [Span("day", date_from, date_to)]
     m1 = date_from if date_from.day == 1 else next_month(date_from)
-    m2 = first_of_month(date_to)
+    m2 = month_start(date_to)
     if date_to > today and m2 < date_to:
         m2 = next_month(m2)
         date_to = m2
@@ -195,7 +161,7 @@ async def outcome_counts(
         + " LIMIT :limit"
     )
     params["limit"] = limit
-    return await _fetch(session, sql, params)
+    return await fetch_records(session, sql, params)
 
 
 _RT_COLUMNS = "platform, priority, kind, measure, bucket, flags"
@@ -243,7 +209,7 @@ async def response_time_histograms(
     keys = [f"{RESPONSE_KEYS[g]} AS {g}" for g in group_by]
     cols = [*keys, "measure", "bucket"]
     positions = ", ".join(str(i + 1) for i in range(len(cols)))
-    return await _fetch(
+    return await fetch_records(
         session,
         f"SELECT {', '.join(cols)}, sum(flags) AS n "  # noqa: S608
         f"FROM ({' UNION ALL '.join(selects)}) AS u ({_RT_COLUMNS}) "

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.errors import Unprocessable
-from app.kit.days import parse_utc_day, utc_midnight_day
+from app.errors import field_error
+from app.kit.clock import rfc3339, utc_now
+from app.kit.days import add_months, month_label, parse_utc_day, utc_midnight_day
 from app.stats import percentiles
 from app.stats import repository as repo
 from app.vocabulary import OUTCOME_ACTIONS
@@ -38,10 +39,6 @@ MAX_ROWS = 10_000
 """Most groups one answer may hold; more is a 422 asking for a narrower question."""
 
 
-def _field_error(field: str, message: str) -> Unprocessable:
-    return Unprocessable(f"Invalid input: {field}", errors=[{"field": field, "message": message}])
-
-
 def parse_day(value: str | None, *, field: str) -> date | None:
     """A range bound from a query string (YYYY-MM-DD or RFC 3339 at midnight UTC); else 422."""
     if value is None or value.strip() == "":
@@ -49,16 +46,13 @@ def parse_day(value: str | None, *, field: str) -> date | None:
     try:
         return parse_utc_day(value)
     except ValueError as exc:
-        raise _field_error(field, str(exc)) from None
+        raise field_error(field, str(exc)) from None
 
 
 def default_range(today: date | None = None) -> tuple[date, date]:
     """The twelve calendar months up to and including today: [first of month - 11, tomorrow)."""
-    today = today or datetime.now(UTC).date()
-    start = today.replace(day=1)
-    for _ in range(11):
-        start = (start - timedelta(days=1)).replace(day=1)
-    return start, today + timedelta(days=1)
+    today = today or utc_now().date()
+    return add_months(today, -11), today + timedelta(days=1)
 
 
 def resolve_range(
@@ -68,11 +62,7 @@ def resolve_range(
     default_from, default_to = default_range(today)
     end = date_to or default_to
     start = date_from or (default_from if date_to is None else end - timedelta(days=365))
-    if start >= end:
-        raise _field_error("to", "must be after from (to is exclusive)")
-    if (end - start).days > MAX_RANGE_DAYS:
-        raise _field_error("to", f"the range may cover at most {MAX_RANGE_DAYS} days")
-    return start, end
+    return _check_range(start, end)
 
 
 def parse_group_by(
@@ -89,7 +79,7 @@ def parse_group_by(
             if not name:
                 continue
             if name not in allowed:
-                raise _field_error(
+                raise field_error(
                     field, f"unknown value {name[:40]!r}; use any of {', '.join(allowed)}"
                 )
             if name not in out:
@@ -103,22 +93,31 @@ def _as_day(value: date, field: str) -> date:
         try:
             return utc_midnight_day(value)
         except ValueError as exc:
-            raise _field_error(field, str(exc)) from None
+            raise field_error(field, str(exc)) from None
     return value
 
 
 def _check_range(date_from: date, date_to: date) -> tuple[date, date]:
     start, end = _as_day(date_from, "from"), _as_day(date_to, "to")
     if start >= end:
-        raise _field_error("to", "must be after from (to is exclusive)")
+        raise field_error("to", "must be after from (to is exclusive)")
     if (end - start).days > MAX_RANGE_DAYS:
-        raise _field_error("to", f"the range may cover at most {MAX_RANGE_DAYS} days")
+        raise field_error("to", f"the range may cover at most {MAX_RANGE_DAYS} days")
     return start, end
+
+
+def _question(
+    group_by: str | Sequence[str], allowed: Sequence[str], date_from: date, date_to: date
+) -> tuple[list[str], date, date]:
+    """The groups and the checked [start, end) of a statistics question."""
+    groups = parse_group_by(group_by, allowed)
+    start, end = _check_range(date_from, date_to)
+    return groups, start, end
 
 
 def _too_many(rows: list[dict[str, Any]]) -> None:
     if len(rows) > MAX_ROWS:
-        raise _field_error(
+        raise field_error(
             "group_by",
             f"more than {MAX_ROWS} groups: narrow the range or group by fewer fields",
         )
@@ -126,7 +125,7 @@ def _too_many(rows: list[dict[str, Any]]) -> None:
 
 def _format_key(name: str, value: Any) -> Any:
     if name == "month" and isinstance(value, date):
-        return value.strftime("%Y-%m")
+        return month_label(value)
     if name == "day" and isinstance(value, date):
         return value.isoformat()
     return value
@@ -146,10 +145,9 @@ async def outcome_counts(
     agency {"id", "name"}. `actions` keeps only those outcomes (e.g. suspensions).
     Groups are ordered by their keys; zero counts are left out.
     """
-    groups = parse_group_by(group_by, OUTCOME_GROUPS)
-    start, end = _check_range(date_from, date_to)
+    groups, start, end = _question(group_by, OUTCOME_GROUPS, date_from, date_to)
     if "day" in groups and (end - start).days > MAX_DAILY_RANGE_DAYS:
-        raise _field_error(
+        raise field_error(
             "group_by", f"grouping by day needs a range of at most {MAX_DAILY_RANGE_DAYS} days"
         )
     wanted = None if actions is None else parse_group_by(actions, ACTIONS, field="action")
@@ -190,8 +188,7 @@ async def platform_report_counts(
     A report counts when its whole period lies in [date_from, date_to); `month` is the
     month its period starts in. Rows without a country have country None.
     """
-    groups = parse_group_by(group_by, REPORT_GROUPS)
-    start, end = _check_range(date_from, date_to)
+    groups, start, end = _question(group_by, REPORT_GROUPS, date_from, date_to)
     rows = await repo.report_counts(
         session, date_from=start, date_to=end, group_by=groups, limit=MAX_ROWS + 1
     )
@@ -216,8 +213,7 @@ async def response_times(
     histograms, within 9.05% of the exact value (app/stats/percentiles.py). "overdue" is
     live flags past their deadline now, whatever the range.
     """
-    groups = parse_group_by(group_by, RESPONSE_GROUPS)
-    start, end = _check_range(date_from, date_to)
+    groups, start, end = _question(group_by, RESPONSE_GROUPS, date_from, date_to)
     today = await repo.db_today(session)
     hist_rows = await repo.response_time_histograms(
         session, parts=repo.spans(start, end, daily=False, today=today), group_by=groups
@@ -270,10 +266,6 @@ async def agency_health(*, session: AsyncSession) -> list[dict[str, Any]]:
     return out
 
 
-def _ts(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
 async def platform_health(*, session: AsyncSession) -> list[dict[str, Any]]:
     """Per platform, now: last feed poll and the backlog of live flags it has.
 
@@ -285,13 +277,13 @@ async def platform_health(*, session: AsyncSession) -> list[dict[str, Any]]:
         {
             "platform": row["platform"],
             "organization": {"id": str(row["id"]), "name": row["name"]},
-            "last_feed_poll_at": _ts(row["last_polled_at"]),
+            "last_feed_poll_at": rfc3339(row["last_polled_at"]),
             "undelivered": int(row["undelivered"]),
             "unacknowledged": int(row["unacknowledged"]),
             "unanswered": int(row["unanswered"]),
             "awaiting_agency": int(row["awaiting_agency"]),
             "overdue": int(row["overdue"]),
-            "oldest_unanswered_at": _ts(row["oldest_unanswered_at"]),
+            "oldest_unanswered_at": rfc3339(row["oldest_unanswered_at"]),
         }
         for row in await repo.platform_backlogs(session)
     ]
@@ -301,7 +293,8 @@ async def fold_stripes(*, sessionmaker: async_sessionmaker[AsyncSession], batch:
     """Fold the rollup rows of committed transactions into one row per key.
 
     Keeps the tables (and every range query) small; sums are unchanged. Safe with several
-    processes: one folds at a time, the others find the lock taken and return.
+    processes: one folds at a time (fb_stats_fold takes AdvisoryLock.STATS_FOLD), the
+    others find the lock taken and return.
     """
     total = 0
     while True:

@@ -38,6 +38,8 @@ from collections.abc import Hashable, Iterable, Mapping
 from fractions import Fraction
 from typing import Final, Literal
 
+import highspy
+
 THRESHOLD: Final = 5
 PRIMARY: Final[Literal["<5"]] = "<5"
 SECONDARY: Final[Literal["withheld"]] = "withheld"
@@ -253,7 +255,7 @@ def _determined(unknowns: list[Hashable], rows: list[dict[Hashable, int]]) -> li
 
 
 Equation = tuple[dict[Hashable, int], int]
-_EPS = 1e-7
+_EPS = 1e-7  # HiGHS's own primal feasibility tolerance
 _TRIES = 12  # candidates tried per round before settling for the best-ranked one
 
 
@@ -308,11 +310,12 @@ def _pinned_by_bounds(
         if not sensitive:
             continue
         bounds = {k: _bounds(k, hidden, small_withheld) for k in unknowns}
+        if len(group) == 1:
+            ranges = {k: _one_equation_range(k, group[0], bounds) for k in sensitive}
+        else:
+            ranges = _lp_ranges(sensitive, unknowns, group, bounds)
         for key in sensitive:
-            if len(group) == 1:
-                low, high = _one_equation_range(key, group[0], bounds)
-            else:
-                low, high = _lp_range(key, unknowns, group, bounds)
+            low, high = ranges[key]
             if math.floor(high + _EPS) <= math.ceil(low - _EPS):
                 pinned.append(key)
     return pinned
@@ -339,110 +342,54 @@ def _one_equation_range(
     return max(low, own_low), min(high, own_high)
 
 
-def _lp_range(
-    key: Hashable,
+def _lp_ranges(
+    keys: list[Hashable],
     unknowns: list[Hashable],
     equations: list[Equation],
     bounds: Mapping[Hashable, tuple[float, float]],
-) -> tuple[float, float]:
-    """The smallest and largest value of one unknown over the whole feasible region."""
-    index = {k: i for i, k in enumerate(unknowns)}
-    rows = [[0.0] * len(unknowns) for _ in equations]
-    rhs = []
-    for r, (coeffs, constant) in enumerate(equations):
-        for k, sign in coeffs.items():
-            rows[r][index[k]] = float(sign)
-        rhs.append(float(constant))
-    low = [bounds[k][0] for k in unknowns]
-    high = [bounds[k][1] for k in unknowns]
-    objective = [0.0] * len(unknowns)
-    objective[index[key]] = 1.0
-    top = _lp_max(objective, rows, rhs, low, high)
-    objective[index[key]] = -1.0
-    bottom = -_lp_max(objective, rows, rhs, low, high)
-    return bottom, top
+) -> dict[Hashable, tuple[float, float]]:
+    """The smallest and largest value of each of keys over the whole feasible region.
 
-
-def _lp_max(
-    cost: list[float],
-    rows: list[list[float]],
-    rhs: list[float],
-    low: list[float],
-    high: list[float],
-) -> float:
-    """max cost.x subject to rows.x = rhs and low <= x <= high (two-phase simplex, Bland).
-
-    Small dense problems only (one component of one page). Returns inf when unbounded;
-    the region is never empty, since the true counts lie in it.
+    One HiGHS model per group of linked sums; each range is two re-solves of it with one
+    objective coefficient changed (HiGHS starts each from the previous basis).
     """
-    n = len(cost)
-    capped = [j for j in range(n) if high[j] < math.inf]
-    width = n + len(capped)
-    table: list[list[float]] = []
-    # Shift x = low + y (y >= 0); a cap y_j <= high_j - low_j gets a slack column.
-    for row, b in zip(rows, rhs, strict=True):
-        shifted = b - sum(a * lo for a, lo in zip(row, low, strict=True))
-        line = [*row, *([0.0] * len(capped)), shifted]
-        table.append(line if shifted >= 0 else [-v for v in line])
-    for t, j in enumerate(capped):
-        line = [0.0] * (width + 1)
-        line[j] = 1.0
-        line[n + t] = 1.0
-        line[-1] = high[j] - low[j]
-        table.append(line)
-    m = len(table)
-    # One artificial per row: the start basis.
-    for r, line in enumerate(table):
-        line[width:width] = [1.0 if a == r else 0.0 for a in range(m)]
-    basis = [width + r for r in range(m)]
-    allowed = [True] * (width + m)
-    phase_one = [0.0] * width + [-1.0] * m
-    if _simplex(table, basis, phase_one, allowed) < -_EPS:  # pragma: no cover
-        raise RuntimeError("the printed figures admit no counts at all")
-    for a in range(width, width + m):
-        allowed[a] = False
-    for r in range(m):
-        if basis[r] >= width:
-            pivot = next((j for j in range(width) if abs(table[r][j]) > _EPS), None)
-            if pivot is not None:
-                _pivot(table, basis, r, pivot)
-    value = _simplex(table, basis, [*cost, *([0.0] * (width - n + m))], allowed)
-    return value + sum(c * lo for c, lo in zip(cost, low, strict=True))
+    index = {k: i for i, k in enumerate(unknowns)}
+    solver = highspy.Highs()
+    solver.silent()
+    solver.addVars(
+        len(unknowns),
+        [bounds[k][0] for k in unknowns],
+        [min(bounds[k][1], highspy.kHighsInf) for k in unknowns],
+    )
+    for coeffs, constant in equations:
+        solver.addRow(
+            constant,
+            constant,
+            len(coeffs),
+            [index[k] for k in coeffs],
+            [float(sign) for sign in coeffs.values()],
+        )
+    ranges = {}
+    for key in keys:
+        solver.changeColCost(index[key], 1.0)
+        top = _optimum(solver, highspy.ObjSense.kMaximize)
+        bottom = _optimum(solver, highspy.ObjSense.kMinimize)
+        solver.changeColCost(index[key], 0.0)
+        ranges[key] = (bottom, top)
+    return ranges
 
 
-def _simplex(
-    table: list[list[float]], basis: list[int], cost: list[float], allowed: list[bool]
-) -> float:
-    """Maximise cost over a tableau in canonical form, in place; inf when unbounded."""
-    while True:
-        entering = None
-        for j, ok in enumerate(allowed):
-            if ok and j not in basis:
-                reduced = cost[j] - sum(cost[b] * table[r][j] for r, b in enumerate(basis))
-                if reduced > _EPS:
-                    entering = j
-                    break
-        if entering is None:
-            return sum(cost[b] * table[r][-1] for r, b in enumerate(basis))
-        leaving = None
-        best = math.inf
-        for r, line in enumerate(table):
-            if line[entering] > _EPS:
-                ratio = line[-1] / line[entering]
-                if ratio < best - _EPS or (
-                    abs(ratio - best) <= _EPS and leaving is not None and basis[r] < basis[leaving]
-                ):
-                    best, leaving = ratio, r
-        if leaving is None:
-            return math.inf
-        _pivot(table, basis, leaving, entering)
-
-
-def _pivot(table: list[list[float]], basis: list[int], row: int, col: int) -> None:
-    lead = table[row][col]
-    table[row] = [v / lead for v in table[row]]
-    for r, line in enumerate(table):
-        if r != row and abs(line[col]) > 0:
-            factor = line[col]
-            table[r] = [a - factor * b for a, b in zip(line, table[row], strict=True)]
-    basis[row] = col
+def _optimum(solver: highspy.Highs, sense: highspy.ObjSense) -> float:
+    """The optimum in the given sense; infinite when unbounded (the region is never empty,
+    since the true counts lie in it)."""
+    solver.changeObjectiveSense(sense)
+    solver.run()
+    status = solver.getModelStatus()
+    if status in (
+        highspy.HighsModelStatus.kUnbounded,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    ):
+        return math.inf if sense == highspy.ObjSense.kMaximize else -math.inf
+    if status != highspy.HighsModelStatus.kOptimal:  # pragma: no cover
+        raise RuntimeError(f"the printed figures admit no counts at all ({status.name})")
+    return float(solver.getInfo().objective_function_value)

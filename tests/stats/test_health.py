@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from tests.stats.conftest import close, submit
+
+RFC3339_MICRO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 
 
 async def test_agencies_show_flags_sent_and_the_share_actioned(client, cast):
@@ -68,6 +71,9 @@ async def test_platforms_show_feed_poll_and_backlog(app, client, cast):
     twitter, youtube = items["twitter"], items["youtube"]
     assert twitter["organization"]["id"] == cast["twitter"].org_id
     assert twitter["last_feed_poll_at"] is not None
+    # The one timestamp format of the API: microseconds and Z (app/kit/clock.rfc3339).
+    assert RFC3339_MICRO.match(twitter["last_feed_poll_at"]), twitter["last_feed_poll_at"]
+    assert RFC3339_MICRO.match(resp.json()["as_of"]), resp.json()["as_of"]
     assert youtube["last_feed_poll_at"] is None
     assert {
         k: twitter[k]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -175,6 +176,7 @@ async def test_json_follows_its_schema(client, seeded):
         "response_times",
     }
     assert datetime.fromisoformat(data["generated_at"]).tzinfo is not None
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z", data["generated_at"])
     assert data["suppression"]["primary"] == "<5"
     now = datetime.now(UTC)
     assert data["period"]["to"] == f"{now.year:04d}-{now.month:02d}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import xml.etree.ElementTree as ET
+from datetime import date
 
 import pytest
 
@@ -138,7 +139,7 @@ def test_stacked_chart_has_a_legend_segments_and_a_hatched_key():
 
 
 def test_month_labels_do_not_collide_over_two_years():
-    months = charts.months_between(charts.date(2024, 12, 1), charts.date(2026, 11, 1))
+    months = charts.months_between(date(2024, 12, 1), date(2026, 11, 1))
     assert len(months) == 24
     ticks = charts._month_ticks(months)
     labelled = [i for i, show_month, _ in ticks if show_month]

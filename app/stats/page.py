@@ -1,0 +1,143 @@
+"""What the transparency page's template needs: the report, its charts, the period links."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date
+from typing import Any
+
+from markupsafe import Markup
+
+from app.kit import days
+from app.stats import charts
+from app.stats.public_schemas import TransparencyReport
+from app.stats.suppression import Published
+
+HALF_WIDTH = 460  # charts that sit side by side on wide screens
+
+
+def _year_links(today: date) -> list[int]:
+    return [today.year - i for i in range(0, 4)]
+
+
+def page_context(
+    report: TransparencyReport, *, today: date, selected_year: int | None, default_period: bool
+) -> dict[str, Any]:
+    """What the template needs: the report, its charts and the period choices."""
+    months = [m.month for m in report.suspensions_by_month.months]
+    platforms = report.suspensions_by_month.platforms
+    generated = report.generated_at.astimezone(UTC)
+    return {
+        "report": report,
+        "current_month": days.month_label(today),
+        "selected_year": selected_year,
+        "default_period": default_period,
+        "generated_label": f"{generated.day} {charts.MONTH_NAMES[generated.month - 1]} "
+        f"{generated.year}, {generated:%H:%M}",
+        "year_links": _year_links(today),
+        "query": f"from={report.period.from_}&to={report.period.to}",
+        "format_count": charts.format_count,
+        "format_duration": charts.format_duration,
+        "iso_duration": charts.iso_duration,
+        "month_label": charts.month_label,
+        "charts": {
+            "country": _count_bars(
+                "chart-country",
+                "Suspensions following flags, by flagging country",
+                "Accounts suspended by platforms after a flag from an agency of each country",
+                [(r.name, r.count) for r in report.suspensions_by_country],
+                width=HALF_WIDTH,
+            ),
+            "platform": _count_bars(
+                "chart-platform",
+                "Suspensions following flags, by platform",
+                "Accounts suspended after a flag, by the platform that suspended them",
+                [(r.name, r.count) for r in report.suspensions_by_platform],
+                width=HALF_WIDTH,
+            ),
+            "monthly": charts.monthly_stacked_chart(
+                chart_id="chart-monthly",
+                title="Suspensions following flags, by month and platform",
+                description="Columns per month, stacked by platform; the table below "
+                "gives every value.",
+                months=months,
+                series=[
+                    charts.Series(
+                        p.name, [m.counts[p.platform] for m in report.suspensions_by_month.months]
+                    )
+                    for p in platforms
+                ],
+            ),
+            "actions": _count_bars(
+                "chart-actions",
+                "Outcomes of flags, by action taken",
+                "Flags closed in the period by what the platform did",
+                [(r.label, r.count) for r in report.outcomes_by_action],
+            ),
+            "self_reported": charts.grouped_bar_chart(
+                chart_id="chart-self-reported",
+                title="Suspensions after flags beside those self-reported by platforms",
+                description="For each platform: accounts suspended after a flag through "
+                "FlagBridge, and the totals the platform reported itself, split into accounts "
+                "found by its own tools and all other sources (self-reported, not verified).",
+                groups=[r.name for r in report.platform_reports],
+                series=[
+                    charts.Series(
+                        "After flags (FlagBridge)",
+                        [r.flagged_suspensions for r in report.platform_reports],
+                    ),
+                    charts.Series(
+                        "Self-reported: own detection",
+                        [r.self_reported_own_detection for r in report.platform_reports],
+                    ),
+                    charts.Series(
+                        "Self-reported: other",
+                        [r.self_reported_other for r in report.platform_reports],
+                    ),
+                ],
+                kind="count",
+                empty_message="No platform has reported totals for this period",
+            ),
+            "response": charts.grouped_bar_chart(
+                chart_id="chart-response",
+                title="Median response times, by platform",
+                description="Median time from delivery of a flag to its acknowledgement and "
+                "to its outcome; medians over fewer than five flags are not shown.",
+                groups=[r.name for r in report.response_times],
+                series=[
+                    charts.Series(
+                        "To acknowledge",
+                        [r.acknowledge.median_seconds for r in report.response_times],
+                    ),
+                    charts.Series(
+                        "To outcome", [r.outcome.median_seconds for r in report.response_times]
+                    ),
+                ],
+                kind="duration",
+                missing_text="not shown: under five flags",
+            ),
+        },
+    }
+
+
+def _count_bars(
+    chart_id: str,
+    title: str,
+    lead: str,
+    items: list[tuple[str, Published]],
+    width: float = charts.WIDTH,
+) -> Markup:
+    """A bar chart of published counts, described by its lead and its values."""
+    return charts.bar_chart(
+        chart_id=chart_id,
+        title=title,
+        description=_describe(lead, items),
+        bars=[charts.Bar(name, count) for name, count in items],
+        width=width,
+    )
+
+
+def _describe(lead: str, items: Iterable[tuple[str, Published]]) -> str:
+    """A chart's text alternative: what it shows and its values in order."""
+    listed = "; ".join(f"{name}: {charts.format_count(value)}" for name, value in items)
+    return f"{lead}. {listed}." if listed else f"{lead}. No data for this period."
