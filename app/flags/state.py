@@ -78,3 +78,19 @@ def is_noop(current: str, action: Action) -> bool:
         S.INFO_REQUESTED,
         S.CLOSED,
     )
+
+
+def transition_table() -> str:
+    """The allowed transitions as a Markdown table (docs/lifecycle.md carries it verbatim)."""
+    actions = list(Action)
+    lines = [
+        "| status | " + " | ".join(f"`{a.value}`" for a in actions) + " |",
+        "|---|" + "---|" * len(actions),
+    ]
+    for status in Status:
+        cells = [
+            f"`{TRANSITIONS[(status, a)].value}`" if (status, a) in TRANSITIONS else "409"
+            for a in actions
+        ]
+        lines.append(f"| `{status.value}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
