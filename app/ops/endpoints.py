@@ -9,13 +9,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
-from app.errors import PROBLEM_MEDIA_TYPE, generic_problem
+from app.errors import PROBLEM_MEDIA_TYPE, generic_problem, problem_responses
 from app.observability import render_metrics
+from app.ops.schemas import Health, Readiness
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", operation_id="healthz")
+@router.get("/healthz", operation_id="healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     """The process is up (no dependency is checked)."""
     return {"status": "ok"}
@@ -24,7 +25,13 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     operation_id="readyz",
-    responses={503: {"description": "Database unreachable or schema not current"}},
+    response_model=Readiness,
+    responses={
+        503: {
+            **problem_responses(503)[503],
+            "description": "Database unreachable or schema not current",
+        }
+    },
 )
 async def readyz(request: Request) -> Any:
     """The database answers and its schema is at the newest migration."""
@@ -43,7 +50,17 @@ async def readyz(request: Request) -> Any:
     return {"status": "ready", "schema": current}
 
 
-@router.get("/metrics", operation_id="metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics() -> Response:
     """Prometheus metrics in the text exposition format."""
     body, content_type = render_metrics()

@@ -6,8 +6,10 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
-from app.flags.schemas import Strict
+from app.errors import Problem
+from app.flags.schemas import FlagOut, Strict
 from app.kit.schemas import UtcDatetime
 from app.vocabulary import OutcomeAction
 
@@ -45,10 +47,11 @@ class OutcomeBatchIn(Strict):
 class OutcomeBatchResult(BaseModel):
     """The result of one batch item."""
 
+    # Exactly one of `flag` and `error` is present; the other is left out, never null.
     index: int
-    status: int
-    flag: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
+    status: int = Field(description="200 done, or the status of its problem")
+    flag: FlagOut | SkipJsonSchema[None] = None
+    error: Problem | SkipJsonSchema[None] = None
 
 
 class OutcomeBatchOut(BaseModel):
