@@ -17,9 +17,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
-from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.kit.schemas import Omitted
 from app.vocabulary import FlagStatus, OutcomeAction
 
 log = logging.getLogger(__name__)
@@ -263,42 +263,32 @@ class FieldError(BaseModel):
     message: str
 
 
-def _drop_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-
-
-def _extension(description: str) -> Any:
-    """An optional problem member: absent when it does not apply, so no default is shown."""
-    return Field(default=None, description=description, json_schema_extra=_drop_default)
-
-
 class Problem(BaseModel):
     """An RFC 9457 problem document, with every extension member FlagBridge sends."""
 
-    # Extension members are present only on the problems that carry them, never null:
-    # `SkipJsonSchema[None]` keeps null out of the published schema.
+    # Extension members are present only on the problems that carry them.
     type: str
     title: str
     status: int
     detail: str
-    errors: list[FieldError] | SkipJsonSchema[None] = _extension("422: each failing field")
-    existing_flag_id: uuid.UUID | SkipJsonSchema[None] = _extension(
-        "409 `duplicate-flag`: your live flag on the same account"
+    errors: list[FieldError] | Omitted = Field(default=None, description="422: each failing field")
+    existing_flag_id: uuid.UUID | Omitted = Field(
+        default=None, description="409 `duplicate-flag`: your live flag on the same account"
     )
-    current_status: FlagStatus | SkipJsonSchema[None] = _extension(
-        "409 on a flag: the status that refused the change"
+    current_status: FlagStatus | Omitted = Field(
+        default=None, description="409 on a flag: the status that refused the change"
     )
-    current_action: OutcomeAction | SkipJsonSchema[None] = _extension(
-        "409 on an outcome: the outcome the flag was closed with"
+    current_action: OutcomeAction | Omitted = Field(
+        default=None, description="409 on an outcome: the outcome the flag was closed with"
     )
-    existing_report_id: uuid.UUID | SkipJsonSchema[None] = _extension(
-        "409 on a platform report: the report it overlaps"
+    existing_report_id: uuid.UUID | Omitted = Field(
+        default=None, description="409 on a platform report: the report it overlaps"
     )
-    field: str | SkipJsonSchema[None] = _extension(
-        "409 on an organisation: the field that must be unique"
+    field: str | Omitted = Field(
+        default=None, description="409 on an organisation: the field that must be unique"
     )
-    retention_days: int | SkipJsonSchema[None] = _extension(
-        "410 on the feed: how long cursors stay valid"
+    retention_days: int | Omitted = Field(
+        default=None, description="410 on the feed: how long cursors stay valid"
     )
 
 

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from pydantic.json_schema import SkipJsonSchema
+
+from app.kit.schemas import Omitted
 
 
 class ActorOut(BaseModel):
@@ -66,9 +67,9 @@ class ChainVerification(BaseModel):
     first_bad_seq: int | None
     first_bad_position: int | None
     problem: str | None
-    checkpoint: CheckpointOut | SkipJsonSchema[None] = Field(
+    checkpoint: CheckpointOut | Omitted = Field(
         default=None, description="Present when a checkpoint does not match the chain"
     )
-    archive: str | SkipJsonSchema[None] = Field(
+    archive: str | Omitted = Field(
         default=None, description="Present when an archive record is forged or altered"
     )

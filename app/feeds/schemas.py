@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from pydantic.json_schema import SkipJsonSchema
 
 from app.flags.schemas import FlagOut
 from app.holds.schemas import HoldOut
+from app.kit.schemas import Omitted
 
 
 class FeedItem(BaseModel):
@@ -23,13 +23,13 @@ class FeedItem(BaseModel):
         "flag.closed, flag.held, flag.released and hold.conflict"
     )
     occurred_at: datetime
-    flag: FlagOut | SkipJsonSchema[None] = Field(
+    flag: FlagOut | Omitted = Field(
         default=None, description="The flag as it is now, for flag events"
     )
-    hold: HoldOut | SkipJsonSchema[None] = Field(
+    hold: HoldOut | Omitted = Field(
         default=None, description="The hold as it is now, for hold events"
     )
-    data: dict[str, Any] | SkipJsonSchema[None] = Field(
+    data: dict[str, Any] | Omitted = Field(
         default=None,
         description="Details of the event, e.g. `flagged_by_country` of a hold.conflict",
     )

@@ -9,10 +9,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from app.errors import Problem
-from app.kit.schemas import StrictModel, UtcDatetime
+from app.kit.schemas import Omitted, StrictModel, UtcDatetime
 from app.vocabulary import Category, FlagKind, FlagStatus, OutcomeAction, Priority
 
 SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -211,8 +210,8 @@ class BatchItemResult(BaseModel):
     # Exactly one of `flag` and `error` is present; the other is left out, never null.
     index: int
     status: int = Field(description="201 stored, or the status of its problem")
-    flag: FlagOut | SkipJsonSchema[None] = None
-    error: Problem | SkipJsonSchema[None] = None
+    flag: FlagOut | Omitted = None
+    error: Problem | Omitted = None
 
 
 class BatchOut(BaseModel):

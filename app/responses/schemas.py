@@ -6,11 +6,10 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from pydantic.json_schema import SkipJsonSchema
 
 from app.errors import Problem
 from app.flags.schemas import FlagOut, Strict
-from app.kit.schemas import UtcDatetime
+from app.kit.schemas import Omitted, UtcDatetime
 from app.vocabulary import OutcomeAction
 
 
@@ -50,8 +49,8 @@ class OutcomeBatchResult(BaseModel):
     # Exactly one of `flag` and `error` is present; the other is left out, never null.
     index: int
     status: int = Field(description="200 done, or the status of its problem")
-    flag: FlagOut | SkipJsonSchema[None] = None
-    error: Problem | SkipJsonSchema[None] = None
+    flag: FlagOut | Omitted = None
+    error: Problem | Omitted = None
 
 
 class OutcomeBatchOut(BaseModel):
