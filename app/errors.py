@@ -8,6 +8,7 @@ unexpected are rendered the same way, never with internals.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -15,13 +16,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.kit.schemas import Omitted
+from app.vocabulary import FlagStatus, OutcomeAction
 
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:flagbridge:problem:"
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
 
 
 class AppError(Exception):
@@ -245,13 +250,32 @@ class FieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem document."""
+    """An RFC 9457 problem document, with every extension member FlagBridge sends."""
 
+    # Extension members are present only on the problems that carry them.
     type: str
     title: str
     status: int
     detail: str
-    errors: list[FieldError] | None = None
+    errors: list[FieldError] | Omitted = Field(default=None, description="422: each failing field")
+    existing_flag_id: uuid.UUID | Omitted = Field(
+        default=None, description="409 `duplicate-flag`: your live flag on the same account"
+    )
+    current_status: FlagStatus | Omitted = Field(
+        default=None, description="409 on a flag: the status that refused the change"
+    )
+    current_action: OutcomeAction | Omitted = Field(
+        default=None, description="409 on an outcome: the outcome the flag was closed with"
+    )
+    existing_report_id: uuid.UUID | Omitted = Field(
+        default=None, description="409 on a platform report: the report it overlaps"
+    )
+    field: str | Omitted = Field(
+        default=None, description="409 on an organisation: the field that must be unique"
+    )
+    retention_days: int | Omitted = Field(
+        default=None, description="410 on the feed: how long cursors stay valid"
+    )
 
 
 _DESCRIPTIONS = {
@@ -270,12 +294,13 @@ _DESCRIPTIONS = {
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries describing problem+json errors for the given statuses."""
+    # No `model`: FastAPI would also list application/json, which no error is sent as.
+    # The Problem schema is registered in the document once, by app.main.build_openapi.
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
         out[code] = {
             "description": _DESCRIPTIONS.get(code, HTTPStatus(code).phrase),
-            "model": Problem,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
         }
     return out
 

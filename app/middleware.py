@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge, generic_problem
+from app.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge, generic_problem, problem_responses
 from app.observability import (
     HTTP_LATENCY,
     HTTP_REQUESTS,
@@ -29,6 +29,17 @@ error_log = logging.getLogger("flagbridge.errors")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def document_body_limit(openapi: dict[str, Any]) -> None:
+    """List the 413 this layer answers in every operation of a method that carries a body."""
+    # The limit is enforced here, before routing, for every such request: the document
+    # says so once from the same method list rather than in each route's declaration.
+    too_large = problem_responses(413)[413]
+    for operations in openapi.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method.upper() in _BODY_METHODS:
+                operation.setdefault("responses", {}).setdefault("413", too_large)
 
 
 class _BodyTooLarge(Exception):

@@ -27,6 +27,7 @@ from app.config import Settings
 from app.embedded import sqlalchemy_url, start_embedded, to_asyncpg_url
 from app.main import create_app
 from app.migrations import upgrade_to_head
+from tests.openapi_check import ResponseChecker
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = "fbtest_template"
@@ -158,11 +159,22 @@ async def app(settings: Settings, database_url: str) -> AsyncIterator[Any]:
         yield application
 
 
+@pytest.fixture(scope="session")
+def response_checker() -> ResponseChecker:
+    """The OpenAPI document's response validators, compiled once per session."""
+    return ResponseChecker(create_app().openapi())
+
+
 @pytest_asyncio.fixture
-async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the app in-process."""
+async def client(app: Any, response_checker: ResponseChecker) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process, checking every response it receives."""
+    # A response the OpenAPI document does not describe (status, content type or body)
+    # fails the test that received it: the published contract is tested by every scenario.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    hooks = {"response": [response_checker.check_response]}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", event_hooks=hooks
+    ) as c:
         yield c
 
 

@@ -9,7 +9,13 @@ from fastapi import APIRouter, Query, Request
 
 from app.audit import checkpoints, partitions, sealing
 from app.audit import repository as repo
-from app.audit.schemas import ActorOut, AuditEntryOut, AuditPage
+from app.audit.schemas import (
+    ActorOut,
+    AuditEntryOut,
+    AuditPage,
+    ChainVerification,
+    CheckpointPage,
+)
 from app.auth.dependencies import AuditReadDep
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
@@ -22,7 +28,9 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 @router.get(
     "/verify",
     operation_id="verify_audit_chain",
-    responses=problem_responses(*AUTH_ERRORS),
+    # Documented, not re-serialised: the handler's dict is sent as it is.
+    response_model=None,
+    responses={200: {"model": ChainVerification}, **problem_responses(*AUTH_ERRORS)},
 )
 async def verify_audit_chain(
     request: Request,
@@ -45,7 +53,9 @@ async def verify_audit_chain(
 @router.get(
     "/checkpoints",
     operation_id="list_audit_checkpoints",
-    responses=problem_responses(*AUTH_ERRORS),
+    # Documented, not re-serialised: timestamps keep the one format of kit.clock.rfc3339.
+    response_model=None,
+    responses={200: {"model": CheckpointPage}, **problem_responses(*AUTH_ERRORS)},
 )
 async def list_audit_checkpoints(
     principal: AuditReadDep,

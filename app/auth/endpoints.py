@@ -12,14 +12,16 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from app.auth.schemas import Jwks
 from app.auth.scopes import parse_scope_string
 from app.auth.secrets import verify_secret
 from app.auth.tokens import issue_token
 from app.db import SessionDep
-from app.errors import PROBLEM_MEDIA_TYPE, TYPE_PREFIX
+from app.errors import PROBLEM_MEDIA_TYPE, TYPE_PREFIX, problem_responses
 from app.orgs import repository as orgs_repo
 
 router = APIRouter(tags=["auth"])
+OAUTH_ERROR_REF = {"$ref": "#/components/schemas/OAuthError"}
 
 
 class TokenResponse(BaseModel):
@@ -80,13 +82,14 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
         400: {
             "model": OAuthError,
             "description": "invalid_request, unsupported_grant_type, invalid_scope",
-            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": OAUTH_ERROR_REF}},
         },
         401: {
             "model": OAuthError,
             "description": "invalid_client",
-            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": OAUTH_ERROR_REF}},
         },
+        **problem_responses(422),
     },
 )
 async def token(
@@ -156,7 +159,7 @@ async def token(
     )
 
 
-@router.get("/.well-known/jwks.json", operation_id="get_jwks", tags=["auth"])
+@router.get("/.well-known/jwks.json", operation_id="get_jwks", tags=["auth"], response_model=Jwks)
 async def jwks(request: Request) -> JSONResponse:
     """Public keys that verify access tokens (and audit checkpoints)."""
     return JSONResponse(

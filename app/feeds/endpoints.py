@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from app.auth.dependencies import FeedReadDep
 from app.errors import AUTH_ERRORS, problem_responses
 from app.feeds import service
+from app.feeds.schemas import FeedPage
 from app.kit.pagination import CursorParam, LimitParam
 
 router = APIRouter(tags=["feed"])
-
-
-class FeedItem(BaseModel):
-    """One event: what happened, when, and the flag (or hold) as it is now."""
-
-    event_id: str
-    type: str
-    occurred_at: str
-    flag: dict[str, Any] | None = None
-    hold: dict[str, Any] | None = None
-    data: dict[str, Any] | None = None
-
-
-class FeedPage(BaseModel):
-    """Events after the cursor; keep next_cursor (it is never null) for the next read."""
-
-    items: list[FeedItem]
-    next_cursor: str
 
 
 @router.get(

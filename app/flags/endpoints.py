@@ -110,7 +110,7 @@ async def submit_flag(request: Request) -> Response:
     "/batch",
     response_model=BatchOut,
     operation_id="submit_flag_batch",
-    responses=problem_responses(*AUTH_ERRORS),
+    responses=problem_responses(*AUTH_ERRORS, 409),
 )
 async def submit_flag_batch(
     body: FlagBatchIn,

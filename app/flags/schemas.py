@@ -10,7 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from app.kit.schemas import StrictModel, UtcDatetime
+from app.errors import Problem
+from app.kit.schemas import Omitted, StrictModel, UtcDatetime
 from app.vocabulary import Category, FlagKind, FlagStatus, OutcomeAction, Priority
 
 SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -117,6 +118,17 @@ class AccountOut(BaseModel):
     url: str | None
 
 
+class EvidenceOut(BaseModel):
+    """A piece of evidence as stored (normalised URL, lower-case hash)."""
+
+    # The optional members are null when the agency left them out; evidence loaded in
+    # bulk (the demo history) may omit them altogether.
+    url: str
+    sha256: str | None = None
+    captured_at: datetime | None = None
+    description: str | None = None
+
+
 class AgencyOut(BaseModel):
     """The submitting agency."""
 
@@ -153,7 +165,9 @@ class FlagOut(BaseModel):
     agency: AgencyOut
     legal_basis: str
     summary: str
-    evidence: list[dict[str, Any]]
+    evidence: list[EvidenceOut] = Field(
+        description="As submitted, then what the agency added answering questions"
+    )
     external_ref: str | None
     submitted_at: datetime
     due_at: datetime | None
@@ -169,9 +183,12 @@ class FlagOut(BaseModel):
 class FlagEventOut(BaseModel):
     """One step of a flag's history."""
 
-    type: str
+    type: str = Field(
+        description="submitted, held, released, delivered, acknowledged, info_requested, "
+        "info_provided, outcome or withdrawn"
+    )
     at: datetime
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(description="Details of the step, e.g. the question asked")
 
 
 class FlagDetail(FlagOut):
@@ -190,10 +207,11 @@ class FlagPage(BaseModel):
 class BatchItemResult(BaseModel):
     """The result of one item of a batch."""
 
+    # Exactly one of `flag` and `error` is present; the other is left out, never null.
     index: int
-    status: int
-    flag: FlagOut | None = None
-    error: dict[str, Any] | None = None
+    status: int = Field(description="201 stored, or the status of its problem")
+    flag: FlagOut | Omitted = None
+    error: Problem | Omitted = None
 
 
 class BatchOut(BaseModel):

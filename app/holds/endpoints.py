@@ -29,7 +29,7 @@ ROUTE = "POST /v1/holds"
     status_code=201,
     response_model=HoldOut,
     operation_id="create_hold",
-    responses=problem_responses(*AUTH_ERRORS),
+    responses=problem_responses(*AUTH_ERRORS, 409),
 )
 async def create_hold(
     body: HoldCreate,

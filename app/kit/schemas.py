@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 
 def _storable(value: Any) -> Any:
@@ -47,3 +48,7 @@ def to_utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
 """A timestamp with an offset (RFC 3339), normalised to UTC and kept to sane years."""
+
+Omitted = SkipJsonSchema[None]
+"""`X | Omitted = None`: a response member left out, never sent as null, when it does not
+apply; the published schema shows X alone, not optional null."""

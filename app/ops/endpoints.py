@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from app import sql_definitions
-from app.errors import PROBLEM_MEDIA_TYPE, generic_problem
+from app.errors import PROBLEM_MEDIA_TYPE, generic_problem, problem_responses
 from app.observability import render_metrics
+from app.ops.schemas import Health, Readiness
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", operation_id="healthz")
+@router.get("/healthz", operation_id="healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     """The process is up (no dependency is checked)."""
     return {"status": "ok"}
@@ -25,7 +26,13 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     operation_id="readyz",
-    responses={503: {"description": "Database unreachable or schema not current"}},
+    response_model=Readiness,
+    responses={
+        503: {
+            **problem_responses(503)[503],
+            "description": "Database unreachable or schema not current",
+        }
+    },
 )
 async def readyz(request: Request) -> Any:
     """The database answers, its schema is at the newest migration and its SQL functions
@@ -56,7 +63,17 @@ async def readyz(request: Request) -> Any:
     return {"status": "ready", "schema": current}
 
 
-@router.get("/metrics", operation_id="metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics() -> Response:
     """Prometheus metrics in the text exposition format."""
     body, content_type = render_metrics()

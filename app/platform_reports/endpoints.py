@@ -26,7 +26,10 @@ ROUTE = "POST /v1/platform-reports"
     response_model=PlatformReportOut,
     operation_id="submit_platform_report",
     responses={
-        200: {"description": "The period was reported before: its rows are replaced"},
+        200: {
+            "description": "The period was reported before: its rows are replaced",
+            "model": PlatformReportOut,
+        },
         **problem_responses(*AUTH_ERRORS, 409),
     },
 )

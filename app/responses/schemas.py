@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.flags.schemas import Strict
-from app.kit.schemas import UtcDatetime
+from app.errors import Problem
+from app.flags.schemas import FlagOut, Strict
+from app.kit.schemas import Omitted, UtcDatetime
 from app.vocabulary import OutcomeAction
 
 
@@ -45,10 +46,11 @@ class OutcomeBatchIn(Strict):
 class OutcomeBatchResult(BaseModel):
     """The result of one batch item."""
 
+    # Exactly one of `flag` and `error` is present; the other is left out, never null.
     index: int
-    status: int
-    flag: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
+    status: int = Field(description="200 done, or the status of its problem")
+    flag: FlagOut | Omitted = None
+    error: Problem | Omitted = None
 
 
 class OutcomeBatchOut(BaseModel):

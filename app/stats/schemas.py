@@ -1,10 +1,16 @@
-"""Response models of the statistics API (the routes return plain JSON of these shapes)."""
+"""Response models of the statistics API (the routes return plain JSON of these shapes).
+
+They document and are checked against what is sent (tests/openapi_check.py), not used to
+serialise it, so a type here changes the document, never a response.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from app.vocabulary import Category, FlagKind, OutcomeAction, Priority, ReportSource
 
 
 class _Range(BaseModel):
@@ -28,9 +34,9 @@ class OutcomeGroup(BaseModel):
     country: str | None = None
     agency: OrgRef | None = None
     platform: str | None = None
-    kind: str | None = None
-    category: str | None = None
-    action: str | None = None
+    kind: FlagKind | None = None
+    category: Category | None = None
+    action: OutcomeAction | None = None
     month: str | None = Field(default=None, description="YYYY-MM")
     day: str | None = Field(default=None, description="YYYY-MM-DD")
     count: int
@@ -48,9 +54,9 @@ class ReportGroup(BaseModel):
 
     platform: str | None = None
     country: str | None = None
-    category: str | None = None
-    action: str | None = None
-    source: str | None = Field(default=None, description="own_detection | other")
+    category: Category | None = None
+    action: OutcomeAction | None = None
+    source: ReportSource | None = None
     month: str | None = Field(default=None, description="YYYY-MM the period starts in")
     count: int
 
@@ -76,8 +82,8 @@ class ResponseTimeGroup(BaseModel):
     """Response times of one group; only the grouped keys are present."""
 
     platform: str | None = None
-    priority: str | None = None
-    kind: str | None = None
+    priority: Priority | None = None
+    kind: FlagKind | None = None
     acknowledge: TimeSummary
     outcome: TimeSummary
     overdue: int = Field(description="Live flags past their deadline now")
@@ -109,7 +115,7 @@ class AgencyHealth(BaseModel):
 class AgencyHealthList(BaseModel):
     """Every agency."""
 
-    as_of: str
+    as_of: datetime
     items: list[AgencyHealth]
 
 
@@ -118,17 +124,17 @@ class PlatformHealth(BaseModel):
 
     platform: str
     organization: OrgRef
-    last_feed_poll_at: str | None
+    last_feed_poll_at: datetime | None
     undelivered: int
     unacknowledged: int
     unanswered: int
     awaiting_agency: int
     overdue: int
-    oldest_unanswered_at: str | None
+    oldest_unanswered_at: datetime | None
 
 
 class PlatformHealthList(BaseModel):
     """Every platform."""
 
-    as_of: str
+    as_of: datetime
     items: list[PlatformHealth]

@@ -77,9 +77,13 @@ async def app(settings: Settings, database_url: str) -> AsyncIterator[Any]:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: Any, response_checker: Any) -> AsyncIterator[httpx.AsyncClient]:
+    # Module-scoped for speed, and checked against the OpenAPI document like the shared one.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    hooks = {"response": [response_checker.check_response]}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", event_hooks=hooks
+    ) as c:
         yield c
 
 
