@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from app import vocabulary
+from tests.cli.test_cli import run_cli
 from tests.conftest import PgServer, create_test_database, drop_test_database
 from tests.readme_examples import (
     Block,
@@ -99,14 +100,7 @@ def demo_server(
         "HOST": "127.0.0.1",
         "PORT": str(port),
     }
-    demo = subprocess.run(
-        [str(venv_bin / "flagbridge"), "demo"],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    demo = run_cli(["demo"], database_url=env["DATABASE_URL"], data_dir=work / "var", env=env)
     assert demo.returncode == 0, demo.stderr
     log = work / "serve.log"
     with log.open("wb") as out:
