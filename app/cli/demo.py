@@ -120,24 +120,34 @@ def _human(world: dict[str, Any], base_url: str) -> str:
         lines.append(f"          client_secret={org['client_secret']}")
     agency = next(o for o in world["organizations"] if o["kind"] == "agency")
     twitter = next(o for o in world["organizations"] if o.get("platform") == "twitter")
+    observer = next(o for o in world["organizations"] if o["kind"] == "observer")
+    field = "python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])'"
+
+    def token(name: str, org: dict[str, Any]) -> str:
+        return (
+            f"  {name}=$(curl -s {base_url}/oauth/token -d grant_type=client_credentials "
+            f"-d client_id={org['client_id']} -d client_secret={org['client_secret']} "
+            f"| {field} access_token)"
+        )
+
+    # The README's tour flags other handles, so both can be pasted into one world.
     lines += [
         "",
-        "Try it (agency: flag an account; platform: read the feed, acknowledge, report):",
-        f"  A=$(curl -s {base_url}/oauth/token -d grant_type=client_credentials "
-        f"-d client_id={agency['client_id']} -d client_secret={agency['client_secret']} "
-        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
-        f"  P=$(curl -s {base_url}/oauth/token -d grant_type=client_credentials "
-        f"-d client_id={twitter['client_id']} -d client_secret={twitter['client_secret']} "
-        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
-        f'  curl -s {base_url}/v1/flags -H "Authorization: Bearer $A" '
+        "Try it (agency: flag an account; platform: read the feed, acknowledge, report;",
+        "observer: read the statistics):",
+        token("A", agency),
+        token("P", twitter),
+        token("O", observer),
+        f'  FLAG=$(curl -s {base_url}/v1/flags -H "Authorization: Bearer $A" '
         '-H \'Content-Type: application/json\' -d \'{"platform": "twitter", '
-        '"account": {"handle": "@example_account"}, "category": "propaganda", '
+        '"account": {"handle": "@demo_try_account"}, "category": "propaganda", '
         '"legal_basis": "Law No. 5/2018", "summary": "Shares recruitment videos", '
-        '"evidence": [{"url": "https://evidence.example/1.png"}]}\'',
+        f'"evidence": [{{"url": "https://evidence.example/1.png"}}]}}\' | {field} id)',
         f'  curl -s "{base_url}/v1/feed?wait=10" -H "Authorization: Bearer $P"',
-        f'  curl -s -X POST {base_url}/v1/flags/FLAG_ID/ack -H "Authorization: Bearer $P"',
-        f'  curl -s -X POST {base_url}/v1/flags/FLAG_ID/outcome -H "Authorization: Bearer $P" '
+        f'  curl -s -X POST {base_url}/v1/flags/$FLAG/ack -H "Authorization: Bearer $P"',
+        f'  curl -s -X POST {base_url}/v1/flags/$FLAG/outcome -H "Authorization: Bearer $P" '
         "-H 'Content-Type: application/json' -d '{\"action\": \"account_suspended\"}'",
+        f'  curl -s {base_url}/v1/stats/agencies -H "Authorization: Bearer $O"',
         f"  API docs: {base_url}/docs",
     ]
     return "\n".join(lines)
