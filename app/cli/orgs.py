@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -12,6 +14,8 @@ from app.cli.common import cli_actor, emit, every_item, fail, in_transaction, js
 from app.errors import AppError, Unprocessable, invalid
 from app.orgs import service
 from app.orgs.schemas import ClientCreate, ClientOut, OrganizationCreate, OrganizationOut
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -75,6 +79,11 @@ def _validate(model: type, **data: object):  # type: ignore[no-untyped-def]
         raise invalid(exc) from exc
 
 
+def _as_operator(change: Callable[..., Awaitable[T]], **data: Any) -> T:
+    """Run one `orgs.service` change in its own transaction, audited as the CLI's user."""
+    return in_transaction(lambda s: change(session=s, actor=None, actor_label=cli_actor(), **data))
+
+
 def org_create(args: argparse.Namespace) -> int:
     """Register an organisation."""
     try:
@@ -85,11 +94,7 @@ def org_create(args: argparse.Namespace) -> int:
             country=args.country,
             platform=args.platform,
         )
-        org = in_transaction(
-            lambda s: service.create_organization(
-                session=s, actor=None, actor_label=cli_actor(), data=data
-            )
-        )
+        org = _as_operator(service.create_organization, data=data)
     except AppError as err:
         return fail(args, err)
     out = OrganizationOut.model_validate(org).model_dump(mode="json")
@@ -124,11 +129,7 @@ def client_create(args: argparse.Namespace) -> int:
             name=args.name,
             scopes=scopes,
         )
-        client, secret = in_transaction(
-            lambda s: service.create_client(
-                session=s, actor=None, actor_label=cli_actor(), data=data
-            )
-        )
+        client, secret = _as_operator(service.create_client, data=data)
     except AppError as err:
         return fail(args, err)
     out = ClientOut.model_validate(client).model_dump(mode="json")
@@ -146,11 +147,7 @@ def client_revoke(args: argparse.Namespace) -> int:
     """Revoke a client."""
     try:
         cid = _uuid_arg(args.client_id, "client_id")
-        client = in_transaction(
-            lambda s: service.revoke_client(
-                session=s, actor=None, actor_label=cli_actor(), client_id=cid
-            )
-        )
+        client = _as_operator(service.revoke_client, client_id=cid)
     except AppError as err:
         return fail(args, err)
     out = ClientOut.model_validate(client).model_dump(mode="json")

@@ -11,11 +11,11 @@ periodically, so a lost notification costs latency, never an event.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
 from app.kit.listener import PgListener
+from app.kit.periodic import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +87,7 @@ class FeedNotifier:
 
     async def stop(self) -> None:
         """Flush what is pending and stop."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self._flush()
 
     async def _run(self) -> None:

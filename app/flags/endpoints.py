@@ -17,6 +17,7 @@ from app.errors import AUTH_ERRORS, invalid, problem_responses
 from app.feeds.dependencies import PokeDep, poke_after_commit
 from app.flags import repository as repo
 from app.flags import service
+from app.flags.dependencies import FLAG_CHANGE_ROUTE, FlagChangeDep
 from app.flags.group_commit import Submission
 from app.flags.schemas import (
     SLUG,
@@ -203,51 +204,17 @@ async def get_flag(flag_id: uuid.UUID, principal: ViewDep, session: SessionDep) 
     )
 
 
-@router.post(
-    "/{flag_id}/withdraw",
-    response_model=FlagOut,
-    operation_id="withdraw_flag",
-    responses=problem_responses(*AUTH_ERRORS, 404, 409),
-)
+@router.post("/{flag_id}/withdraw", operation_id="withdraw_flag", **FLAG_CHANGE_ROUTE)
 async def withdraw_flag(
-    flag_id: uuid.UUID,
-    body: WithdrawIn,
-    principal: SubmitDep,
-    session: SessionDep,
-    poke: PokeDep,
+    body: WithdrawIn, principal: SubmitDep, flag: FlagChangeDep
 ) -> JSONResponse:
     """Withdraw your flag (any status before closed)."""
-    flag = await service.withdraw(
-        session=session,
-        principal=principal,
-        flag_id=flag_id,
-        reason=body.reason,
-        poke=poke,
-    )
-    return JSONResponse(flag)
+    return JSONResponse(await service.withdraw(**flag.by(principal), reason=body.reason))
 
 
-@router.post(
-    "/{flag_id}/info",
-    response_model=FlagOut,
-    operation_id="provide_flag_info",
-    responses=problem_responses(*AUTH_ERRORS, 404, 409),
-)
-async def provide_info(
-    flag_id: uuid.UUID,
-    body: InfoIn,
-    principal: SubmitDep,
-    session: SessionDep,
-    poke: PokeDep,
-) -> JSONResponse:
+@router.post("/{flag_id}/info", operation_id="provide_flag_info", **FLAG_CHANGE_ROUTE)
+async def provide_info(body: InfoIn, principal: SubmitDep, flag: FlagChangeDep) -> JSONResponse:
     """Answer the platform's question; the flag returns to acknowledged and its clock resumes."""
     evidence = [e.model_dump(mode="json") for e in body.evidence or []]
-    flag = await service.provide_info(
-        session=session,
-        principal=principal,
-        flag_id=flag_id,
-        note=body.note,
-        evidence=evidence,
-        poke=poke,
-    )
-    return JSONResponse(flag)
+    answered = await service.provide_info(**flag.by(principal), note=body.note, evidence=evidence)
+    return JSONResponse(answered)

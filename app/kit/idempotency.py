@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Header, Request
@@ -58,14 +59,25 @@ def json_response(status: int, body: str | bytes, *, replayed: bool = False) -> 
     return Response(content=body, status_code=status, media_type=media, headers=headers)
 
 
-async def check(
-    session: AsyncSession, *, client_id: uuid.UUID, route: str, key: str, request_hash: str
-) -> Response | None:
+@dataclass(frozen=True)
+class KeySlot:
+    """Where one Idempotency-Key is kept: the client, the route, the key, the request's hash."""
+
+    client_id: uuid.UUID
+    route: str
+    key: str
+    request_hash: str
+
+    def params(self) -> dict[str, Any]:
+        """The slot as the bound parameters :c, :r, :k, :h of the statements below."""
+        return {"c": self.client_id, "r": self.route, "k": self.key, "h": self.request_hash}
+
+
+async def check(session: AsyncSession, slot: KeySlot) -> Response | None:
     """The response to give instead of processing the request, if any."""
     raw = (
         await session.execute(
-            text("SELECT fb_idempotency_check(:c, :r, :k, :h)::text"),
-            {"c": client_id, "r": route, "k": key, "h": request_hash},
+            text("SELECT fb_idempotency_check(:c, :r, :k, :h)::text"), slot.params()
         )
     ).scalar()
     if raw is None:
@@ -76,30 +88,14 @@ async def check(
     )
 
 
-async def store(
-    session: AsyncSession,
-    *,
-    client_id: uuid.UUID,
-    route: str,
-    key: str,
-    request_hash: str,
-    status: int,
-    body: Any,
-) -> None:
+async def store(session: AsyncSession, slot: KeySlot, *, status: int, body: Any) -> None:
     """Remember the response for retries (same transaction as the creation)."""
     await session.execute(
         text(
             "INSERT INTO idempotency_key (client_id, route, key, request_hash, status_code, "
             "response) VALUES (:c, :r, :k, :h, :s, CAST(:b AS jsonb))"
         ),
-        {
-            "c": client_id,
-            "r": route,
-            "k": key,
-            "h": request_hash,
-            "s": status,
-            "b": json.dumps(body),
-        },
+        {**slot.params(), "s": status, "b": json.dumps(body)},
     )
 
 

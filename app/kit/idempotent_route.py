@@ -45,23 +45,13 @@ async def create_once(
     """
     if isinstance(request, BaseModel):
         request = request.model_dump(mode="json")
-    request_hash = sha256_hex(request)
-    if key:
-        replay = await idempotency.check(
-            session, client_id=client_id, route=route, key=key, request_hash=request_hash
-        )
+    slot = idempotency.KeySlot(client_id, route, key, sha256_hex(request)) if key else None
+    if slot is not None:
+        replay = await idempotency.check(session, slot)
         if replay is not None:
             return replay
     created = await create()
-    if key:
-        await idempotency.store(
-            session,
-            client_id=client_id,
-            route=route,
-            key=key,
-            request_hash=request_hash,
-            status=created.status,
-            body=created.body,
-        )
+    if slot is not None:
+        await idempotency.store(session, slot, status=created.status, body=created.body)
     headers = {"Location": created.location} if created.location else None
     return JSONResponse(created.body, status_code=created.status, headers=headers)

@@ -9,12 +9,13 @@ from the database, which stays the source of truth.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+
+from app.kit.periodic import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,7 @@ class PgListener:
 
     async def stop(self) -> None:
         """Close the connection and stop reconnecting."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close()
         self.connected = False

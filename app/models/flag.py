@@ -10,12 +10,13 @@ from sqlalchemy import DateTime, ForeignKey, Index, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.models.agency_request import AgencyRequest
 from app.models.base import Base
 
 LIVE = text("status NOT IN ('closed', 'withdrawn')")
 
 
-class Flag(Base):
+class Flag(AgencyRequest, Base):
     """One flag and where it is in its life (see app/flags/state.py)."""
 
     __tablename__ = "flag"
@@ -34,15 +35,8 @@ class Flag(Base):
         Index("ix_flag_held_account", "account_id", postgresql_where=text("status = 'held'")),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    agency_org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
     submitted_by_client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    country: Mapped[str] = mapped_column(Text)
-    platform: Mapped[str] = mapped_column(Text)
     platform_org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
-    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"))
     kind: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(Text)
     priority: Mapped[str] = mapped_column(Text)

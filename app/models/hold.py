@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Text, func, text
+from sqlalchemy import DateTime, Index, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.models.agency_request import AgencyRequest
 from app.models.base import Base
 
 ACTIVE = text("released_at IS NULL")
 
 
-class Hold(Base):
+class Hold(AgencyRequest, Base):
     """An agency's request that an account not be alerted yet."""
 
     __tablename__ = "hold"
@@ -24,14 +25,7 @@ class Hold(Base):
         Index("ix_hold_expiry", "expires_at", postgresql_where=ACTIVE),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    agency_org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
     created_by_client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    country: Mapped[str] = mapped_column(Text)
-    platform: Mapped[str] = mapped_column(Text)
-    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"))
     reason: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

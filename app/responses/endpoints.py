@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -12,7 +10,7 @@ from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
 from app.feeds.dependencies import PokeDep
 from app.flags import service as flags
-from app.flags.schemas import FlagOut
+from app.flags.dependencies import FLAG_CHANGE_ROUTE, FlagChangeDep
 from app.responses import service
 from app.responses.schemas import (
     OutcomeBatchIn,
@@ -24,73 +22,31 @@ from app.responses.schemas import (
 router = APIRouter(tags=["platform responses"])
 
 
-@router.post(
-    "/v1/flags/{flag_id}/ack",
-    response_model=FlagOut,
-    operation_id="acknowledge_flag",
-    responses=problem_responses(*AUTH_ERRORS, 404, 409),
-)
-async def acknowledge(
-    flag_id: uuid.UUID, principal: RespondDep, session: SessionDep, poke: PokeDep
-) -> JSONResponse:
+@router.post("/v1/flags/{flag_id}/ack", operation_id="acknowledge_flag", **FLAG_CHANGE_ROUTE)
+async def acknowledge(principal: RespondDep, flag: FlagChangeDep) -> JSONResponse:
     """Acknowledge receipt (idempotent)."""
-    flag = await flags.acknowledge(
-        session=session,
-        principal=principal,
-        flag_id=flag_id,
-        poke=poke,
-    )
-    return JSONResponse(flag)
+    return JSONResponse(await flags.acknowledge(**flag.by(principal)))
 
 
 @router.post(
-    "/v1/flags/{flag_id}/request-info",
-    response_model=FlagOut,
-    operation_id="request_flag_info",
-    responses=problem_responses(*AUTH_ERRORS, 404, 409),
+    "/v1/flags/{flag_id}/request-info", operation_id="request_flag_info", **FLAG_CHANGE_ROUTE
 )
 async def request_info(
-    flag_id: uuid.UUID,
-    body: QuestionIn,
-    principal: RespondDep,
-    session: SessionDep,
-    poke: PokeDep,
+    body: QuestionIn, principal: RespondDep, flag: FlagChangeDep
 ) -> JSONResponse:
     """Ask the agency a question; the deadline clock pauses until it answers."""
-    flag = await flags.request_info(
-        session=session,
-        principal=principal,
-        flag_id=flag_id,
-        question=body.question,
-        poke=poke,
-    )
-    return JSONResponse(flag)
+    return JSONResponse(await flags.request_info(**flag.by(principal), question=body.question))
 
 
-@router.post(
-    "/v1/flags/{flag_id}/outcome",
-    response_model=FlagOut,
-    operation_id="record_flag_outcome",
-    responses=problem_responses(*AUTH_ERRORS, 404, 409),
-)
+@router.post("/v1/flags/{flag_id}/outcome", operation_id="record_flag_outcome", **FLAG_CHANGE_ROUTE)
 async def record_outcome(
-    flag_id: uuid.UUID,
-    body: OutcomeIn,
-    principal: RespondDep,
-    session: SessionDep,
-    poke: PokeDep,
+    body: OutcomeIn, principal: RespondDep, flag: FlagChangeDep
 ) -> JSONResponse:
     """Report what you did; closes the flag. The same outcome again is 200, another is 409."""
-    flag, _ = await flags.record_outcome(
-        session=session,
-        principal=principal,
-        flag_id=flag_id,
-        action=body.action,
-        note=body.note,
-        actioned_at=body.actioned_at,
-        poke=poke,
+    closed, _ = await flags.record_outcome(
+        **flag.by(principal), action=body.action, note=body.note, actioned_at=body.actioned_at
     )
-    return JSONResponse(flag)
+    return JSONResponse(closed)
 
 
 @router.post(

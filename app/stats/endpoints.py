@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal, requires
+from app.auth.dependencies import StatsReadDep
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
 from app.kit.clock import rfc3339, utc_now
@@ -26,7 +28,6 @@ from app.stats.schemas import (
 )
 
 router = APIRouter(prefix="/v1/stats", tags=["statistics"])
-StatsDep = Annotated[Principal, Depends(requires("stats:read"))]
 
 FromParam = Annotated[
     str | None,
@@ -47,15 +48,6 @@ ToParam = Annotated[
 ]
 
 
-def _group_by_param(allowed: tuple[str, ...]) -> Any:
-    return Query(
-        description="Comma-separated or repeated; any of " + ", ".join(allowed),
-    )
-
-
-OutcomeGroupBy = Annotated[list[str] | None, _group_by_param(service.OUTCOME_GROUPS)]
-ReportGroupBy = Annotated[list[str] | None, _group_by_param(service.REPORT_GROUPS)]
-ResponseGroupBy = Annotated[list[str] | None, _group_by_param(service.RESPONSE_GROUPS)]
 ActionParam = Annotated[
     list[str] | None,
     Query(description="Only these outcomes (comma-separated or repeated), e.g. suspensions"),
@@ -68,21 +60,55 @@ REPORT_NOTE = (
 )
 
 
-def _question(
-    date_from: str | None, date_to: str | None, group_by: list[str] | None, allowed: Any
-) -> tuple[date, date, list[str]]:
-    """The checked range and groups of a query string."""
-    start, end = service.resolve_range(
-        service.parse_day(date_from, field="from"), service.parse_day(date_to, field="to")
-    )
-    return start, end, service.parse_group_by(group_by, allowed)
+@dataclass(frozen=True)
+class Question:
+    """A grouped dashboard question: the checked range [start, end) and the groups."""
+
+    start: date
+    end: date
+    groups: list[str]
+
+    def answer(self, **fields: Any) -> JSONResponse:
+        """The answer: its range and groups, then the route's own fields."""
+        return JSONResponse(
+            {
+                "from": self.start.isoformat(),
+                "to": self.end.isoformat(),
+                "group_by": self.groups,
+                **fields,
+            }
+        )
 
 
-def _answer(start: date, end: date, groups: list[str], **fields: Any) -> JSONResponse:
-    """A grouped answer: its range and groups, then the endpoint's own fields."""
-    return JSONResponse(
-        {"from": start.isoformat(), "to": end.isoformat(), "group_by": groups, **fields}
-    )
+def _asking(allowed: tuple[str, ...]) -> Any:
+    """The dependency that reads `from`, `to` and `group_by` (any of allowed) and checks them."""
+
+    async def question(
+        date_from: FromParam = None,
+        date_to: ToParam = None,
+        group_by: list[str] | None = Query(
+            None, description="Comma-separated or repeated; any of " + ", ".join(allowed)
+        ),
+    ) -> Question:
+        start, end = service.resolve_range(
+            service.parse_day(date_from, field="from"), service.parse_day(date_to, field="to")
+        )
+        return Question(start, end, service.parse_group_by(group_by, allowed))
+
+    return Depends(question)
+
+
+OutcomeQuestion = Annotated[Question, _asking(service.OUTCOME_GROUPS)]
+ReportQuestion = Annotated[Question, _asking(service.REPORT_GROUPS)]
+ResponseQuestion = Annotated[Question, _asking(service.RESPONSE_GROUPS)]
+
+
+async def _actions(action: ActionParam = None) -> list[str] | None:
+    """The outcomes asked for, checked after the question (None: every outcome)."""
+    return service.parse_group_by(action, service.ACTIONS, field="action") if action else None
+
+
+ActionsDep = Annotated[list[str] | None, Depends(_actions)]
 
 
 def _as_of_now(items: list[dict[str, Any]]) -> JSONResponse:
@@ -91,18 +117,15 @@ def _as_of_now(items: list[dict[str, Any]]) -> JSONResponse:
 
 
 async def _outcomes(
-    session: Any,
-    date_from: str | None,
-    date_to: str | None,
-    group_by: list[str] | None,
-    action: list[str] | None,
-) -> tuple[date, date, list[str], list[dict[str, Any]]]:
-    start, end, groups = _question(date_from, date_to, group_by, service.OUTCOME_GROUPS)
-    actions = service.parse_group_by(action, service.ACTIONS, field="action") if action else None
-    items = await service.outcome_counts(
-        session=session, date_from=start, date_to=end, group_by=groups, actions=actions
+    session: AsyncSession, question: Question, actions: list[str] | None
+) -> list[dict[str, Any]]:
+    return await service.outcome_counts(
+        session=session,
+        date_from=question.start,
+        date_to=question.end,
+        group_by=question.groups,
+        actions=actions,
     )
-    return start, end, groups, items
 
 
 @router.get(
@@ -112,17 +135,15 @@ async def _outcomes(
     responses=STATS_ERRORS,
 )
 async def outcomes(
-    principal: StatsDep,
+    principal: StatsReadDep,
     session: SessionDep,
-    date_from: FromParam = None,
-    date_to: ToParam = None,
-    group_by: OutcomeGroupBy = None,
-    action: ActionParam = None,
+    question: OutcomeQuestion,
+    actions: ActionsDep,
 ) -> JSONResponse:
     """Closed flags in [from, to), by the UTC day of their outcome, grouped by any of
     country, agency, platform, kind, category, action, month, day. Exact at any scale."""
-    start, end, groups, items = await _outcomes(session, date_from, date_to, group_by, action)
-    return _answer(start, end, groups, items=items, total=sum(i["count"] for i in items))
+    items = await _outcomes(session, question, actions)
+    return question.answer(items=items, total=sum(i["count"] for i in items))
 
 
 def _csv_cell(value: Any) -> Any:
@@ -146,15 +167,14 @@ def _csv_cell(value: Any) -> Any:
     },
 )
 async def outcomes_csv(
-    principal: StatsDep,
+    principal: StatsReadDep,
     session: SessionDep,
-    date_from: FromParam = None,
-    date_to: ToParam = None,
-    group_by: OutcomeGroupBy = None,
-    action: ActionParam = None,
+    question: OutcomeQuestion,
+    actions: ActionsDep,
 ) -> Response:
     """/v1/stats/outcomes as CSV (UTF-8, a header line; agency as agency_id, agency_name)."""
-    start, end, groups, items = await _outcomes(session, date_from, date_to, group_by, action)
+    items = await _outcomes(session, question, actions)
+    groups = question.groups
     header: list[str] = []
     for g in groups:
         header += ["agency_id", "agency_name"] if g == "agency" else [g]
@@ -169,7 +189,7 @@ async def outcomes_csv(
             else:
                 cells.append(item[g])
         writer.writerow([_csv_cell(c) for c in cells] + [item["count"]])
-    filename = f"flagbridge-outcomes_{start.isoformat()}_{end.isoformat()}.csv"
+    filename = f"flagbridge-outcomes_{question.start}_{question.end}.csv"
     return Response(
         content=out.getvalue().encode("utf-8"),
         media_type="text/csv; charset=utf-8",
@@ -184,22 +204,17 @@ async def outcomes_csv(
     responses=STATS_ERRORS,
 )
 async def platform_reports(
-    principal: StatsDep,
+    principal: StatsReadDep,
     session: SessionDep,
-    date_from: FromParam = None,
-    date_to: ToParam = None,
-    group_by: ReportGroupBy = None,
+    question: ReportQuestion,
 ) -> JSONResponse:
     """Platforms' own totals (self-reported) of reports whose period lies in [from, to),
     grouped by any of platform, country, category, action, source, month."""
-    start, end, groups = _question(date_from, date_to, group_by, service.REPORT_GROUPS)
     items = await service.platform_report_counts(
-        session=session, date_from=start, date_to=end, group_by=groups
+        session=session, date_from=question.start, date_to=question.end, group_by=question.groups
     )
     total = sum(i["count"] for i in items)
-    return _answer(
-        start, end, groups, self_reported=True, note=REPORT_NOTE, items=items, total=total
-    )
+    return question.answer(self_reported=True, note=REPORT_NOTE, items=items, total=total)
 
 
 @router.get(
@@ -209,19 +224,16 @@ async def platform_reports(
     responses=STATS_ERRORS,
 )
 async def response_times(
-    principal: StatsDep,
+    principal: StatsReadDep,
     session: SessionDep,
-    date_from: FromParam = None,
-    date_to: ToParam = None,
-    group_by: ResponseGroupBy = None,
+    question: ResponseQuestion,
 ) -> JSONResponse:
     """Median and 90th percentile of time to acknowledge and time to outcome in [from, to),
     and flags overdue now, grouped by platform, priority and/or kind."""
-    start, end, groups = _question(date_from, date_to, group_by, service.RESPONSE_GROUPS)
     items = await service.response_times(
-        session=session, date_from=start, date_to=end, group_by=groups
+        session=session, date_from=question.start, date_to=question.end, group_by=question.groups
     )
-    return _answer(start, end, groups, relative_error=round(RELATIVE_ERROR, 4), items=items)
+    return question.answer(relative_error=round(RELATIVE_ERROR, 4), items=items)
 
 
 @router.get(
@@ -230,11 +242,9 @@ async def response_times(
     operation_id="stats_agencies",
     responses=STATS_ERRORS,
 )
-async def agencies(principal: StatsDep, session: SessionDep) -> JSONResponse:
+async def agencies(principal: StatsReadDep, session: SessionDep) -> JSONResponse:
     """Per agency, all time: flags sent, how they ended, and the share that led to action."""
-    return JSONResponse(
-        {"as_of": rfc3339(utc_now()), "items": await service.agency_health(session=session)}
-    )
+    return _as_of_now(await service.agency_health(session=session))
 
 
 @router.get(
@@ -243,8 +253,6 @@ async def agencies(principal: StatsDep, session: SessionDep) -> JSONResponse:
     operation_id="stats_platforms",
     responses=STATS_ERRORS,
 )
-async def platforms(principal: StatsDep, session: SessionDep) -> JSONResponse:
+async def platforms(principal: StatsReadDep, session: SessionDep) -> JSONResponse:
     """Per platform, now: last feed poll, undelivered and unanswered backlog, overdue."""
-    return JSONResponse(
-        {"as_of": rfc3339(utc_now()), "items": await service.platform_health(session=session)}
-    )
+    return _as_of_now(await service.platform_health(session=session))

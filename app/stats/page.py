@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date
 from typing import Any
 
@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from app.kit import days
 from app.stats import charts
-from app.stats.public_schemas import TransparencyReport
+from app.stats.public_schemas import CountryCount, PlatformCount, TransparencyReport
 from app.stats.suppression import Published
 
 HALF_WIDTH = 460  # charts that sit side by side on wide screens
@@ -41,19 +41,17 @@ def page_context(
         "iso_duration": charts.iso_duration,
         "month_label": charts.month_label,
         "charts": {
-            "country": _count_bars(
+            "country": _suspension_bars(
                 "chart-country",
-                "Suspensions following flags, by flagging country",
+                "by flagging country",
                 "Accounts suspended by platforms after a flag from an agency of each country",
-                [(r.name, r.count) for r in report.suspensions_by_country],
-                width=HALF_WIDTH,
+                report.suspensions_by_country,
             ),
-            "platform": _count_bars(
+            "platform": _suspension_bars(
                 "chart-platform",
-                "Suspensions following flags, by platform",
+                "by platform",
                 "Accounts suspended after a flag, by the platform that suspended them",
-                [(r.name, r.count) for r in report.suspensions_by_platform],
-                width=HALF_WIDTH,
+                report.suspensions_by_platform,
             ),
             "monthly": charts.monthly_stacked_chart(
                 chart_id="chart-monthly",
@@ -135,6 +133,14 @@ def _count_bars(
         bars=[charts.Bar(name, count) for name, count in items],
         width=width,
     )
+
+
+def _suspension_bars(
+    chart_id: str, by: str, lead: str, rows: Sequence[CountryCount | PlatformCount]
+) -> Markup:
+    """One of the two suspension charts that sit side by side, each at half width."""
+    items = [(r.name, r.count) for r in rows]
+    return _count_bars(chart_id, f"Suspensions following flags, {by}", lead, items, HALF_WIDTH)
 
 
 def _describe(lead: str, items: Iterable[tuple[str, Published]]) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -62,13 +63,22 @@ Year = Annotated[
 ]
 
 
-async def _report(
+@dataclass(frozen=True)
+class AskedReport:
+    """The report of the period the query string asks for, and how it was asked."""
+
+    report: TransparencyReport
+    year: int | None
+    default_period: bool
+
+
+async def asked_report(
     request: Request,
     session: SessionDep,
-    month_from: str | None,
-    month_to: str | None,
-    year: int | None,
-) -> TransparencyReport:
+    month_from: MonthFrom = None,
+    month_to: MonthTo = None,
+    year: Year = None,
+) -> AskedReport:
     """The report of the asked period, from the short in-process cache when fresh."""
     today = datetime.now(UTC).date()
     period = parse_period(month_from=month_from, month_to=month_to, year=year, today=today)
@@ -80,7 +90,11 @@ async def _report(
             if report is None:
                 report = await assembly.build_report(session=session, period=period)
                 cache.put(period, report)
-    return report
+    default = year is None and month_from is None and month_to is None
+    return AskedReport(report=report, year=year, default_period=default)
+
+
+AskedReportDep = Annotated[AskedReport, Depends(asked_report)]
 
 
 @router.get(
@@ -90,17 +104,10 @@ async def _report(
     operation_id="transparency_data",
     responses=problem_responses(422),
 )
-async def transparency_data(
-    request: Request,
-    session: SessionDep,
-    month_from: MonthFrom = None,
-    month_to: MonthTo = None,
-    year: Year = None,
-) -> JSONResponse:
+async def transparency_data(asked: AskedReportDep) -> JSONResponse:
     """The figures of the public transparency page (counts under five shown as "<5")."""
-    report = await _report(request, session, month_from, month_to, year)
     return JSONResponse(
-        report.model_dump(mode="json", by_alias=True),
+        asked.report.model_dump(mode="json", by_alias=True),
         headers={**_HEADERS, "Access-Control-Allow-Origin": "*"},
     )
 
@@ -111,20 +118,13 @@ async def transparency_data(
     operation_id="transparency_page",
     responses=problem_responses(422),
 )
-async def transparency_page(
-    request: Request,
-    session: SessionDep,
-    month_from: MonthFrom = None,
-    month_to: MonthTo = None,
-    year: Year = None,
-) -> HTMLResponse:
+async def transparency_page(asked: AskedReportDep) -> HTMLResponse:
     """The public transparency page: charts drawn on the server, a table behind each."""
-    report = await _report(request, session, month_from, month_to, year)
     context = page.page_context(
-        report,
+        asked.report,
         today=datetime.now(UTC).date(),
-        selected_year=year,
-        default_period=year is None and month_from is None and month_to is None,
+        selected_year=asked.year,
+        default_period=asked.default_period,
     )
     html = _templates.get_template("transparency.html").render(**context)
     return HTMLResponse(html, headers=_HEADERS)
