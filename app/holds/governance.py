@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,8 +18,9 @@ from app.auth.principal import Principal
 from app.errors import Conflict, NotFound, field_error
 from app.holds import governance_repository as repo
 from app.holds import service as holds
+from app.holds.expiry import check_expiry
 from app.holds.governance_schemas import HoldRenew
-from app.holds.schemas import MAX_HOLD_DAYS, HoldCreate
+from app.holds.schemas import HoldCreate
 from app.kit.clock import rfc3339, utc_now
 from app.kit.pagination import decode_cursor, encode_cursor
 
@@ -41,17 +41,6 @@ class RenewalLimitReached(
     Conflict, status=409, slug="renewal-limit", title="Renewal limit reached"
 ):
     """The hold has been renewed as often as a hold may be."""
-
-
-def check_expiry(expires_at: datetime, *, now: datetime, current: datetime | None = None) -> None:
-    """A new expiry is in the future (later than the current one, for a renewal) and at most
-    MAX_HOLD_DAYS ahead of now: a renewal gets the same 90 days as a creation, no more."""
-    if current is None and expires_at <= now:
-        raise field_error("expires_at", "must be in the future")
-    if current is not None and expires_at <= current:
-        raise field_error("expires_at", "must be later than the hold's current expiry")
-    if expires_at > now + timedelta(days=MAX_HOLD_DAYS):
-        raise field_error("expires_at", f"must be at most {MAX_HOLD_DAYS} days ahead")
 
 
 async def create_hold(

@@ -55,19 +55,20 @@ async def renew(client, who, hold_id: str, days: float, **extra):
     )
 
 
-async def active_count(app, agency) -> int:
+async def column(app, sql: str, **params) -> list:
+    """The first column of a query's rows, on a connection of its own."""
     async with app.state.engine.connect() as conn:
-        return int(
-            (
-                await conn.execute(
-                    text(
-                        "SELECT count(*) FROM hold WHERE agency_org_id = :g "
-                        "AND released_at IS NULL AND expires_at > now()"
-                    ),
-                    {"g": agency.org_id},
-                )
-            ).scalar()
-        )
+        return list((await conn.execute(text(sql), params)).scalars())
+
+
+async def active_count(app, agency) -> int:
+    [count] = await column(
+        app,
+        "SELECT count(*) FROM hold WHERE agency_org_id = :g "
+        "AND released_at IS NULL AND expires_at > now()",
+        g=agency.org_id,
+    )
+    return int(count)
 
 
 async def expire_now(app, hold_id: str) -> None:
@@ -149,17 +150,12 @@ async def test_concurrent_creations_at_the_limit_do_not_both_pass(
 async def lock_waiters(app) -> int:
     """Sessions of this database waiting for a lock (asked afresh: within one transaction
     pg_stat_activity would repeat its first snapshot)."""
-    async with app.state.engine.connect() as probe:
-        return int(
-            (
-                await probe.execute(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND datname = current_database()"
-                    )
-                )
-            ).scalar()
-        )
+    [count] = await column(
+        app,
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND datname = current_database()",
+    )
+    return int(count)
 
 
 # --- renewals ----------------------------------------------------------------------------
@@ -182,17 +178,12 @@ async def test_renewal_moves_the_expiry_and_is_recorded_and_audited(app, client,
     second = (await renew(client, agency, hold["id"], 85)).json()
     assert [r["reason"] for r in second["renewals"]] == ["Investigation extended by court", None]
 
-    async with app.state.engine.connect() as conn:
-        entries = (
-            await conn.execute(
-                text(
-                    "SELECT data FROM audit_entry WHERE action = 'hold.renewed' "
-                    "AND object_id = :id ORDER BY seq"
-                ),
-                {"id": hold["id"]},
-            )
-        ).scalars()
-        entries = list(entries)
+    entries = await column(
+        app,
+        "SELECT data FROM audit_entry WHERE action = 'hold.renewed' "
+        "AND object_id = :id ORDER BY seq",
+        id=hold["id"],
+    )
     assert [e["renewal"] for e in entries] == [1, 2]
     assert entries[0]["previous_expires_at"] == hold["expires_at"]
     assert entries[0]["expires_at"] == body["expires_at"]
@@ -212,13 +203,8 @@ async def test_a_renewed_hold_keeps_holding_and_the_sweep_reads_its_new_expiry(
     ).json()
     assert flag["status"] == "held"
     renewed = (await renew(client, agency, hold["id"], 60)).json()
-    async with app.state.engine.connect() as conn:
-        column = (
-            await conn.execute(
-                text("SELECT expires_at FROM hold WHERE id = :id"), {"id": hold["id"]}
-            )
-        ).scalar()
-    assert column == datetime.fromisoformat(renewed["expires_at"])
+    stored = await column(app, "SELECT expires_at FROM hold WHERE id = :id", id=hold["id"])
+    assert stored == [datetime.fromisoformat(renewed["expires_at"])]
     assert await sweep_expired_holds(sessionmaker=app.state.sessionmaker) == 0
     status = (await client.get(f"/v1/flags/{flag['id']}", headers=flagger.headers)).json()["status"]
     assert status == "held"
@@ -322,8 +308,7 @@ async def test_operators_see_counts_and_expiries_per_agency_never_reasons_or_acc
     text_of_page = resp.text
     for secret in ("secret_handle", "secret renewal reason", hold_body("t", "x")["reason"]):
         assert secret not in text_of_page
-    async with app.state.engine.connect() as conn:
-        account_ids = (await conn.execute(text("SELECT id::text FROM account"))).scalars().all()
+    account_ids = await column(app, "SELECT id::text FROM account")
     assert account_ids and not any(acct in text_of_page for acct in account_ids)
     assert not any(h in text_of_page for h in (a1["id"], a2["id"]))
 
