@@ -69,6 +69,18 @@ class Settings(BaseSettings):
     hold_sweep_seconds: float = Field(
         default=15.0, gt=0, description="How often expired holds are released."
     )
+    max_active_holds: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Active holds an agency may have at once; one more is a 409.",
+    )
+    max_hold_renewals: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description="Times one hold may be renewed, so that no hold lasts forever.",
+    )
     audit_seal_seconds: float = Field(
         default=5.0, gt=0, description="How often committed audit entries are chained."
     )

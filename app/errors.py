@@ -276,6 +276,15 @@ class Problem(BaseModel):
     retention_days: int | Omitted = Field(
         default=None, description="410 on the feed: how long cursors stay valid"
     )
+    limit: int | Omitted = Field(
+        default=None, description="409 `hold-limit`, `renewal-limit`: the configured limit"
+    )
+    active_holds: int | Omitted = Field(
+        default=None, description="409 `hold-limit`: your agency's active holds"
+    )
+    renewals: int | Omitted = Field(
+        default=None, description="409 `renewal-limit`: the hold's renewals so far"
+    )
 
 
 _DESCRIPTIONS = {

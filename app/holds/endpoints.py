@@ -1,30 +1,43 @@
-"""Agency routes for deconfliction holds."""
+"""Routes of deconfliction holds: the agency's under /v1/holds, the operators' view under
+/v1/admin/holds."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.auth.dependencies import SubmitDep
+from app.auth.dependencies import AdminDep, SubmitDep
 from app.auth.principal import Principal, requires_any
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
 from app.feeds.dependencies import PokeDep
-from app.holds import service
+from app.holds import governance, service
+from app.holds.governance import HoldLimits
+from app.holds.governance_schemas import AgencyHoldsPage, HoldDetail, HoldRenew
 from app.holds.schemas import HoldCreate, HoldOut, HoldPage
 from app.kit.idempotency import IdempotencyKey
 from app.kit.idempotent_route import Created, create_once
 from app.kit.pagination import CursorParam, LimitParam, page_response
 
-router = APIRouter(prefix="/v1/holds", tags=["holds"])
+agency_routes = APIRouter(prefix="/v1/holds", tags=["holds"])
+admin_routes = APIRouter(prefix="/v1/admin/holds", tags=["admin"])
 ReadDep = Annotated[Principal, Depends(requires_any("flags:submit", "flags:read"))]
 ROUTE = "POST /v1/holds"
+RENEW_ROUTE = "POST /v1/holds/{hold_id}/renew"
 
 
-@router.post(
+def _limits(request: Request) -> HoldLimits:
+    settings = request.app.state.settings
+    return HoldLimits(settings.max_active_holds, settings.max_hold_renewals)
+
+
+LimitsDep = Annotated[HoldLimits, Depends(_limits)]
+
+
+@agency_routes.post(
     "",
     status_code=201,
     response_model=HoldOut,
@@ -35,13 +48,17 @@ async def create_hold(
     body: HoldCreate,
     principal: SubmitDep,
     session: SessionDep,
+    limits: LimitsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Ask that an account not be alerted yet: other agencies' new flags on it are held
-    until the hold is released or expires (at most 90 days)."""
+    until the hold is released or expires (at most 90 days). An agency may have at most
+    FLAGBRIDGE_MAX_ACTIVE_HOLDS active holds; one more is a 409 `hold-limit`."""
 
     async def create() -> Created:
-        hold = await service.create_hold(session=session, principal=principal, data=body)
+        hold = await governance.create_hold(
+            session=session, principal=principal, data=body, limits=limits
+        )
         return Created(201, hold, location=f"/v1/holds/{hold['id']}")
 
     return await create_once(
@@ -49,7 +66,7 @@ async def create_hold(
     )
 
 
-@router.get(
+@agency_routes.get(
     "",
     response_model=HoldPage,
     operation_id="list_holds",
@@ -65,20 +82,20 @@ async def list_holds(
     return page_response(items, nxt)
 
 
-@router.get(
+@agency_routes.get(
     "/{hold_id}",
-    response_model=HoldOut,
+    response_model=HoldDetail,
     operation_id="get_hold",
     responses=problem_responses(*AUTH_ERRORS, 404),
 )
 async def get_hold(hold_id: uuid.UUID, principal: ReadDep, session: SessionDep) -> JSONResponse:
-    """One of your holds."""
+    """One of your holds, with its renewals."""
     return JSONResponse(
-        await service.get_hold(session=session, principal=principal, hold_id=hold_id)
+        await governance.get_hold(session=session, principal=principal, hold_id=hold_id)
     )
 
 
-@router.delete(
+@agency_routes.delete(
     "/{hold_id}",
     response_model=HoldOut,
     operation_id="release_hold",
@@ -95,3 +112,67 @@ async def release_hold(
         poke=poke,
     )
     return JSONResponse(hold)
+
+
+@agency_routes.post(
+    "/{hold_id}/renew",
+    response_model=HoldDetail,
+    operation_id="renew_hold",
+    responses=problem_responses(*AUTH_ERRORS, 404, 409),
+)
+async def renew_hold(
+    hold_id: uuid.UUID,
+    body: HoldRenew,
+    principal: SubmitDep,
+    session: SessionDep,
+    limits: LimitsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Move your active hold's expiry later (at most 90 days ahead). A hold may be renewed
+    FLAGBRIDGE_MAX_HOLD_RENEWALS times; one more is a 409 `renewal-limit`. Released or
+    expired holds are a 409."""
+
+    async def renew() -> Created:
+        hold = await governance.renew_hold(
+            session=session, principal=principal, hold_id=hold_id, data=body, limits=limits
+        )
+        return Created(200, hold)
+
+    # The hold is part of what the key identifies: one key on two holds is a 422.
+    request = {"hold_id": str(hold_id), **body.model_dump(mode="json")}
+    return await create_once(
+        session,
+        principal.client_id,
+        RENEW_ROUTE,
+        key=idempotency_key,
+        request=request,
+        create=renew,
+    )
+
+
+@admin_routes.get(
+    "",
+    response_model=AgencyHoldsPage,
+    operation_id="list_active_holds_by_agency",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def list_active_holds_by_agency(
+    principal: AdminDep,
+    session: SessionDep,
+    limits: LimitsDep,
+    limit: LimitParam = 100,
+    cursor: CursorParam = None,
+) -> JSONResponse:
+    """Agencies with active holds, by name: how many, the soonest and latest expiry, and
+    renewals. Never a reason or an account."""
+    return JSONResponse(
+        await governance.active_holds_by_agency(
+            session=session, cursor=cursor, limit=limit, limits=limits
+        )
+    )
+
+
+router = APIRouter()
+"""Every route of holds, as one router for the application."""
+router.include_router(agency_routes)
+router.include_router(admin_routes)

@@ -32,3 +32,5 @@ class LockNamespace(IntEnum):
     """One platform's report submissions, keyed by its organisation id."""
     IDEMPOTENCY = 7243
     """One (client, route, Idempotency-Key) in flight at a time."""
+    HOLD_LIMIT = 7244
+    """One agency's hold creations, keyed by its organisation id (the active-holds limit)."""

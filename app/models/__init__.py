@@ -12,6 +12,7 @@ from app.models.feed_event import FeedEvent
 from app.models.flag import Flag
 from app.models.flag_event import FlagEvent
 from app.models.hold import Hold
+from app.models.hold_renewal import HoldRenewal
 from app.models.idempotency_key import IdempotencyKey
 from app.models.org_feed_state import OrgFeedState
 from app.models.organization import ORG_KINDS, Organization
@@ -40,6 +41,7 @@ __all__ = [
     "Flag",
     "FlagEvent",
     "Hold",
+    "HoldRenewal",
     "IdempotencyKey",
     "OrgFeedState",
     "Organization",

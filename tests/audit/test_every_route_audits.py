@@ -83,6 +83,7 @@ async def test_every_state_changing_route_is_audited(app, world, client):
         ("POST", "/v1/outcomes/batch"): ("outcomes-batch", ["flag.acknowledged"]),
         ("POST", "/v1/holds"): ("hold", ["hold.created"]),
         ("DELETE", "/v1/holds/{hold_id}"): ("release", ["hold.released"]),
+        ("POST", "/v1/holds/{hold_id}/renew"): ("renew", ["hold.renewed"]),
         ("POST", "/v1/admin/organizations"): (
             lambda: client.post(
                 "/v1/admin/organizations",
@@ -150,6 +151,14 @@ async def test_every_state_changing_route_is_audited(app, world, client):
             hid = await hold_id()
             start = await last_seq(app)
             return start, await client.delete(f"/v1/holds/{hid}", headers=agency.headers)
+        if name == "renew":
+            hid = await hold_id()
+            start = await last_seq(app)
+            return start, await client.post(
+                f"/v1/holds/{hid}/renew",
+                json={"expires_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()},
+                headers=agency.headers,
+            )
         if name == "client":
             org = await world.org("observer")
             start = await last_seq(app)
