@@ -15,8 +15,6 @@ from app.client.core import (
     Exchange,
     Json,
     Routes,
-    exchange,
-    new_idempotency_key,
 )
 
 
@@ -50,21 +48,6 @@ class AsyncFlagBridgeClient(Routes):
     async def aclose(self) -> None:
         """Close the connections."""
         await self.http.aclose()
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        create: bool = False,
-        idempotency_key: str | None = None,
-    ) -> Any:
-        key = idempotency_key or (new_idempotency_key() if create else None)
-        return self._drive(
-            exchange(self.core, method, path, json=json, params=params, idempotency_key=key)
-        )
 
     async def _drive(self, steps: Exchange) -> Any:
         sent: Any = None

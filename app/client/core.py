@@ -17,11 +17,12 @@ import time
 import uuid
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+
+from app.kit.http import retry_after_seconds
 
 RETRY_STATUSES = frozenset({429, 503})
 Json = dict[str, Any]
@@ -115,23 +116,11 @@ class ClientCore:
             return None
         if response is not None and response.status_code not in RETRY_STATUSES:
             return None
-        hinted = retry_after(response.headers.get("retry-after")) if response else None
+        hinted = retry_after_seconds(response.headers.get("retry-after")) if response else None
         if hinted is not None:
             return min(hinted, self.max_backoff_seconds)
         delay = min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
         return float(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter
-
-
-def retry_after(value: str | None) -> float | None:
-    """A Retry-After header (seconds or an HTTP date) as seconds from now."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def new_idempotency_key() -> str:
@@ -213,6 +202,11 @@ class Routes:
     """The API's operations, written once for both clients: each returns `_call(...)`,
     a value in the sync client and an awaitable in the async one."""
 
+    core: ClientCore
+
+    def _drive(self, steps: Exchange) -> Any:
+        raise NotImplementedError
+
     def _call(
         self,
         method: str,
@@ -223,7 +217,10 @@ class Routes:
         create: bool = False,
         idempotency_key: str | None = None,
     ) -> Any:
-        raise NotImplementedError
+        key = idempotency_key or (new_idempotency_key() if create else None)
+        return self._drive(
+            exchange(self.core, method, path, json=json, params=params, idempotency_key=key)
+        )
 
     def submit_flag(self, flag: Json, *, idempotency_key: str | None = None) -> Any:
         """POST /v1/flags (with an Idempotency-Key, generated unless given)."""

@@ -15,8 +15,6 @@ from app.client.core import (
     Exchange,
     Json,
     Routes,
-    exchange,
-    new_idempotency_key,
 )
 
 
@@ -48,21 +46,6 @@ class FlagBridgeClient(Routes):
     def close(self) -> None:
         """Close the connections."""
         self.http.close()
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        create: bool = False,
-        idempotency_key: str | None = None,
-    ) -> Any:
-        key = idempotency_key or (new_idempotency_key() if create else None)
-        return self._drive(
-            exchange(self.core, method, path, json=json, params=params, idempotency_key=key)
-        )
 
     def _drive(self, steps: Exchange) -> Any:
         sent: Any = None

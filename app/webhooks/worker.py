@@ -19,7 +19,6 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -30,6 +29,7 @@ from app.auth.principal import Principal
 from app.config import Settings
 from app.feeds import service as feeds
 from app.kit.clock import utc_now
+from app.kit.http import retry_after_seconds
 from app.kit.webhook_signature import sign_headers
 from app.webhooks import repository as repo
 from app.webhooks import urls
@@ -56,20 +56,6 @@ def backoff_seconds(attempt: int, *, base: float, cap: float, rng: random.Random
     +-20% jitter so endpoints that recover are not hit by every retry at once."""
     delay = min(cap, base * 2 ** max(0, attempt - 1))
     return float(delay * (0.8 + 0.4 * rng.random()))
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """A `Retry-After` header (seconds or an HTTP date) as seconds from now."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - utc_now()).total_seconds())
 
 
 def _principal(claim: dict[str, Any]) -> Principal:

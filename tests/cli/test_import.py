@@ -7,7 +7,6 @@ import asyncio
 import csv
 import json
 import socket
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -16,7 +15,6 @@ from sqlalchemy import text
 from app.cli import importer
 from app.client import FlagBridgeClient
 from app.config import Settings
-from tests.conftest import ROOT
 
 THAI = "บัญชีนี้เผยแพร่วิดีโอรับสมัคร"
 BURMESE = "ဤအကောင့်သည် စုဆောင်းရေး ဗီဒီယိုများ"
@@ -25,18 +23,9 @@ INDONESIAN = "Akun ini menyebarkan video perekrutan"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, keys_dir: Path) -> Settings:
+def settings(settings: Settings) -> Settings:
     """Test settings with room for 1000-flag batches."""
-    return Settings(
-        env="test",
-        data_dir=tmp_path,
-        keys_dir=keys_dir,
-        migrations_dir=ROOT / "alembic",
-        revocation_refresh_seconds=3600,
-        audit_seal_seconds=3600,
-        hold_sweep_seconds=3600,
-        webhook_worker_in_serve=False,
-    )
+    return settings.model_copy(update={"max_batch_body_bytes": 10 * 1024 * 1024})
 
 
 def _row(n: int, **over: str) -> dict[str, str]:

@@ -7,7 +7,6 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,28 +14,22 @@ import pytest_asyncio
 import uvicorn
 
 from app.config import Settings
-from tests.conftest import ROOT
 
 
 @pytest.fixture
-def settings(tmp_path: Path, keys_dir: Path) -> Settings:
+def settings(settings: Settings) -> Settings:
     """Test settings plus loopback receivers, fast retries and no worker inside the app
     (each test drives its own workers)."""
-    return Settings(
-        env="test",
-        data_dir=tmp_path,
-        keys_dir=keys_dir,
-        migrations_dir=ROOT / "alembic",
-        revocation_refresh_seconds=3600,
-        audit_seal_seconds=3600,
-        hold_sweep_seconds=3600,
-        webhook_allow_private=True,
-        webhook_worker_in_serve=False,
-        webhook_retry_base_seconds=0.2,
-        webhook_retry_max_seconds=1.0,
-        webhook_timeout_seconds=1.0,
-        webhook_lease_seconds=1.5,
-        webhook_poll_seconds=0.05,
+    return settings.model_copy(
+        update=dict(
+            webhook_allow_private=True,
+            webhook_worker_in_serve=False,
+            webhook_retry_base_seconds=0.2,
+            webhook_retry_max_seconds=1.0,
+            webhook_timeout_seconds=1.0,
+            webhook_lease_seconds=1.5,
+            webhook_poll_seconds=0.05,
+        )
     )
 
 

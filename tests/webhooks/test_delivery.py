@@ -204,3 +204,13 @@ async def test_events_of_one_flag_arrive_in_feed_order(app, world, client, recei
     await _until(all_delivered, worker)
     types = [json.loads(r.body)["type"] for r in receiver.requests]
     assert types == ["flag.created"] * 3 + ["flag.info_provided", "flag.withdrawn"], types
+
+
+async def test_429_waits_for_retry_after_instead_of_the_back_off(app, world, client, receiver):
+    agency, _, slug, _ = await _setup(world, client, receiver)
+    await _submit(client, agency, slug)
+    receiver.script = [429]  # the receiver sends Retry-After: 1
+    await DeliveryWorker(app.state.sessionmaker, app.state.settings).run_once()
+    (row,) = await _deliveries(app)
+    gap = (row["next_attempt_at"] - row["last_attempt_at"]).total_seconds()
+    assert row["last_status_code"] == 429 and 1.0 <= gap <= 2.5, gap
