@@ -96,9 +96,40 @@ class Settings(BaseSettings):
         description="How often the statistics rollups' per-transaction rows are folded.",
     )
 
+    # Webhooks (app/webhooks)
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook URLs on loopback, link-local and private networks (tests).",
+    )
+    webhook_secret_overlap_seconds: int = Field(
+        default=86400, ge=0, le=7 * 86400, description="How long a replaced secret still signs."
+    )
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+    webhook_lease_seconds: float = Field(
+        default=60.0, gt=0, description="A claimed delivery's lease; longer than the timeout."
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=30.0, gt=0, description="The first retry's delay; each next one doubles."
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=4 * 3600.0, gt=0, description="The longest delay between two attempts."
+    )
+    webhook_retry_window_seconds: float = Field(
+        default=86400.0, gt=0, description="An event failing this long disables its webhook."
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often a delivery worker looks for due deliveries."
+    )
+    webhook_worker_in_serve: bool = Field(
+        default=True, description="Run a delivery worker inside every `serve` process."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         """Outside development the embedded database and generated keys are refused."""
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            # A lease shorter than a call would let a second worker send the same attempt.
+            raise ValueError("FLAGBRIDGE_WEBHOOK_LEASE_SECONDS must exceed the timeout")
         if self.env == "production":
             if not self.database_url:
                 raise ValueError("DATABASE_URL must be set when FLAGBRIDGE_ENV=production")

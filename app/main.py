@@ -45,6 +45,8 @@ from app.stats import endpoints as stats_endpoints
 from app.stats import public_endpoints as transparency_endpoints
 from app.stats import service as stats_service
 from app.stats.report_cache import ReportCache
+from app.webhooks import endpoints as webhooks_endpoints
+from app.webhooks.worker import DeliveryWorker
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         responses_endpoints,
         holds_endpoints,
         feeds_endpoints,
+        webhooks_endpoints,
         platform_reports_endpoints,
         stats_endpoints,
         audit_endpoints,
@@ -202,7 +205,7 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
     async def fold_stats() -> None:
         await stats_service.fold_stripes(sessionmaker=state.sessionmaker)
 
-    return [
+    jobs = [
         Periodic("audit-seal", settings.audit_seal_seconds, seal_audit_log),
         Periodic("audit-partitions", 6 * 3600.0, make_audit_partitions),
         Periodic("stats-fold", settings.stats_fold_seconds, fold_stats),
@@ -210,6 +213,10 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
         Periodic("hold-expiry", settings.hold_sweep_seconds, expire_holds),
         Periodic("idempotency-prune", 600.0, prune_idempotency_keys),
     ]
+    if settings.webhook_worker_in_serve:
+        webhooks = DeliveryWorker(state.sessionmaker, settings)
+        jobs.append(Periodic("webhook-delivery", settings.webhook_poll_seconds, webhooks.drain))
+    return jobs
 
 
 def _mtime_ns(path: Path) -> int | None:

@@ -48,6 +48,7 @@ FILES: tuple[str, ...] = (
     "holds/sql/render.sql",
     "flags/sql/submit.sql",
     "stats/sql/rollups.sql",
+    "webhooks/sql/outbox.sql",
 )
 
 

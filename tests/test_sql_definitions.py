@@ -65,7 +65,8 @@ def test_the_live_functions_are_the_files_functions(pg_server, template_db):
             triggers = await conn.fetch(
                 "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
                 "JOIN pg_proc p ON p.oid = t.tgfoid "
-                "WHERE NOT t.tgisinternal AND p.proname LIKE 'fb\\_stats%'"
+                "WHERE NOT t.tgisinternal "
+                "AND (p.proname LIKE 'fb\\_stats%' OR p.proname LIKE 'fb\\_webhook%')"
             )
             stored = await conn.fetchval("SELECT max(digest) FROM sql_definitions")
         finally:

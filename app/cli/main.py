@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app import __version__
-from app.cli import admin, audit, demo, orgs, stats
+from app.cli import admin, audit, demo, importer, orgs, stats, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(sub)
     audit.register(sub)
     stats.register(sub)
+    worker.register(sub)
+    importer.register(sub)
     return parser
 
 

@@ -97,10 +97,11 @@ async def _page(
     return [dict(r._mapping) for r in rows]
 
 
-async def _mark_delivered(
-    session: AsyncSession, *, principal: Principal, flag_ids: list[uuid.UUID]
+async def mark_delivered(
+    session: AsyncSession, *, principal: Principal, flag_ids: list[uuid.UUID], via: str = "feed"
 ) -> None:
-    """First hand-over of flags to their platform: set delivered_at, history, audit."""
+    """First hand-over of flags to their platform: set delivered_at, history, audit
+    (`via` the feed or its webhook, app/webhooks)."""
     delivered = await session.execute(
         text(
             """
@@ -124,13 +125,14 @@ async def _mark_delivered(
             action="flag.delivered",
             object_type="flag",
             object_id=flag_id,
-            data={"via": "feed"},
+            data={"via": via},
         )
 
 
-async def _render(
+async def render_events(
     session: AsyncSession, principal: Principal, events: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
+    """Feed items of event rows, each with its flag (or hold) as the principal sees it now."""
     flag_ids = sorted({e["flag_id"] for e in events if e["flag_id"]})
     hold_ids = sorted({e["hold_id"] for e in events if e["hold_id"]})
     flags: dict[str, Any] = {}
@@ -181,8 +183,8 @@ async def read_once(
     if principal.kind == "platform":
         ids = sorted({e["flag_id"] for e in events if e["flag_id"]})
         if ids:
-            await _mark_delivered(session, principal=principal, flag_ids=ids)
-    items = await _render(session, principal, events)
+            await mark_delivered(session, principal=principal, flag_ids=ids)
+    items = await render_events(session, principal, events)
     last = events[-1]
     return items, (int(last["txid"]), int(last["id"]))
 

@@ -25,6 +25,8 @@ from app.models.platform_report_row import PlatformReportRow
 from app.models.response_time_rollup_day import ResponseTimeRollupDay
 from app.models.response_time_rollup_month import ResponseTimeRollupMonth
 from app.models.response_time_rollup_month_by import ResponseTimeRollupMonthBy
+from app.models.webhook import Webhook
+from app.models.webhook_delivery import WebhookDelivery
 from app.models.withdrawal_rollup import WithdrawalRollup
 
 __all__ = [
@@ -54,5 +56,7 @@ __all__ = [
     "ResponseTimeRollupDay",
     "ResponseTimeRollupMonth",
     "ResponseTimeRollupMonthBy",
+    "Webhook",
+    "WebhookDelivery",
     "WithdrawalRollup",
 ]

@@ -7,6 +7,7 @@ serialise it, so a type here changes the document, never a response.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -131,6 +132,7 @@ class PlatformHealth(BaseModel):
     awaiting_agency: int
     overdue: int
     oldest_unanswered_at: datetime | None
+    webhook: Literal["active", "disabled"] | None = Field(description="null: no webhook")
 
 
 class PlatformHealthList(BaseModel):

@@ -23,6 +23,7 @@ from app.kit.days import add_months, month_label, parse_utc_day, utc_midnight_da
 from app.stats import percentiles
 from app.stats import repository as repo
 from app.vocabulary import OUTCOME_ACTIONS
+from app.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +274,7 @@ async def platform_health(*, session: AsyncSession) -> list[dict[str, Any]]:
     outcome and not waiting on the agency (open or acknowledged); awaiting_agency: a
     question is pending; overdue: unanswered past due_at.
     """
+    hooks = await webhooks.webhook_statuses(session=session)
     return [
         {
             "platform": row["platform"],
@@ -284,6 +286,7 @@ async def platform_health(*, session: AsyncSession) -> list[dict[str, Any]]:
             "awaiting_agency": int(row["awaiting_agency"]),
             "overdue": int(row["overdue"]),
             "oldest_unanswered_at": rfc3339(row["oldest_unanswered_at"]),
+            "webhook": hooks.get(row["id"]),
         }
         for row in await repo.platform_backlogs(session)
     ]

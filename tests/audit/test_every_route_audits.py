@@ -32,6 +32,8 @@ async def last_seq(app) -> int:
 
 
 async def test_every_state_changing_route_is_audited(app, world, client):
+    # The webhook scenarios register a loopback URL (never called: no worker runs here).
+    app.state.settings = app.state.settings.model_copy(update={"webhook_allow_private": True})
     admin = await world.admin_headers()
     agency = await party(world, "agency", country="SG")
     platform = await party(world, "platform", platform="twitter")
@@ -107,6 +109,20 @@ async def test_every_state_changing_route_is_audited(app, world, client):
             ["deadline_policy.deleted"],
         ),
         ("POST", "/v1/platform-reports"): ("platform-report", ["platform_report.replaced"]),
+        ("PUT", "/v1/webhook"): (
+            lambda: client.put(
+                "/v1/webhook", json={"url": "http://127.0.0.1:9/hook"}, headers=platform.headers
+            ),
+            ["webhook.set"],
+        ),
+        ("POST", "/v1/webhook/rotate-secret"): (
+            lambda: client.post("/v1/webhook/rotate-secret", headers=platform.headers),
+            ["webhook.secret_rotated"],
+        ),
+        ("DELETE", "/v1/webhook"): (
+            lambda: client.delete("/v1/webhook", headers=platform.headers),
+            ["webhook.deleted"],
+        ),
     }
 
     async def run(name: str):

@@ -1,0 +1,1 @@
+"""Webhooks: signed pushes of every feed event to an organisation's endpoint."""

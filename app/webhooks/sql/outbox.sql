@@ -1,0 +1,20 @@
+-- The webhook outbox: every feed event of an organisation with an active webhook gets a
+-- delivery row in the transaction that writes the event. Every path that writes feed
+-- events (the submission statement, Python transitions, holds) passes through here, so a
+-- rolled-back change is never announced and a committed one is never lost.
+-- Statement-level with a transition table: a 1000-flag batch costs one INSERT ... SELECT.
+CREATE OR REPLACE FUNCTION fb_webhook_outbox() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO webhook_delivery (org_id, event_id, txid, subject_id)
+    SELECT e.recipient_org_id, e.id, e.txid, coalesce(e.flag_id, e.hold_id)
+    FROM new_events e
+    JOIN webhook w ON w.org_id = e.recipient_org_id AND w.status = 'active';
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER feed_event_webhook_outbox
+    AFTER INSERT ON feed_event
+    REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION fb_webhook_outbox();

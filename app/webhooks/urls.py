@@ -1,0 +1,94 @@
+"""Which webhook URLs FlagBridge will call: https in production, never private networks.
+
+Checked when a URL is registered and again before every delivery, on the addresses the
+name resolves to then; the delivery connects to the address that was checked (not a fresh
+lookup), so a name that re-binds to 127.0.0.1 after registration (DNS rebinding) gets
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UrlRefused(ValueError):
+    """The URL may not be called; the message says why (shown to the caller)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A checked URL and the address to connect to."""
+
+    url: str
+    host: str
+    address: str
+
+    @property
+    def host_header(self) -> str:
+        """The Host header the URL implies (its host and port)."""
+        return urlsplit(self.url).netloc
+
+    def pinned_url(self) -> str:
+        """The URL with its host replaced by the checked address (Host and SNI stay)."""
+        parts = urlsplit(self.url)
+        ip = ipaddress.ip_address(self.address)
+        netloc = f"[{ip}]" if ip.version == 6 else str(ip)
+        if parts.port:
+            netloc += f":{parts.port}"
+        return parts._replace(netloc=netloc).geturl()
+
+
+def _forbidden(ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return _forbidden(ip.ipv4_mapped)
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+def check_shape(url: str, *, production: bool) -> SplitResult:
+    """The URL's parts if its form is acceptable (scheme, host, no credentials)."""
+    parts = urlsplit(url)
+    allowed = ("https",) if production else ("https", "http")
+    if parts.scheme not in allowed:
+        raise UrlRefused("must be an https URL" if production else "must be an http(s) URL")
+    if not parts.hostname:
+        raise UrlRefused("has no host")
+    if parts.username or parts.password:
+        raise UrlRefused("may not carry credentials")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise UrlRefused("has an invalid port") from exc
+    return parts
+
+
+async def resolve(url: str, *, production: bool, allow_private: bool) -> Target:
+    """Check the URL and the addresses its host resolves to now; the first is connected to."""
+    parts = check_shape(url, production=production)
+    host = parts.hostname or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
+    except OSError as exc:
+        raise UrlRefused("its host does not resolve") from exc
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses:
+        raise UrlRefused("its host does not resolve")
+    if not allow_private:
+        for address in addresses:
+            if _forbidden(ipaddress.ip_address(address.split("%")[0])):
+                raise UrlRefused("resolves to a private, loopback or link-local address")
+    return Target(url=url, host=host, address=addresses[0].split("%")[0])
