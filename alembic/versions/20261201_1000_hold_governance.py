@@ -1,6 +1,6 @@
 """Hold renewals: each time an agency moves a hold's expiry later is recorded.
 
-Revision ID: 0010_hold_governance
+Revision ID: 0009_hold_governance
 Revises: 0008_sql_definitions
 Create Date: 2026-12-01 10:00:00
 """
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from app.migrations import execute_script
 
-revision: str = "0010_hold_governance"
+revision: str = "0009_hold_governance"
 down_revision: str | None = "0008_sql_definitions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -7,8 +7,8 @@ change is never announced and a committed one is never lost. Workers claim due r
 
 The signing secret is stored as it is: it must be read to sign, like any HMAC key.
 
-Revision ID: 0012_webhooks
-Revises: 0008_sql_definitions
+Revision ID: 0010_webhooks
+Revises: 0009_hold_governance
 Create Date: 2026-12-15 09:00:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from app.migrations import execute_script
 
-revision: str = "0012_webhooks"
-down_revision: str | None = "0008_sql_definitions"
+revision: str = "0010_webhooks"
+down_revision: str | None = "0009_hold_governance"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
