@@ -43,6 +43,8 @@ class Flag(Base):
     platform: Mapped[str] = mapped_column(Text)
     platform_org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"))
+    # The identifiers this agency sent, canonical; shown instead of the shared account.
+    account_ref: Mapped[dict[str, Any]] = mapped_column(JSONB)
     kind: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(Text)
     priority: Mapped[str] = mapped_column(Text)

@@ -15,6 +15,7 @@ from app.flags import service as flags
 from app.flags.schemas import FlagOut
 from app.responses import service
 from app.responses.schemas import (
+    AckIn,
     OutcomeBatchIn,
     OutcomeBatchOut,
     OutcomeIn,
@@ -31,14 +32,19 @@ router = APIRouter(tags=["platform responses"])
     responses=problem_responses(*AUTH_ERRORS, 404, 409),
 )
 async def acknowledge(
-    flag_id: uuid.UUID, principal: RespondDep, session: SessionDep, poke: PokeDep
+    flag_id: uuid.UUID,
+    principal: RespondDep,
+    session: SessionDep,
+    poke: PokeDep,
+    body: AckIn | None = None,
 ) -> JSONResponse:
-    """Acknowledge receipt (idempotent)."""
+    """Acknowledge receipt (idempotent); you may state the account's id and handle."""
     flag = await flags.acknowledge(
         session=session,
         principal=principal,
         flag_id=flag_id,
         poke=poke,
+        account=body.account if body else None,
     )
     return JSONResponse(flag)
 
@@ -89,6 +95,7 @@ async def record_outcome(
         note=body.note,
         actioned_at=body.actioned_at,
         poke=poke,
+        account=body.account,
     )
     return JSONResponse(flag)
 
