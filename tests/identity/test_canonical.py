@@ -9,6 +9,11 @@ from hypothesis import strategies as st
 from app.identity.canonical import IdentityError, canonicalise
 from app.identity.profiles import PROFILES
 
+
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
 # (profile, the key every spelling must give, spellings as (field, value))
 SPELLINGS = [
     (
@@ -17,7 +22,7 @@ SPELLINGS = [
         [
             ("handle", "cell_x"),
             ("handle", "@CELL_X"),
-            ("handle", " ＠ｃｅｌｌ_ｘ "),
+            ("handle", " " + _fullwidth("@cell_x") + " "),
             ("url", "https://twitter.com/cell_x"),
             ("url", "https://x.com/cell_x"),
             ("url", "https://mobile.twitter.com/CELL_X?lang=en"),
@@ -32,7 +37,7 @@ SPELLINGS = [
         "id:98765432101",
         [
             ("id", "98765432101"),
-            ("id", "９８７６５４３２１０１"),
+            ("id", _fullwidth("98765432101")),
             ("url", "https://twitter.com/i/user/98765432101"),
             ("url", "https://x.com/intent/user?user_id=98765432101"),
         ],
@@ -151,10 +156,6 @@ def test_misfits_name_the_field_and_say_why(profile, sent, field, why):
 
 
 HANDLE_CHARS = st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-
-
-def _fullwidth(text: str) -> str:
-    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
 
 
 @given(
