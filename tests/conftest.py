@@ -314,7 +314,8 @@ def flag_body(platform: str, handle: str | None = None, **overrides: Any) -> dic
     """A valid flag submission (unique handle unless given)."""
     body: dict[str, Any] = {
         "platform": platform,
-        "account": {"handle": handle or f"acct_{uuid.uuid4().hex[:12]}"},
+        # 15 characters: a valid handle on every built-in profile (Twitter's is the shortest).
+        "account": {"handle": handle or f"acct_{uuid.uuid4().hex[:10]}"},
         "category": "propaganda",
         "legal_basis": "Law No. 5/2018 on the Eradication of Criminal Acts of Terrorism, Art. 13A",
         "summary": "Account distributes recruitment videos for a proscribed organisation.",

@@ -70,3 +70,56 @@ def test_models_match_the_migrated_schema(pg_server, template_db):
             await engine.dispose()
 
     assert asyncio.run(diff()) == []
+
+
+def test_identity_migration_canonicalises_merges_and_reports_conflicts(pg_server):
+    """0009 on a populated database: spellings of one account merge, contradictions are
+    written to account_conflict instead of guessed."""
+    name = "fbtest_identity_migration"
+
+    async def run(sql: str) -> list:
+        conn = await asyncpg.connect(pg_server.dsn(name))
+        try:
+            if sql.startswith("INSERT"):
+                await conn.execute(sql)
+                return []
+            return await conn.fetch(sql)
+        finally:
+            await conn.close()
+
+    async def recreate() -> None:
+        conn = await asyncpg.connect(pg_server.dsn("postgres"))
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
+            await conn.execute(f"CREATE DATABASE {_quote(name)}")
+        finally:
+            await conn.close()
+
+    asyncio.run(recreate())
+    cfg = alembic_config(ROOT / "alembic", pg_server.url(name))
+    command.upgrade(cfg, "0008_sql_definitions")
+    asyncio.run(
+        run(
+            "INSERT INTO organization (kind, name, platform) VALUES ('platform', 'X', 'twitter');"
+            "INSERT INTO account (platform, handle, url, external_id) VALUES "
+            "('twitter', 'Cell_X', NULL, NULL), ('twitter', NULL, 'https://x.com/cell_x/', NULL),"
+            "('twitter', 'dup', NULL, '1'), ('twitter', NULL, 'https://twitter.com/DUP', NULL),"
+            "('twitter', NULL, 'https://mobile.twitter.com/dup', '2'),"
+            "('twitter', 'has space', NULL, NULL), ('elsewhere', 'Some-One', NULL, NULL)"
+        )
+    )
+    command.upgrade(cfg, "head")
+    keys = {
+        r["key"]: r["account_id"]
+        for r in asyncio.run(run("SELECT key, account_id FROM account_key"))
+    }
+    assert set(keys) == {"handle:cell_x", "handle:dup", "id:1", "id:2", "handle:some-one"}
+    conflicts = asyncio.run(
+        run("SELECT reason, cardinality(account_ids) AS n FROM account_conflict")
+    )
+    reasons = sorted(r["reason"].split(":")[0] for r in conflicts)
+    assert reasons == ["accounts sharing a key have different ids", "not canonical"]
+    profiles = asyncio.run(run("SELECT identity_profile FROM organization"))
+    assert [r["identity_profile"] for r in profiles] == ["twitter"]
+    # The two spellings of cell_x are one account now; the dup accounts stay apart.
+    assert asyncio.run(run("SELECT count(*) AS n FROM account"))[0]["n"] == 6

@@ -150,7 +150,8 @@ def _draw_shape(rng: random.Random) -> dict[str, Any]:
         "summary": summary,
         "kind": kind,
         "priority": "urgent" if urgent else "standard",
-        "handle": f"{rng.choice(PREFIXES)}_{rng.randint(1, 9999)}",
+        # At most 15 characters: a valid handle on every platform's profile (Twitter's).
+        "handle": f"{rng.choice(PREFIXES)[:10]}_{rng.randint(1, 9999)}",
     }
 
 

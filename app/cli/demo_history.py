@@ -252,12 +252,13 @@ async def _insert_flags(session: AsyncSession, rows: list[dict[str, Any]]) -> in
                 RETURNING id, platform, handle
             ), ins AS (
                 INSERT INTO flag (agency_org_id, submitted_by_client_id, country, platform,
-                                  platform_org_id, account_id, kind, category, priority,
-                                  legal_basis, summary, evidence, external_ref, status,
+                                  platform_org_id, account_id, account_ref, kind, category,
+                                  priority, legal_basis, summary, evidence, external_ref, status,
                                   submitted_at, opened_at, due_at, delivered_at,
                                   acknowledged_at, closed_at, withdrawn_at, withdraw_reason,
                                   outcome_action, actioned_at, updated_at)
                 SELECT s.agency, s.client, s.country, s.platform, s.platform_org, acc.id,
+                       jsonb_build_object('id', NULL, 'handle', s.handle, 'url', NULL),
                        s.kind, s.category, s.priority, s.legal_basis, s.summary,
                        CAST(s.evidence AS jsonb), s.ref, s.status,
                        s.submitted, s.submitted, s.due,

@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     create.add_argument("--name", required=True)
     create.add_argument("--country", help="ISO 3166-1 alpha-2 code (agencies)")
     create.add_argument("--platform", help="platform slug such as twitter (platforms)")
+    create.add_argument(
+        "--identity-profile",
+        help="identity profile of a platform's accounts (twitter, facebook, instagram, "
+        "youtube, tiktok, telegram, generic); default: the one named like the slug, else generic",
+    )
     create.set_defaults(func=org_create)
     lst = org_sub.add_parser("list", parents=[json_parent], help="list organisations")
     lst.add_argument("--kind", choices=["agency", "platform", "observer", "operator"])
@@ -93,6 +98,7 @@ def org_create(args: argparse.Namespace) -> int:
             name=args.name,
             country=args.country,
             platform=args.platform,
+            identity_profile=args.identity_profile,
         )
         org = _as_operator(service.create_organization, data=data)
     except AppError as err:

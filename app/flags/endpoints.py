@@ -15,7 +15,6 @@ from app.auth.principal import Principal, authorize, requires_any
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, invalid, problem_responses
 from app.feeds.dependencies import PokeDep, poke_after_commit
-from app.flags import repository as repo
 from app.flags import service
 from app.flags.dependencies import FLAG_CHANGE_ROUTE, FlagChangeDep
 from app.flags.group_commit import Submission
@@ -126,8 +125,8 @@ async def submit_flag_batch(
     request = {"valid": valid, "invalid": {str(i): body.flags[i] for i in sorted(errors)}}
 
     async def submit() -> Created:
-        stored = await repo.submit_batch(
-            session,
+        stored = await service.submit_batch(
+            session=session,
             principal=principal,
             items=valid,
             request_id=request_id_var.get(),

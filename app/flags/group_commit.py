@@ -10,20 +10,30 @@ Each item keeps its own idempotency key, tenancy and answer. Items of one group 
 transaction, so if the statement fails as a whole (a unique-index race lost to another
 process, or anything unexpected) no item is committed, and every item is then submitted on
 its own, which isolates the one at fault. This keeps "a failed request changes nothing".
+
+Before queueing, each flag's account is reduced to canonical keys with its platform's
+identity profile (app/identity), cached per process: cheap string work, no round trip.
+If the profile changed meanwhile, the statement says so and the item is computed again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 from dataclasses import dataclass
 
 import asyncpg
 
+from app.errors import AppError
+from app.identity.service import ProfileDirectory, identity_of
+
 log = logging.getLogger(__name__)
 
 _GROUP_SQL = (
-    "SELECT item, status, body, replayed, notify, flag_id FROM fb_submit_flag_requests("
+    "SELECT item, status, body, replayed, notify, flag_id, retry_profile "
+    "FROM fb_submit_flag_requests("
     "$1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6, $7::text[], $8::text[],"
     " $9::text[])"
 )
@@ -44,6 +54,8 @@ class Submission:
 
 
 Result = tuple[int, str, bool, list[str], str | None]
+# A result, and whether the item must be computed again with a fresh profile.
+_Answer = tuple[Result, bool]
 
 
 class GroupCommitter:
@@ -56,13 +68,28 @@ class GroupCommitter:
         self.route = route
         self.max_group = max_group
         self.max_in_flight = max_in_flight
-        self._queue: list[tuple[Submission, asyncio.Future[Result]]] = []
+        self.profiles = ProfileDirectory(pool)
+        self._queue: list[tuple[Submission, asyncio.Future[_Answer]]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Submission) -> Result:
         """Submit one flag; returns (status, body, replayed, notify org ids, flag id)."""
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        for _ in range(3):
+            flag = json.loads(item.flag)
+            profile = await self.profiles.profile_of(flag["platform"])
+            try:
+                flag["identity"] = identity_of(profile, flag["account"])
+            except AppError as exc:
+                return exc.status, json.dumps(exc.to_problem()), False, [], None
+            result, stale = await self._queued(dataclasses.replace(item, flag=json.dumps(flag)))
+            if not stale:
+                return result
+            await self.profiles.forget()
+        return result
+
+    async def _queued(self, item: Submission) -> _Answer:
+        future: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         if self._in_flight < self.max_in_flight:
             self._in_flight += 1
@@ -72,7 +99,7 @@ class GroupCommitter:
         return await future
 
     async def _drain(self) -> None:
-        group: list[tuple[Submission, asyncio.Future[Result]]] = []
+        group: list[tuple[Submission, asyncio.Future[_Answer]]] = []
         try:
             while self._queue:
                 group = self._queue[: self.max_group]
@@ -93,7 +120,7 @@ class GroupCommitter:
         finally:
             self._in_flight -= 1
 
-    async def _send(self, group: list[tuple[Submission, asyncio.Future[Result]]]) -> None:
+    async def _send(self, group: list[tuple[Submission, asyncio.Future[_Answer]]]) -> None:
         items = [g[0] for g in group]
         try:
             rows = await self.pool.fetch(
@@ -117,12 +144,9 @@ class GroupCommitter:
         for row in rows:
             item, future = group[row["item"] - 1]
             if not future.done():
-                notify = row["notify"].split(",") if row["notify"] else []
-                future.set_result(
-                    (row["status"], row["body"], row["replayed"], notify, row["flag_id"])
-                )
+                future.set_result(_answer(row))
 
-    async def _send_alone(self, item: Submission, future: asyncio.Future[Result]) -> None:
+    async def _send_alone(self, item: Submission, future: asyncio.Future[_Answer]) -> None:
         for attempt in range(3):
             try:
                 rows = await self.pool.fetch(
@@ -150,10 +174,12 @@ class GroupCommitter:
                 if not future.done():
                     future.set_exception(exc)
                 return
-            row = rows[0]
-            notify = row["notify"].split(",") if row["notify"] else []
             if not future.done():
-                future.set_result(
-                    (row["status"], row["body"], row["replayed"], notify, row["flag_id"])
-                )
+                future.set_result(_answer(rows[0]))
             return
+
+
+def _answer(row: asyncpg.Record) -> _Answer:
+    notify = row["notify"].split(",") if row["notify"] else []
+    result = (row["status"], row["body"], row["replayed"], notify, row["flag_id"])
+    return result, bool(row["retry_profile"])

@@ -2,72 +2,52 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from app.errors import Problem
+from app.identity.canonical import normalise_url
 from app.kit.schemas import Omitted, StrictModel, UtcDatetime
 from app.vocabulary import Category, FlagKind, FlagStatus, OutcomeAction, Priority
 
 SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
-_HANDLE = re.compile(r"^[\w.\-]{1,100}$")
 MAX_EVIDENCE = 50
-
-
-def normalise_url(value: str) -> str:
-    """Lower-case scheme and host, drop default ports, fragments and a trailing slash."""
-    parts = urlsplit(value.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http(s) URL")
-    host = parts.hostname.lower()
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError("has an invalid port") from exc
-    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
-        host = f"{host}:{port}"
-    path = parts.path.rstrip("/")
-    return urlunsplit((scheme, host, path, parts.query, ""))
-
-
-def normalise_handle(value: str) -> str:
-    """Strip whitespace and a leading @, case-fold; handles are compared in this form."""
-    handle = value.strip().lstrip("@").casefold()
-    if not _HANDLE.match(handle):
-        raise ValueError("must be 1 to 100 letters, digits, '_', '.' or '-' (an optional @ first)")
-    return handle
-
 
 Strict = StrictModel
 
 
 class AccountRef(Strict):
-    """The account on the platform: its stable id, its handle and/or its URL."""
+    """The account on the platform: its stable id, its handle and/or its URL.
 
-    id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^\S+$")
+    Checked and reduced to canonical keys with the platform's identity profile when the
+    platform is known (app/identity/canonical.py), not here.
+    """
+
+    id: str | None = Field(default=None, min_length=1, max_length=128)
     handle: str | None = Field(default=None, min_length=1, max_length=101)
     url: str | None = Field(default=None, min_length=1, max_length=2048)
-
-    @field_validator("handle")
-    @classmethod
-    def _handle(cls, v: str | None) -> str | None:
-        return normalise_handle(v) if v is not None else None
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        return normalise_url(v) if v is not None else None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> AccountRef:
         if self.id is None and self.handle is None and self.url is None:
             raise ValueError("give at least one of id, handle or url")
+        return self
+
+
+class PlatformAccountIn(Strict):
+    """What the platform states about the flag's account: its stable id and/or its current
+    handle. FlagBridge binds them to the account, or merges accounts the id joins."""
+
+    id: str | None = Field(default=None, min_length=1, max_length=128)
+    handle: str | None = Field(default=None, min_length=1, max_length=101)
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> PlatformAccountIn:
+        if self.id is None and self.handle is None:
+            raise ValueError("give at least one of id or handle")
         return self
 
 
@@ -111,7 +91,8 @@ class FlagBatchIn(Strict):
 
 
 class AccountOut(BaseModel):
-    """An account as stored (normalised)."""
+    """The account as the flag's (or hold's) own agency named it, in canonical form: never
+    what another agency or the platform said."""
 
     id: str | None
     handle: str | None

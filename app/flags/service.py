@@ -13,11 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.db import after_commit
-from app.errors import Conflict, NotFound, field_error, invalid
+from app.errors import AppError, Conflict, NotFound, field_error, invalid
 from app.flags import repository as repo
 from app.flags.repository import DB_NOW
-from app.flags.schemas import MAX_EVIDENCE, FlagCreate
+from app.flags.schemas import MAX_EVIDENCE, FlagCreate, PlatformAccountIn
 from app.flags.state import Action, Status, is_noop, next_status
+from app.identity import binding
+from app.identity import repository as identity_repo
+from app.identity.service import identity_of
 from app.kit.canonical import sha256_hex
 from app.kit.clock import utc_now
 from app.kit.pagination import decode_time_id_cursor, keyset_page
@@ -158,10 +161,17 @@ AUDIT_ACTIONS = {
 
 
 async def acknowledge(
-    *, session: AsyncSession, principal: Principal, flag_id: uuid.UUID, poke: Poke | None = None
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    flag_id: uuid.UUID,
+    poke: Poke | None = None,
+    account: PlatformAccountIn | None = None,
 ) -> dict[str, Any]:
-    """Platform acknowledges receipt (idempotent)."""
+    """Platform acknowledges receipt (idempotent), optionally stating the account's id."""
     flag = await _locked(session, principal, flag_id)
+    if account is not None:
+        await _bind_platform_account(session, actor=principal, flag=flag, account=account)
     if is_noop(flag["status"], Action.ACKNOWLEDGE):
         return await repo.render(session, flag_id, principal)
     return await _transition(
@@ -243,9 +253,13 @@ async def record_outcome(
     note: str | None,
     actioned_at: datetime | None,
     poke: Poke | None = None,
+    account: PlatformAccountIn | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Platform reports what it did; closes the flag. Returns (flag, changed)."""
+    """Platform reports what it did (optionally stating the account's id); closes the flag.
+    Returns (flag, changed)."""
     flag = await _locked(session, principal, flag_id)
+    if account is not None:
+        await _bind_platform_account(session, actor=principal, flag=flag, account=account)
     if flag["status"] == Status.CLOSED:
         if flag["outcome_action"] == action:
             return await repo.render(session, flag_id, principal), False
@@ -360,6 +374,77 @@ async def submit_flags(
 ) -> list[dict[str, Any]]:
     """Submit validated flags as POST /v1/flags/batch does: each succeeds or fails alone."""
     items = [{"index": i, "flag": f.model_dump(mode="json")} for i, f in enumerate(flags)]
-    return await repo.submit_batch(
-        session, principal=principal, items=items, request_id=request_id, client_ip=client_ip
+    return await submit_batch(
+        session=session,
+        principal=principal,
+        items=items,
+        request_id=request_id,
+        client_ip=client_ip,
+    )
+
+
+async def submit_batch(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    items: list[dict[str, Any]],
+    request_id: str | None,
+    client_ip: str | None,
+) -> list[dict[str, Any]]:
+    """Submit valid batch items ({"index", "flag"}): each account reduced to canonical keys
+    with its platform's profile (a misfit fails that item alone), then one statement."""
+    platforms = {item["flag"]["platform"] for item in items}
+    profiles = await identity_repo.profiles_of(session, platforms)
+    ready: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    for item in items:
+        flag = item["flag"]
+        try:
+            identity = identity_of(profiles.get(flag["platform"]), flag["account"])
+        except AppError as exc:
+            failed.append({"index": item["index"], "status": exc.status, "body": exc.to_problem()})
+            continue
+        ready.append({"index": item["index"], "flag": {**flag, "identity": identity}})
+    stored = await repo.submit_batch(
+        session, principal=principal, items=ready, request_id=request_id, client_ip=client_ip
+    )
+    return sorted(stored + failed, key=lambda r: int(r["index"]))
+
+
+async def _bind_platform_account(
+    session: AsyncSession, *, actor: Principal, flag: dict[str, Any], account: PlatformAccountIn
+) -> None:
+    """Bind what the platform states about the flag's account (app/identity/binding.py),
+    withdrawing same-agency duplicates a merge makes; history and audit record it."""
+    plan = await binding.plan(session, flag=flag, account=account.model_dump())
+    if not plan.changes:
+        return
+    for duplicate, kept in plan.duplicates:
+        await _transition(
+            session,
+            actor=actor,
+            flag=duplicate,
+            new=next_status(duplicate["status"], Action.WITHDRAW),
+            values={"withdrawn_at": DB_NOW, "withdraw_reason": f"duplicate of flag {kept}"},
+            event="withdrawn",
+            event_data={"reason": "duplicate", "duplicate_of": str(kept)},
+            tell=duplicate["agency_org_id"],
+            feed_data={"duplicate_of": str(kept)},
+        )
+    await binding.apply(session, plan)
+    event = "account.merged" if plan.merge_from is not None else "account.bound"
+    stated = {k: v for k, v in plan.stated.items() if v is not None and k != "url"}
+    await repo.add_history(session, flag_id=flag["id"], type_=event, actor=actor, data=stated)
+    await audit.record(
+        session=session,
+        actor=actor,
+        action=event,
+        object_type="flag",
+        object_id=flag["id"],
+        data={
+            "account_id": str(plan.account_id),
+            "merged_account_id": str(plan.merge_from) if plan.merge_from else None,
+            "keys": {"bound": len(plan.bind), "released": len(plan.release)},
+            "duplicates_withdrawn": [str(d["id"]) for d, _ in plan.duplicates],
+        },
     )

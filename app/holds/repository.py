@@ -31,21 +31,23 @@ async def insert_hold(
     client: uuid.UUID,
     country: str,
     platform: str,
-    account: dict[str, Any],
+    identity: dict[str, Any],
     reason: str,
     expires_at: datetime,
-) -> tuple[uuid.UUID, uuid.UUID]:
-    """Create a hold (resolving the account); returns (hold id, account id).
+) -> tuple[uuid.UUID | None, uuid.UUID | None, dict[str, Any] | None]:
+    """Create a hold, resolving the account by its canonical keys (fb_resolve_account).
 
-    Runs in a savepoint retried once: losing a race to create the same account raises a
-    unique violation, and the retry finds the account the other transaction committed.
+    Returns (hold id, account id, None), or (None, None, the 409 problem) when the keys
+    conflict, having changed nothing. Runs in a savepoint retried once: losing a race to
+    bind the same key raises a unique violation, and the retry finds the committed key.
     """
     params = {
         "g": agency,
         "c": client,
         "cc": country,
         "p": platform,
-        "acct": json.dumps(account),
+        "keys": json.dumps(identity["keys"]),
+        "ref": json.dumps(identity["ref"]),
         "r": reason,
         "e": expires_at,
     }
@@ -55,15 +57,21 @@ async def insert_hold(
                 row = (
                     await session.execute(
                         text(
+                            "WITH acct AS (SELECT * FROM fb_resolve_account(:p, "
+                            "CAST(:keys AS jsonb))), ins AS ("
                             "INSERT INTO hold (agency_org_id, created_by_client_id, country, "
-                            "platform, account_id, reason, expires_at) VALUES (:g, :c, :cc, :p, "
-                            "(fb_resolve_account(:p, CAST(:acct AS jsonb))).id, :r, :e) "
-                            "RETURNING id, account_id"
+                            "platform, account_id, account_ref, reason, expires_at) "
+                            "SELECT :g, :c, :cc, :p, acct.account_id, CAST(:ref AS jsonb), :r, :e "
+                            "FROM acct WHERE acct.conflict IS NULL RETURNING id, account_id) "
+                            "SELECT ins.id, ins.account_id, "
+                            "fb_account_conflict(acct.conflict)::text "
+                            "FROM acct LEFT JOIN ins ON TRUE"
                         ),
                         params,
                     )
                 ).one()
-                return row[0], row[1]
+                problem = json.loads(row[2]) if row[2] is not None else None
+                return row[0], row[1], problem
         except IntegrityError:
             if attempt == 1:
                 raise

@@ -17,6 +17,7 @@ from app.errors import NotFound, Unprocessable, field_error
 from app.flags import service as flags
 from app.holds import repository as repo
 from app.holds.schemas import MAX_HOLD_DAYS, HoldCreate
+from app.identity import service as identity
 from app.kit.clock import utc_now
 from app.kit.pagination import decode_time_id_cursor, keyset_page
 
@@ -59,16 +60,20 @@ async def create_hold(
     if problem is not None:
         raise Unprocessable(problem["detail"], errors=problem["errors"])
     assert principal.country is not None
-    hold_id, account_id = await repo.insert_hold(
+    profile = await identity.profile_for(session, data.platform)
+    hold_id, account_id, conflict = await repo.insert_hold(
         session,
         agency=principal.org_id,
         client=principal.client_id,
         country=principal.country,
         platform=data.platform,
-        account=data.account.model_dump(),
+        identity=identity.identity_of(profile, data.account.model_dump()),
         reason=data.reason,
         expires_at=data.expires_at,
     )
+    if conflict is not None:
+        raise identity.conflict_from_problem(conflict)
+    assert hold_id is not None and account_id is not None
     await _audit(
         session,
         actor=principal,

@@ -1,6 +1,8 @@
 """ORM tables; importing this package registers every table on Base.metadata."""
 
 from app.models.account import Account
+from app.models.account_conflict import AccountConflict
+from app.models.account_key import AccountKey
 from app.models.api_client import ApiClient
 from app.models.audit_archive import AuditArchive
 from app.models.audit_checkpoint import AuditCheckpoint
@@ -32,6 +34,8 @@ from app.models.withdrawal_rollup import WithdrawalRollup
 __all__ = [
     "ORG_KINDS",
     "Account",
+    "AccountConflict",
+    "AccountKey",
     "ApiClient",
     "AuditArchive",
     "AuditCheckpoint",

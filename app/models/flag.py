@@ -37,6 +37,8 @@ class Flag(AgencyRequest, Base):
 
     submitted_by_client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     platform_org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    # The identifiers this agency sent, canonical; shown instead of the shared account.
+    account_ref: Mapped[dict[str, Any]] = mapped_column(JSONB)
     kind: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(Text)
     priority: Mapped[str] = mapped_column(Text)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Index, Text, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.agency_request import AgencyRequest
@@ -26,6 +27,8 @@ class Hold(AgencyRequest, Base):
     )
 
     created_by_client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    # The identifiers this agency sent, canonical; shown instead of the shared account.
+    account_ref: Mapped[dict[str, Any]] = mapped_column(JSONB)
     reason: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, String, func, text
+from sqlalchemy import CheckConstraint, DateTime, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +26,10 @@ class Organization(Base):
         CheckConstraint(
             "(kind = 'platform') = (platform IS NOT NULL)", name="platform_iff_platform"
         ),
+        CheckConstraint(
+            "(kind = 'platform') = (identity_profile IS NOT NULL)",
+            name="identity_profile_iff_platform",
+        ),
         CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_alpha2"),
         CheckConstraint("platform ~ '^[a-z0-9][a-z0-9-]{0,62}$'", name="platform_slug"),
         Index("uq_organization_platform", "platform", unique=True),
@@ -39,4 +43,6 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(200))
     country: Mapped[str | None] = mapped_column(String(2))
     platform: Mapped[str | None] = mapped_column(String(63))
+    # A platform's identity profile (app/identity/profiles.py); NULL for other kinds.
+    identity_profile: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -20,6 +20,7 @@ from app.orgs.schemas import (
     OrganizationCreate,
     OrganizationOut,
     OrganizationPage,
+    OrganizationUpdate,
 )
 from app.vocabulary import OrgKind
 
@@ -38,6 +39,22 @@ async def create_organization(
 ) -> OrganizationOut:
     """Register an agency, platform, observer or operator."""
     org = await service.create_organization(session=session, actor=principal, data=body)
+    return OrganizationOut.model_validate(org)
+
+
+@router.patch(
+    "/organizations/{org_id}",
+    response_model=OrganizationOut,
+    operation_id="update_organization",
+    responses=problem_responses(*AUTH_ERRORS, 404),
+)
+async def update_organization(
+    org_id: uuid.UUID, body: OrganizationUpdate, principal: AdminDep, session: SessionDep
+) -> OrganizationOut:
+    """Change a platform's identity profile (which account identifiers it accepts)."""
+    org = await service.update_organization(
+        session=session, actor=principal, org_id=org_id, data=body
+    )
     return OrganizationOut.model_validate(org)
 
 

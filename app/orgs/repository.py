@@ -17,16 +17,37 @@ async def get_org(session: AsyncSession, org_id: uuid.UUID) -> Organization | No
 
 
 async def insert_org(
-    session: AsyncSession, *, kind: str, name: str, country: str | None, platform: str | None
+    session: AsyncSession,
+    *,
+    kind: str,
+    name: str,
+    country: str | None,
+    platform: str | None,
+    identity_profile: str | None = None,
 ) -> Organization:
     """Insert an organisation and return it with its generated id."""
-    org = Organization(kind=kind, name=name, country=country, platform=platform)
+    org = Organization(
+        kind=kind,
+        name=name,
+        country=country,
+        platform=platform,
+        identity_profile=identity_profile,
+    )
     # A savepoint turns a unique violation into a clean error without poisoning the
     # request's transaction.
     async with session.begin_nested():
         session.add(org)
         await session.flush()
     await session.refresh(org)
+    return org
+
+
+async def set_identity_profile(
+    session: AsyncSession, org: Organization, identity_profile: str
+) -> Organization:
+    """Change a platform's identity profile."""
+    org.identity_profile = identity_profile
+    await session.flush()
     return org
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from app.identity.profiles import PROFILES
 from app.kit.schemas import StrictModel
 from app.vocabulary import OrgKind
 
@@ -27,6 +28,22 @@ class OrganizationCreate(StrictModel):
         pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
         description="Platform slug (e.g. twitter); required for platforms, refused for others.",
     )
+    identity_profile: str | None = Field(
+        default=None,
+        max_length=63,
+        description="Platforms only: the identity profile its account identifiers follow "
+        f"({', '.join(PROFILES)}); default: the one named like the slug, else generic.",
+    )
+
+
+class OrganizationUpdate(StrictModel):
+    """What an operator may change about an organisation."""
+
+    identity_profile: str = Field(
+        max_length=63,
+        description=f"Platforms only: {', '.join(PROFILES)}. New submissions and holds use it "
+        "at once; accounts already known keep their keys.",
+    )
 
 
 class OrganizationOut(BaseModel):
@@ -39,6 +56,7 @@ class OrganizationOut(BaseModel):
     name: str
     country: str | None
     platform: str | None
+    identity_profile: str | None = Field(description="Platforms only; null for other kinds")
     created_at: datetime
 
 

@@ -13,11 +13,12 @@ from app.auth.principal import Principal
 from app.auth.scopes import allowed_scopes
 from app.auth.secrets import hash_secret, new_secret
 from app.errors import Conflict, NotFound, field_error
+from app.identity.profiles import PROFILES, default_profile_name
 from app.kit.countries import ISO_3166_ALPHA2
 from app.kit.pagination import decode_time_id_cursor, keyset_page
 from app.models import ApiClient, Organization
 from app.orgs import repository as repo
-from app.orgs.schemas import ClientCreate, OrganizationCreate
+from app.orgs.schemas import ClientCreate, OrganizationCreate, OrganizationUpdate
 
 
 async def _audit(
@@ -56,20 +57,59 @@ async def create_organization(
             raise field_error("country", f"{data.country!r} is not an ISO 3166-1 alpha-2 code")
     elif country is not None:
         raise field_error("country", "only agencies have a country")
+    profile = None
     if data.kind == "platform":
         if data.platform is None:
             raise field_error("platform", "platforms need a platform slug")
+        profile = _known_profile(data.identity_profile or default_profile_name(data.platform))
     elif data.platform is not None:
         raise field_error("platform", "only platforms have a platform slug")
+    elif data.identity_profile is not None:
+        raise field_error("identity_profile", "only platforms have an identity profile")
     try:
         org = await repo.insert_org(
-            session, kind=data.kind, name=data.name, country=country, platform=data.platform
+            session,
+            kind=data.kind,
+            name=data.name,
+            country=country,
+            platform=data.platform,
+            identity_profile=profile,
         )
     except IntegrityError as exc:
         what = "platform" if "platform" in str(exc.orig) else "name"
         raise Conflict(f"An organisation with this {what} already exists", field=what) from exc
     facts = {"kind": org.kind, "name": org.name, "country": country, "platform": org.platform}
+    if profile is not None:
+        facts["identity_profile"] = profile
     await _audit(session, actor, actor_label, "organization.created", org, facts)
+    return org
+
+
+def _known_profile(name: str) -> str:
+    if name not in PROFILES:
+        raise field_error("identity_profile", f"must be one of: {', '.join(PROFILES)}")
+    return name
+
+
+async def update_organization(
+    *,
+    session: AsyncSession,
+    actor: Principal | None,
+    org_id: uuid.UUID,
+    data: OrganizationUpdate,
+    actor_label: str | None = None,
+) -> Organization:
+    """Change a platform's identity profile (audited with the old and new value)."""
+    org = await repo.get_org(session, org_id)
+    if org is None:
+        raise NotFound("No such organisation")
+    if org.kind != "platform":
+        raise field_error("identity_profile", "only platforms have an identity profile")
+    profile, old = _known_profile(data.identity_profile), org.identity_profile
+    if profile != old:
+        org = await repo.set_identity_profile(session, org, profile)
+        facts = {"identity_profile": profile, "previous": old}
+        await _audit(session, actor, actor_label, "organization.updated", org, facts)
     return org
 
 

@@ -13,6 +13,7 @@ from app.flags import service as flags
 from app.flags.dependencies import FLAG_CHANGE_ROUTE, FlagChangeDep
 from app.responses import service
 from app.responses.schemas import (
+    AckIn,
     OutcomeBatchIn,
     OutcomeBatchOut,
     OutcomeIn,
@@ -23,9 +24,12 @@ router = APIRouter(tags=["platform responses"])
 
 
 @router.post("/v1/flags/{flag_id}/ack", operation_id="acknowledge_flag", **FLAG_CHANGE_ROUTE)
-async def acknowledge(principal: RespondDep, flag: FlagChangeDep) -> JSONResponse:
-    """Acknowledge receipt (idempotent)."""
-    return JSONResponse(await flags.acknowledge(**flag.by(principal)))
+async def acknowledge(
+    principal: RespondDep, flag: FlagChangeDep, body: AckIn | None = None
+) -> JSONResponse:
+    """Acknowledge receipt (idempotent); you may state the account's id and handle."""
+    account = body.account if body else None
+    return JSONResponse(await flags.acknowledge(**flag.by(principal), account=account))
 
 
 @router.post(
@@ -44,7 +48,11 @@ async def record_outcome(
 ) -> JSONResponse:
     """Report what you did; closes the flag. The same outcome again is 200, another is 409."""
     closed, _ = await flags.record_outcome(
-        **flag.by(principal), action=body.action, note=body.note, actioned_at=body.actioned_at
+        **flag.by(principal),
+        action=body.action,
+        note=body.note,
+        actioned_at=body.actioned_at,
+        account=body.account,
     )
     return JSONResponse(closed)
 

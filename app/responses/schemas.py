@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.errors import Problem
-from app.flags.schemas import FlagOut, Strict
+from app.flags.schemas import FlagOut, PlatformAccountIn, Strict
 from app.kit.schemas import Omitted, UtcDatetime
 from app.vocabulary import OutcomeAction
 
@@ -19,12 +19,25 @@ class QuestionIn(Strict):
     question: str = Field(min_length=1, max_length=4000)
 
 
+ACCOUNT_DESCRIPTION = (
+    "Optional: the account's stable id and/or current handle, as the platform knows them; "
+    "FlagBridge binds them to the account (or merges the accounts the id joins)"
+)
+
+
+class AckIn(Strict):
+    """An acknowledgement, optionally stating the account's identity."""
+
+    account: PlatformAccountIn | None = Field(default=None, description=ACCOUNT_DESCRIPTION)
+
+
 class OutcomeIn(Strict):
     """What the platform did about the flag."""
 
     action: OutcomeAction
     note: str | None = Field(default=None, max_length=4000)
     actioned_at: UtcDatetime | None = None
+    account: PlatformAccountIn | None = Field(default=None, description=ACCOUNT_DESCRIPTION)
 
 
 class OutcomeBatchItem(Strict):
@@ -35,6 +48,7 @@ class OutcomeBatchItem(Strict):
     action: OutcomeAction | None = None
     note: str | None = Field(default=None, max_length=4000)
     actioned_at: UtcDatetime | None = None
+    account: PlatformAccountIn | None = Field(default=None, description=ACCOUNT_DESCRIPTION)
 
 
 class OutcomeBatchIn(Strict):

@@ -29,7 +29,11 @@ async def _answer(
 ) -> dict[str, Any]:
     if item.type == "ack":
         return await flags.acknowledge(
-            session=session, principal=principal, flag_id=item.flag_id, poke=poke
+            session=session,
+            principal=principal,
+            flag_id=item.flag_id,
+            poke=poke,
+            account=item.account,
         )
     assert item.action is not None
     flag, _ = await flags.record_outcome(
@@ -40,6 +44,7 @@ async def _answer(
         note=item.note,
         actioned_at=item.actioned_at,
         poke=poke,
+        account=item.account,
     )
     return flag
 

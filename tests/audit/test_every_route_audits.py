@@ -59,6 +59,8 @@ async def test_every_state_changing_route_is_audited(app, world, client):
         }
         return (await client.post("/v1/holds", json=body, headers=agency.headers)).json()["id"]
 
+    relabelled = await party(world, "platform")
+
     async def client_id() -> str:
         return (await world.credentials("observer")).client_id
 
@@ -93,6 +95,14 @@ async def test_every_state_changing_route_is_audited(app, world, client):
                 headers=admin,
             ),
             ["organization.created"],
+        ),
+        ("PATCH", "/v1/admin/organizations/{org_id}"): (
+            lambda: client.patch(
+                f"/v1/admin/organizations/{relabelled.org_id}",
+                json={"identity_profile": "telegram"},
+                headers=admin,
+            ),
+            ["organization.updated"],
         ),
         ("POST", "/v1/admin/clients"): ("client", ["client.created"]),
         ("POST", "/v1/admin/clients/{client_id}/revoke"): ("revoke", ["client.revoked"]),

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from app.flags.schemas import FlagCreate
+from app.identity.service import identity_of
 from app.kit.pagination import decode_cursor, encode_cursor
 from tests.conftest import Party, assert_problem, flag_body, party
 
@@ -70,6 +71,7 @@ async def submit(client, who: Party, **body: Any) -> dict[str, Any]:
 async def submit_raw(conn: asyncpg.Connection, who: Party, country: str = "ID") -> str:
     """Submit a flag with fb_submit_flag on conn, inside whatever transaction it has open."""
     flag = FlagCreate.model_validate(flag_body("twitter")).model_dump(mode="json")
+    flag["identity"] = identity_of("twitter", flag["account"])
     raw = await conn.fetchval(
         "SELECT fb_submit_flag($1, $2, $3, $4::jsonb, NULL, NULL)::text",
         uuid.UUID(who.org_id),

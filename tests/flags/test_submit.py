@@ -186,6 +186,11 @@ async def test_concurrent_submissions_on_one_new_account_never_fail(app, world, 
         assert statuses == [201] * 4 + [409] * 4, [r.text for r in results]
     async with app.state.engine.connect() as conn:
         accounts = (
-            await conn.execute(text("SELECT count(*) FROM account WHERE handle LIKE 'race_%'"))
+            await conn.execute(
+                text(
+                    "SELECT count(DISTINCT account_id) FROM account_key "
+                    "WHERE key LIKE 'handle:race_%'"
+                )
+            )
         ).scalar()
     assert accounts == 5

@@ -253,7 +253,7 @@ async def read_all(client, who: Party) -> list[dict[str, Any]]:
 async def test_feeds_carry_only_the_callers_flags(client, cast):
     owner, other = cast["owner"], cast["other_agency"]
     twitter, youtube = cast["platform"], cast["other_platform"]
-    shared = "both_agencies_flag_this"
+    shared = "both_flag_this"
     for agency in (owner, other):
         for platform in ("twitter", "youtube"):
             for handle in (None, shared):

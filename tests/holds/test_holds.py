@@ -295,6 +295,8 @@ async def test_release_racing_a_held_submission_never_strands_the_flag(
 
     import asyncpg
 
+    from app.identity.service import identity_of
+
     holder, flagger = cast["holder"], cast["flagger"]
     hold = (
         await client.post("/v1/holds", json=hold_body("twitter", "racy"), headers=holder.headers)
@@ -306,6 +308,7 @@ async def test_release_racing_a_held_submission_never_strands_the_flag(
         body = flag_body("twitter", handle="racy")
         body.update({"kind": "referral", "priority": "standard", "external_ref": None})
         body["account"] = {"id": None, "url": None, "handle": "racy"}
+        body["identity"] = identity_of("twitter", body["account"])
         result = _json.loads(
             await conn.fetchval(
                 "SELECT fb_submit_flag($1, $2, 'ID', $3::jsonb, 'r', NULL)::text",

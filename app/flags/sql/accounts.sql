@@ -1,37 +1,79 @@
--- fb_resolve_account: find or create the account a flag or hold is about.
+-- fb_resolve_account: find, create or extend the account a flag or hold is about, by its
+-- canonical keys (app/identity/canonical.py computes them; this never parses identifiers).
 --
 -- Called by fb_submit_flag and by app/holds/repository.py (creating a hold). In SQL so that
 -- a submission resolves its account in the same statement that inserts the flag.
 
--- Find or create the account a flag or hold is about. Lookup order: the platform's stable
--- id, then the normalised handle, then the normalised URL. Raises unique_violation when it
--- loses a race to create the same account; callers retry.
-CREATE OR REPLACE FUNCTION fb_resolve_account(p_platform text, p_account jsonb) RETURNS account
+-- p_keys is [{"key": "handle:cell_x", "field": "account.url"}, ...] (one key per kind).
+-- Answers the account id, or a conflict: the caller's fields whose keys name different
+-- accounts, or whose id contradicts the id the account already has. A conflict changes
+-- nothing and never names the other account's identifiers.
+--
+-- The account row is locked (FOR UPDATE; a new row is the inserter's until it commits),
+-- so concurrent submissions on one account serialise: each then sees the other's flag for
+-- corroboration counts and flag.corroborated events. Losing a race to bind the same key
+-- raises unique_violation; callers retry the statement, which then finds the key.
+CREATE OR REPLACE FUNCTION fb_resolve_account(p_platform text, p_keys jsonb,
+                                              OUT account_id uuid, OUT conflict jsonb)
 LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
-    v_row account;
-    v_ext text := p_account->>'id';
-    v_handle text := p_account->>'handle';
-    v_url text := p_account->>'url';
+    v_keys text[] := ARRAY(SELECT k->>'key' FROM jsonb_array_elements(p_keys) AS k);
+    v_found uuid[];
+    v_id_key text;
 BEGIN
-    IF v_ext IS NOT NULL THEN
-        SELECT * INTO v_row FROM account WHERE platform = p_platform AND external_id = v_ext;
-    END IF;
-    IF v_row.id IS NULL AND v_handle IS NOT NULL THEN
-        SELECT * INTO v_row FROM account WHERE platform = p_platform AND handle = v_handle;
-    END IF;
-    IF v_row.id IS NULL AND v_url IS NOT NULL THEN
-        SELECT * INTO v_row FROM account WHERE platform = p_platform AND url = v_url;
-    END IF;
-    IF v_row.id IS NOT NULL THEN
-        RETURN v_row;
-    END IF;
-    -- A plain insert (speculative ON CONFLICT insertion costs more on every call): if a
-    -- concurrent transaction inserts the same account first, this raises unique_violation
-    -- and the caller retries the whole statement, which then finds the committed row.
-    INSERT INTO account (platform, external_id, handle, url)
-    VALUES (p_platform, v_ext, v_handle, v_url)
-    RETURNING * INTO v_row;
-    RETURN v_row;
+    FOR attempt IN 1..3 LOOP
+        SELECT array_agg(DISTINCT ak.account_id) INTO v_found
+        FROM account_key ak WHERE ak.platform = p_platform AND ak.key = ANY(v_keys);
+        IF v_found IS NULL THEN
+            INSERT INTO account (platform) VALUES (p_platform) RETURNING id INTO account_id;
+            INSERT INTO account_key (platform, key, account_id, bound_by)
+            SELECT p_platform, k, account_id, 'agency' FROM unnest(v_keys) AS k;
+            RETURN;
+        END IF;
+        IF cardinality(v_found) > 1 THEN
+            conflict := (
+                SELECT jsonb_agg(DISTINCT k->>'field') FROM jsonb_array_elements(p_keys) AS k
+                WHERE EXISTS (SELECT 1 FROM account_key ak WHERE ak.platform = p_platform
+                                AND ak.key = k->>'key'));
+            RETURN;
+        END IF;
+        -- A concurrent merge may have moved the keys: then look again.
+        PERFORM 1 FROM account a WHERE a.id = v_found[1] FOR UPDATE;
+        CONTINUE WHEN NOT FOUND;
+        IF EXISTS (SELECT 1 FROM account_key ak WHERE ak.platform = p_platform
+                     AND ak.key = ANY(v_keys) AND ak.account_id <> v_found[1]) THEN
+            CONTINUE;
+        END IF;
+        account_id := v_found[1];
+        v_id_key := (SELECT k FROM unnest(v_keys) AS k WHERE k LIKE 'id:%');
+        IF v_id_key IS NOT NULL AND EXISTS (
+            SELECT 1 FROM account_key ak WHERE ak.account_id = v_found[1]
+              AND ak.key LIKE 'id:%' AND ak.key <> v_id_key) THEN
+            account_id := NULL;
+            conflict := (SELECT jsonb_agg(k->>'field') FROM jsonb_array_elements(p_keys) AS k
+                         WHERE k->>'key' = v_id_key);
+            RETURN;
+        END IF;
+        INSERT INTO account_key (platform, key, account_id, bound_by)
+        SELECT p_platform, k, v_found[1], 'agency' FROM unnest(v_keys) AS k
+        WHERE NOT EXISTS (SELECT 1 FROM account_key ak
+                          WHERE ak.platform = p_platform AND ak.key = k);
+        RETURN;
+    END LOOP;
+    RAISE EXCEPTION 'account keys kept moving' USING ERRCODE = 'unique_violation';
 END
+$$;
+
+-- The 409 problem for a conflict that fb_resolve_account found: it names the caller's own
+-- fields only. NULL (no conflict) for NULL.
+CREATE OR REPLACE FUNCTION fb_account_conflict(p_fields jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT fb_problem(409, 'account-conflict', 'Conflict',
+        'These identifiers name different accounts, or contradict the id FlagBridge knows '
+        || 'for this account; ask the platform, or send only the identifiers you are sure of',
+        jsonb_build_object('errors', (
+            SELECT jsonb_agg(jsonb_build_object('field', f, 'message',
+                'conflicts with what FlagBridge knows of this account'))
+            FROM jsonb_array_elements_text(p_fields) AS f)))
 $$;

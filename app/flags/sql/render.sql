@@ -6,9 +6,10 @@
 -- shows a flag the same way.
 
 -- The one JSON shape of a flag. A pure expression, so PostgreSQL inlines it; callers
--- that already hold the account row and agency name (submission) pass them in, the others
--- use fb_flag_json below.
-CREATE OR REPLACE FUNCTION fb_flag_doc(p_flag flag, p_account account, p_agency_name text,
+-- that already hold the agency name (submission) pass it in, the others use fb_flag_json
+-- below. The account is the flag's own account_ref: the identifiers its agency sent, never
+-- the shared account's (which may hold what other agencies or the platform said).
+CREATE OR REPLACE FUNCTION fb_flag_doc(p_flag flag, p_agency_name text,
                                        p_corroborations jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_object(
@@ -18,8 +19,7 @@ LANGUAGE sql IMMUTABLE AS $$
         'category', p_flag.category,
         'priority', p_flag.priority,
         'platform', p_flag.platform,
-        'account', jsonb_build_object('id', p_account.external_id, 'handle', p_account.handle,
-                                      'url', p_account.url),
+        'account', p_flag.account_ref,
         'country', p_flag.country,
         'agency', jsonb_build_object('id', p_flag.agency_org_id, 'name', p_agency_name),
         'legal_basis', p_flag.legal_basis,
@@ -52,7 +52,7 @@ $$;
 -- A stored flag as JSON, used by every read.
 CREATE OR REPLACE FUNCTION fb_flag_json(p_flag flag) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT fb_flag_doc(p_flag, a, o.name, fb_corroborations(p_flag))
-    FROM account a, organization o
-    WHERE a.id = p_flag.account_id AND o.id = p_flag.agency_org_id
+    SELECT fb_flag_doc(p_flag, o.name, fb_corroborations(p_flag))
+    FROM organization o
+    WHERE o.id = p_flag.agency_org_id
 $$;

@@ -20,10 +20,12 @@ RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     v_platform text := p_flag->>'platform';
+    v_identity jsonb := p_flag->'identity';
     v_platform_org uuid;
+    v_profile text;
     v_agency_name text;
-    v_acct account;
     v_account uuid;
+    v_conflict jsonb;
     v_existing uuid;
     v_now timestamptz := now();
     v_flag flag;
@@ -31,14 +33,25 @@ DECLARE
     v_hold record;
     v_notify uuid[];
 BEGIN
-    SELECT fb_platform_org(v_platform), (SELECT name FROM organization WHERE id = p_org)
-    INTO v_platform_org, v_agency_name;
+    SELECT fb_platform_org(v_platform), fb_platform_identity_profile(v_platform),
+           (SELECT name FROM organization WHERE id = p_org)
+    INTO v_platform_org, v_profile, v_agency_name;
     IF v_platform_org IS NULL THEN
         RETURN jsonb_build_object('status', 422, 'body', fb_no_such_platform(v_platform));
     END IF;
+    -- The caller computed the keys with a profile it looked up earlier; if an operator has
+    -- changed the platform's profile since, it must compute them again (never stored).
+    IF v_profile IS DISTINCT FROM v_identity->>'profile' THEN
+        RETURN jsonb_build_object('status', 503, 'retry_profile', true, 'body', fb_problem(
+            503, 'unavailable', 'Service Unavailable',
+            'The platform''s identity profile changed; send the request again'));
+    END IF;
 
-    v_acct := fb_resolve_account(v_platform, p_flag->'account');
-    v_account := v_acct.id;
+    SELECT r.account_id, r.conflict INTO v_account, v_conflict
+    FROM fb_resolve_account(v_platform, v_identity->'keys') AS r;
+    IF v_conflict IS NOT NULL THEN
+        RETURN jsonb_build_object('status', 409, 'body', fb_account_conflict(v_conflict));
+    END IF;
 
     -- FOR SHARE: a concurrent release or expiry (which updates the hold) waits for this
     -- transaction, and then finds the held flag it must open; if the release committed
@@ -59,9 +72,10 @@ BEGIN
     END IF;
 
     INSERT INTO flag (agency_org_id, submitted_by_client_id, country, platform,
-                      platform_org_id, account_id, kind, category, priority, legal_basis,
+                      platform_org_id, account_id, account_ref, kind, category, priority, legal_basis,
                       summary, evidence, external_ref, status, submitted_at, opened_at, due_at)
     VALUES (p_org, p_client, p_country, v_platform, v_platform_org, v_account,
+            v_identity->'ref',
             p_flag->>'kind', p_flag->>'category', p_flag->>'priority', p_flag->>'legal_basis',
             p_flag->>'summary', p_flag->'evidence', p_flag->>'external_ref',
             CASE WHEN v_held THEN 'held' ELSE 'open' END, v_now,
@@ -112,7 +126,7 @@ BEGIN
         jsonb_build_object('summary', v_flag.summary, 'legal_basis', v_flag.legal_basis));
 
     RETURN jsonb_build_object('status', 201,
-                              'body', fb_flag_doc(v_flag, v_acct, v_agency_name,
+                              'body', fb_flag_doc(v_flag, v_agency_name,
                                                   fb_corroborations(v_flag)),
                               'notify', to_jsonb(v_notify));
 END
@@ -135,7 +149,8 @@ BEGIN
         END IF;
     END IF;
     v_result := fb_submit_flag(p_org, p_client, p_country, p_flag, p_request_id, p_ip);
-    IF p_idem_key IS NOT NULL THEN
+    -- A request to compute again (the profile changed) is not an answer to remember.
+    IF p_idem_key IS NOT NULL AND NOT v_result ? 'retry_profile' THEN
         INSERT INTO idempotency_key (client_id, route, key, request_hash, status_code, response)
         VALUES (p_client, p_route, p_idem_key, p_hash, (v_result->>'status')::int,
                 v_result->'body');
@@ -154,7 +169,7 @@ CREATE OR REPLACE FUNCTION fb_submit_flag_requests(p_orgs uuid[], p_clients uuid
                                                    p_hashes text[], p_request_ids text[],
                                                    p_ips text[])
 RETURNS TABLE (item integer, status integer, body text, replayed boolean, notify text,
-               flag_id text)
+               flag_id text, retry_profile boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
     v jsonb;
@@ -170,6 +185,7 @@ BEGIN
         notify := (SELECT string_agg(x, ',') FROM jsonb_array_elements_text(
                        coalesce(v->'notify', '[]'::jsonb)) AS x);
         flag_id := CASE WHEN status = 201 THEN v->'body'->>'id' END;
+        retry_profile := v ? 'retry_profile';
         RETURN NEXT;
     END LOOP;
 END

@@ -12,12 +12,11 @@ LANGUAGE sql STABLE AS $$
                        WHEN p_hold.expires_at <= now() THEN 'expired'
                        ELSE 'active' END,
         'platform', p_hold.platform,
-        'account', jsonb_build_object('id', a.external_id, 'handle', a.handle, 'url', a.url),
+        -- The identifiers this agency sent, never the shared account's.
+        'account', p_hold.account_ref,
         'country', p_hold.country,
         'reason', p_hold.reason,
         'created_at', fb_ts(p_hold.created_at),
         'expires_at', fb_ts(p_hold.expires_at),
         'released_at', fb_ts(p_hold.released_at))
-    FROM account a
-    WHERE a.id = p_hold.account_id
 $$;

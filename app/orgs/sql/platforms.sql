@@ -18,3 +18,11 @@ LANGUAGE sql IMMUTABLE AS $$
         jsonb_build_object('errors', jsonb_build_array(jsonb_build_object(
             'field', 'platform', 'message', 'no platform is registered as ' || p_platform))))
 $$;
+
+-- The identity profile (app/identity/profiles.py) a platform's identifiers follow, or NULL
+-- for a slug nobody registered. Submission compares it with the profile the caller's keys
+-- were computed with.
+CREATE OR REPLACE FUNCTION fb_platform_identity_profile(p_platform text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT identity_profile FROM organization WHERE kind = 'platform' AND platform = p_platform
+$$;

@@ -1,0 +1,1 @@
+"""Account identity: platform profiles and the canonical keys of an account."""
