@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.auth.schemas import Jwks
+from app.auth.schemas import Jwks, KeyHistory
 from app.auth.scopes import parse_scope_string
 from app.auth.secrets import verify_secret
 from app.auth.tokens import issue_token
@@ -164,4 +164,18 @@ async def jwks(request: Request) -> JSONResponse:
     """Public keys that verify access tokens (and audit checkpoints)."""
     return JSONResponse(
         request.app.state.verifier.ring.jwks, headers={"Cache-Control": "public, max-age=300"}
+    )
+
+
+@router.get(
+    "/.well-known/flagbridge-key-history.json",
+    operation_id="get_key_history",
+    tags=["auth"],
+    response_model=KeyHistory,
+)
+async def key_history(request: Request) -> JSONResponse:
+    """Every public key that ever signed here, forgotten ones too: checkpoints and archive
+    records stay verifiable after any number of rotations (tokens only use the JWKS)."""
+    return JSONResponse(
+        request.app.state.verifier.ring.history, headers={"Cache-Control": "public, max-age=300"}
     )

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit import checkpoints, partitions, sealing
-from app.auth.keys import load_key_ring
+from app.auth.keys import KeyRing, load_key_ring
 from app.cli.common import cli_actor, emit, fail, in_transaction, json_parent, with_sessionmaker
 from app.config import get_settings
 from app.errors import AppError
@@ -37,8 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     verify.add_argument(
         "--from-checkpoint",
         metavar="FILE",
-        help="also check checkpoints you saved (a JSON object or list from "
-        "GET /v1/audit/checkpoints); catches a rewritten or truncated chain",
+        help="also check checkpoints you saved: the body of GET /v1/audit/checkpoints "
+        "(the page object), a list of its items, or one checkpoint; catches a rewritten or "
+        "truncated chain. A file that holds none, or a forged one, is exit 2",
     )
     verify.add_argument(
         "--archive",
@@ -149,19 +150,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """Verify the chain."""
 
     saved: list[dict[str, Any]] = []
+    ring = load_key_ring(get_settings())
     if args.from_checkpoint:
         try:
-            loaded = json.loads(Path(args.from_checkpoint).read_text())
-        except (OSError, ValueError) as exc:
-            return fail(args, f"cannot read {args.from_checkpoint}: {exc}")
-        saved = loaded if isinstance(loaded, list) else [loaded]
+            saved = _saved_checkpoints(Path(args.from_checkpoint), ring)
+        except ValueError as exc:
+            return fail(args, f"{args.from_checkpoint}: {exc}", code=2)
     files: dict[str, Iterator[dict[str, Any]]] = {}
     for name in args.archive:
         try:
             files[_sha256_of(Path(name))] = _lines(Path(name))
         except OSError as exc:
             return fail(args, f"cannot read {name}: {exc}")
-    ring = load_key_ring(get_settings())
 
     async def run(session: AsyncSession) -> dict[str, Any]:
         known = {r[0] for r in await session.execute(text("SELECT file_sha256 FROM audit_archive"))}
@@ -199,6 +199,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
     )
     emit(args, result, f"MISMATCH at {where}: {result['problem']}")
     return 1
+
+
+def _saved_checkpoints(path: Path, ring: KeyRing) -> list[dict[str, Any]]:
+    """A member's saved checkpoints, each signed by a key of this service's history.
+
+    A file that does not hold checkpoints, or holds one whose signature does not verify,
+    is the user's problem (exit 2), not the chain's: it says nothing about the log.
+    """
+    try:
+        loaded = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"cannot read it ({exc.strerror or exc})") from None
+    except ValueError:
+        raise ValueError("is not JSON (save the body of GET /v1/audit/checkpoints)") from None
+    saved = checkpoints.saved_checkpoints(loaded)
+    for cp in saved:
+        problem = checkpoints.signature_problem(cp, ring)
+        if problem is not None:
+            raise ValueError(f"checkpoint seq {cp['seq']}: {problem}")
+    return saved
 
 
 def _sha256_of(path: Path) -> str:
