@@ -20,7 +20,7 @@ from app.auth.dependencies import AuditReadDep
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
 from app.kit.pagination import CursorParam, LimitParam, decode_seq_cursor, seq_page
-from app.kit.schemas import UtcDatetime
+from app.kit.query_time import UtcDayOrTime
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -86,8 +86,8 @@ async def list_audit_entries(
     ] = None,
     object_id: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
     action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_.]+$")] = None,
-    from_: Annotated[UtcDatetime | None, Query(alias="from")] = None,
-    to: UtcDatetime | None = None,
+    from_: Annotated[UtcDayOrTime | None, Query(alias="from")] = None,
+    to: UtcDayOrTime | None = None,
     limit: LimitParam = 100,
     cursor: CursorParam = None,
 ) -> AuditPage:

@@ -74,6 +74,20 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     return unquote_plus(user), unquote_plus(password)
 
 
+_FORM_REQUIRED = (
+    "The token request must be form-encoded (Content-Type: application/x-www-form-urlencoded, "
+    "RFC 6749 section 4.4.2), not JSON: send grant_type=client_credentials&client_id=...&"
+    "client_secret=..."
+)
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _sent_as_anything_but_a_form(request: Request) -> bool:
+    """A body was sent with a media type that is not a form (JSON, most often)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return bool(media_type) and media_type not in _FORM_TYPES
+
+
 @router.post(
     "/oauth/token",
     response_model=TokenResponse,
@@ -108,6 +122,8 @@ async def token(
         client_id, client_secret = basic
     if any(len(v or "") > 1000 for v in (client_id, client_secret, scope, grant_type)):
         return _oauth_error(400, "invalid_request", "A parameter is too long")
+    if grant_type is None and _sent_as_anything_but_a_form(request):
+        return _oauth_error(400, "invalid_request", _FORM_REQUIRED)
     if grant_type is None:
         return _oauth_error(400, "invalid_request", "grant_type is required")
     if grant_type != "client_credentials":
