@@ -21,6 +21,7 @@ SCOPE_DESCRIPTIONS = {
     "flags:respond": "Platforms: acknowledge flags, ask questions, report outcomes",
     "stats:read": "Observers: read aggregate statistics",
     "audit:read": "Observers: read and verify the audit log",
+    "audit:checkpoints": "Every member: read checkpoints, register a witness key, co-sign",
     "admin": "Operators: manage organisations and clients",
 }
 oauth2_scheme = OAuth2(

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit import checkpoints, partitions, sealing
+from app.audit import checkpoints, partitions, sealing, verification
 from app.auth.keys import KeyRing, load_key_ring
+from app.cli import witness
 from app.cli.common import cli_actor, emit, fail, in_transaction, json_parent, with_sessionmaker
 from app.config import get_settings
 from app.errors import AppError
@@ -88,6 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     export.add_argument("--since", help="only entries at or after this RFC 3339 time")
     export.add_argument("--until", help="only entries before this RFC 3339 time")
     export.set_defaults(func=cmd_export)
+    witness.register(audit_sub)
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
@@ -172,21 +174,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 "problem": "an archive file matches no recorded archive (altered, or not "
                 f"written by `audit archive`): sha256 {unknown[0]}",
             }
-        verification = await sealing.verify_chain(session, progress=_progress, archive_files=files)
-        result = verification.as_dict()
-        every = await checkpoints.stored(session) + saved
-        bad = await checkpoints.check_against_chain(session, ring, every)
-        if bad is not None:
-            result.update(status="mismatch", checkpoint=bad["checkpoint"], problem=bad["problem"])
-        elif (forged := await partitions.check_archives(session, ring)) is not None:
-            result.update(status="mismatch", **forged)
-        return result
+        return await verification.verify_log(
+            session, ring, saved=saved, archive_files=files, progress=_progress
+        )
 
     result = in_transaction(run)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     if result["status"] == "ok":
-        emit(args, result, f"ok: {result['entries']} entries, head {result['head']}")
+        emit(
+            args,
+            result,
+            f"ok: {result['entries']} entries, head {result['head']}" + _vouched(result),
+        )
         return 0
     where = (
         f"checkpoint seq {result['checkpoint']['seq']}"
@@ -199,6 +199,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     )
     emit(args, result, f"MISMATCH at {where}: {result['problem']}")
     return 1
+
+
+def _vouched(result: dict[str, Any]) -> str:
+    """Who vouches for the newest checkpoint, in words."""
+    if result.get("witnessed_seq") is None:
+        return ""
+    names = ", ".join(w["organization_name"] for w in result["witnesses"]) or "no witness yet"
+    return f"; newest checkpoint seq {result['witnessed_seq']} co-signed by: {names}"
 
 
 def _saved_checkpoints(path: Path, ring: KeyRing) -> list[dict[str, Any]]:

@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging(get_settings().log_level if "serve" in (argv or sys.argv) else "WARNING")
     args = build_parser().parse_args(argv)
-    if args.command not in NEEDS_NO_DATABASE and (why := missing_database(get_settings())):
+    needs_database = args.command not in NEEDS_NO_DATABASE and getattr(args, "needs_database", True)
+    if needs_database and (why := missing_database(get_settings())):
         return fail(args, why, code=2)
     try:
         code = args.func(args)

@@ -4,6 +4,7 @@ from app.models.account import Account
 from app.models.api_client import ApiClient
 from app.models.audit_archive import AuditArchive
 from app.models.audit_checkpoint import AuditCheckpoint
+from app.models.audit_cosignature import AuditCosignature
 from app.models.audit_entry import AuditEntry
 from app.models.audit_seal import AuditSeal
 from app.models.base import Base
@@ -25,6 +26,7 @@ from app.models.response_time_rollup_day import ResponseTimeRollupDay
 from app.models.response_time_rollup_month import ResponseTimeRollupMonth
 from app.models.response_time_rollup_month_by import ResponseTimeRollupMonthBy
 from app.models.withdrawal_rollup import WithdrawalRollup
+from app.models.witness_key import WitnessKey
 
 __all__ = [
     "ORG_KINDS",
@@ -32,6 +34,7 @@ __all__ = [
     "ApiClient",
     "AuditArchive",
     "AuditCheckpoint",
+    "AuditCosignature",
     "AuditEntry",
     "AuditSeal",
     "Base",
@@ -53,4 +56,5 @@ __all__ = [
     "ResponseTimeRollupMonth",
     "ResponseTimeRollupMonthBy",
     "WithdrawalRollup",
+    "WitnessKey",
 ]

@@ -42,9 +42,7 @@ async def test_flags_and_audit_take_a_bare_day(world, client):
     observer = await party(world, "observer")
     audit = await client.get(f"/v1/audit?from={day}", headers=observer.headers)
     assert audit.status_code == 200 and audit.json()["items"]
-    assert (await client.get(f"/v1/audit?to={day}", headers=observer.headers)).json()[
-        "items"
-    ] == []
+    assert (await client.get(f"/v1/audit?to={day}", headers=observer.headers)).json()["items"] == []
 
 
 @pytest.mark.parametrize(

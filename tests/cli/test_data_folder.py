@@ -57,9 +57,7 @@ def test_flagbridge_data_dir_always_wins(tmp_path):
 )
 def test_a_command_that_finds_no_database_refuses_to_create_one(tmp_path, command):
     empty = tmp_path / "empty"
-    res = run_elsewhere(
-        ["-m", "app.cli.main", *command], tmp_path, FLAGBRIDGE_DATA_DIR=str(empty)
-    )
+    res = run_elsewhere(["-m", "app.cli.main", *command], tmp_path, FLAGBRIDGE_DATA_DIR=str(empty))
     assert res.returncode == 2, res.stdout + res.stderr
     assert str(empty.resolve() / "pg") in res.stderr
     assert "flagbridge migrate" in res.stderr and "Traceback" not in res.stderr

@@ -31,13 +31,15 @@ async def saved(app, world, client, tmp_path):
 
 def _opts(app, database_url, tmp_path):
     keys = str(app.state.settings.resolved_keys_dir)
-    return {"database_url": database_url, "data_dir": tmp_path, "env": {"FLAGBRIDGE_KEYS_DIR": keys}}
+    return {
+        "database_url": database_url,
+        "data_dir": tmp_path,
+        "env": {"FLAGBRIDGE_KEYS_DIR": keys},
+    }
 
 
 @pytest.mark.parametrize("shape", ["page", "list", "one"])
-async def test_every_shape_the_api_returns_is_accepted(
-    app, saved, database_url, tmp_path, shape
-):
+async def test_every_shape_the_api_returns_is_accepted(app, saved, database_url, tmp_path, shape):
     content = {"page": saved, "list": saved["items"], "one": saved["items"][0]}[shape]
     path = tmp_path / "cp.json"
     path.write_text(json.dumps(content))
