@@ -113,18 +113,11 @@ async def register_key(
 
 async def _current_key(session: AsyncSession, principal: Principal) -> dict[str, Any] | None:
     """The organisation's newest witness key."""
-    row = (
-        (
-            await session.execute(
-                text(
-                    "SELECT organization_id, kid, jwk, registered_at FROM witness_key "
-                    "WHERE organization_id = :org ORDER BY id DESC LIMIT 1"
-                ),
-                {"org": principal.org_id},
-            )
-        )
-        .mappings()
-        .first()
+    row = await _first(
+        session,
+        "SELECT organization_id, kid, jwk, registered_at FROM witness_key "
+        "WHERE organization_id = :org ORDER BY id DESC LIMIT 1",
+        org=principal.org_id,
     )
     if row is None:
         return None
@@ -189,21 +182,20 @@ async def record_cosignature(
     return {**mine[0], "seq": seq}, inserted is not None
 
 
+async def _first(session: AsyncSession, sql: str, **params: Any) -> dict[str, Any] | None:
+    """The first row of a query as a dict (None if there is none)."""
+    row = (await session.execute(text(sql), params)).mappings().first()
+    return dict(row) if row is not None else None
+
+
 async def _checkpoint_at(session: AsyncSession, seq: int) -> tuple[int, dict[str, Any]] | None:
-    row = (
-        (
-            await session.execute(
-                text(
-                    "SELECT id, position, head_hash, signed_at, kid, signature "
-                    "FROM audit_checkpoint WHERE position = :p ORDER BY id DESC LIMIT 1"
-                ),
-                {"p": seq},
-            )
-        )
-        .mappings()
-        .first()
+    row = await _first(
+        session,
+        "SELECT id, position, head_hash, signed_at, kid, signature "
+        "FROM audit_checkpoint WHERE position = :p ORDER BY id DESC LIMIT 1",
+        p=seq,
     )
-    return (row["id"], as_json(dict(row))) if row is not None else None
+    return (row["id"], as_json(row)) if row is not None else None
 
 
 async def cosignatures(session: AsyncSession, checkpoint_id: int) -> list[dict[str, Any]]:
