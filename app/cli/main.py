@@ -28,8 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Commands that may create the data folder's database; openapi needs none.
-NEEDS_NO_DATABASE = frozenset({"serve", "migrate", "demo", "openapi"})
+# Commands that may create the data folder's database, and those that use none (openapi;
+# keys works on the key folder only).
+NEEDS_NO_DATABASE = frozenset({"serve", "migrate", "demo", "openapi", "keys"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,7 @@ def test_flagbridge_data_dir_always_wins(tmp_path):
     [
         ["audit", "verify"],
         ["audit", "archive", "--month", "2026-01", "--out", "x.jsonl"],
-        ["keys", "rotate"],
+        ["client", "list"],
         ["org", "list"],
         ["stats", "fold"],
     ],
@@ -62,3 +62,15 @@ def test_a_command_that_finds_no_database_refuses_to_create_one(tmp_path, comman
     assert str(empty.resolve() / "pg") in res.stderr
     assert "flagbridge migrate" in res.stderr and "Traceback" not in res.stderr
     assert not empty.exists()  # no server started, no key made
+
+
+def test_keys_work_on_the_key_folder_without_a_database(tmp_path):
+    keys = tmp_path / "keys"
+    res = run_elsewhere(
+        ["-m", "app.cli.main", "keys", "rotate", "--json"],
+        tmp_path,
+        FLAGBRIDGE_DATA_DIR=str(tmp_path / "empty"),
+        FLAGBRIDGE_KEYS_DIR=str(keys),
+    )
+    assert res.returncode == 0, res.stderr
+    assert not (tmp_path / "empty" / "pg").exists() and list(keys.glob("*.pem"))
