@@ -18,6 +18,14 @@ def _default_migrations_dir() -> Path:
     return candidate if (candidate / "env.py").exists() else Path("alembic").resolve()
 
 
+def _default_data_dir() -> Path:
+    """The checkout's var/ when the package is an editable checkout (so the CLI and the
+    server find the same data from any working directory), else ./var."""
+    if (_PACKAGE_ROOT / "pyproject.toml").exists() and (_PACKAGE_ROOT / "app").is_dir():
+        return _PACKAGE_ROOT / "var"
+    return Path("var").resolve()
+
+
 class Settings(BaseSettings):
     """Every knob of the service. Environment variables are FLAGBRIDGE_<NAME> unless noted."""
 
@@ -29,7 +37,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "FLAGBRIDGE_DATABASE_URL"),
         description="PostgreSQL URL; unset means the embedded server in data_dir/pg.",
     )
-    data_dir: Path = Path("./var")
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="FLAGBRIDGE_DATA_DIR always wins; else the checkout's var/ (editable "
+        "install), else ./var.",
+    )
     migrations_dir: Path = Field(default_factory=_default_migrations_dir)
 
     # Tokens

@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 DEFAULT_DATABASE = "flagbridge"
 
 
+def has_embedded_cluster(data_dir: Path) -> bool:
+    """Whether data_dir already holds an embedded PostgreSQL cluster (without starting it)."""
+    return (data_dir.expanduser().resolve() / "pg" / "PG_VERSION").exists()
+
+
 def start_embedded(data_dir: Path) -> Any:
     """Start, or attach to, the embedded server whose data lives in data_dir/pg."""
     with warnings.catch_warnings():

@@ -28,7 +28,7 @@ BEGIN
         WITH target AS (
             SELECT to_regclass(name) AS rel, ARRAY['UPDATE', 'DELETE', 'TRUNCATE'] AS privs
             FROM unnest(ARRAY['audit_entry', 'audit_seal', 'audit_checkpoint',
-                              'audit_archive']) AS name
+                              'audit_archive', 'audit_cosignature', 'witness_key']) AS name
             UNION ALL
             SELECT to_regclass(name), ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']
             FROM unnest(ARRAY['alembic_version', 'sql_definitions']) AS name

@@ -48,11 +48,39 @@ def sign(ring: KeyRing, *, seq: int, head_hash: bytes, signed_at: datetime) -> s
     )
 
 
+_FIELDS: dict[str, type] = {
+    "seq": int,
+    "head_hash": str,
+    "signed_at": str,
+    "kid": str,
+    "signature": str,
+}
+
+
+def saved_checkpoints(loaded: Any) -> list[dict[str, Any]]:
+    """The checkpoints in what a member saved: a page of `GET /v1/audit/checkpoints`
+    (`{"items": [...]}`), a list of checkpoints, or one. ValueError (fit for the user) for
+    anything else."""
+    if isinstance(loaded, dict) and "items" in loaded:
+        loaded = loaded["items"]
+    items = loaded if isinstance(loaded, list) else [loaded]
+    if not items:
+        raise ValueError("holds no checkpoint")
+    for n, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            raise ValueError(f"item {n} is not a checkpoint object")
+        for name, kind in _FIELDS.items():
+            value = item.get(name)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ValueError(f"item {n} lacks {name!r} (a {kind.__name__})")
+    return [{name: item[name] for name in _FIELDS} for item in items]
+
+
 def signature_problem(checkpoint: dict[str, Any], ring: KeyRing) -> str | None:
     """Why a checkpoint's signature does not vouch for its fields (None if it does)."""
-    key = ring.verifier(str(checkpoint.get("kid")))
+    key = ring.historic_verifier(str(checkpoint.get("kid")))
     if key is None:
-        return "signed by a key that is not in the JWKS"
+        return "signed by a key that is not in the key history"
     try:
         payload = json.loads(jws.verify(checkpoint["signature"], key, algorithms=[ALGORITHM]))
     except Exception:

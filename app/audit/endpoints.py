@@ -1,13 +1,14 @@
-"""`GET /v1/audit` for auditors (`audit:read`)."""
+"""The audit log for auditors (`audit:read`), and checkpoints and witnessing for every
+member (`audit:checkpoints`)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.audit import checkpoints, partitions, sealing
+from app.audit import checkpoints, sealing, verification, witnesses
 from app.audit import repository as repo
 from app.audit.schemas import (
     ActorOut,
@@ -15,12 +16,17 @@ from app.audit.schemas import (
     AuditPage,
     ChainVerification,
     CheckpointPage,
+    CosignatureIn,
+    CosignatureOut,
+    LeafPage,
+    WitnessKeyIn,
+    WitnessKeyOut,
 )
-from app.auth.dependencies import AuditReadDep
+from app.auth.dependencies import AuditReadDep, CheckpointReadDep, WitnessDep
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
 from app.kit.pagination import CursorParam, LimitParam, decode_seq_cursor, seq_page
-from app.kit.schemas import UtcDatetime
+from app.kit.query_time import UtcDayOrTime
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -38,16 +44,10 @@ async def verify_audit_chain(
     session: SessionDep,
 ) -> dict[str, object]:
     """Seal what has committed, then recompute the hash chain over every sealed entry:
-    `ok`, or the first entry that does not match (edited, swapped or deleted), by seq."""
+    `ok`, or the first entry that does not match (edited, swapped or deleted), by seq; and
+    which witnesses vouch for the newest checkpoint."""
     await sealing.seal_pending(request.app.state.sessionmaker)
-    result = (await sealing.verify_chain(session)).as_dict()
-    ring = request.app.state.verifier.ring
-    bad = await checkpoints.check_against_chain(session, ring, await checkpoints.stored(session))
-    if bad is not None:
-        result.update(status="mismatch", checkpoint=bad["checkpoint"], problem=bad["problem"])
-    elif (forged := await partitions.check_archives(session, ring)) is not None:
-        result.update(status="mismatch", **forged)
-    return result
+    return await verification.verify_log(session, request.app.state.verifier.ring)
 
 
 @router.get(
@@ -58,7 +58,7 @@ async def verify_audit_chain(
     responses={200: {"model": CheckpointPage}, **problem_responses(*AUTH_ERRORS)},
 )
 async def list_audit_checkpoints(
-    principal: AuditReadDep,
+    principal: CheckpointReadDep,
     session: SessionDep,
     limit: LimitParam = 100,
     cursor: CursorParam = None,
@@ -69,6 +69,68 @@ async def list_audit_checkpoints(
     rows = await checkpoints.list_checkpoints(session, after_id=after, limit=limit + 1)
     page, nxt = seq_page(rows, limit, lambda row: row[0])
     return {"items": [cp for _, cp in page], "next_cursor": nxt}
+
+
+@router.get(
+    "/chain",
+    response_model=LeafPage,
+    operation_id="list_audit_chain_leaves",
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def list_audit_chain_leaves(
+    principal: CheckpointReadDep,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, description="Position after which to start")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> LeafPage:
+    """Leaf hashes of the chain in order: a witness folds them from its saved checkpoint's
+    head to check that a newer checkpoint extends it (no entry content is shown)."""
+    return LeafPage.model_validate({"items": await repo.leaves(session, after=after, limit=limit)})
+
+
+@router.put(
+    "/witness-key",
+    response_model=WitnessKeyOut,
+    operation_id="register_witness_key",
+    responses=problem_responses(*AUTH_ERRORS, 409),
+)
+async def register_witness_key(
+    body: WitnessKeyIn, principal: WitnessDep, session: SessionDep
+) -> WitnessKeyOut:
+    """Register your organisation's witness public key (EC P-256 JWK); its co-signatures
+    must use it. Earlier keys are kept, so your earlier co-signatures stay verifiable."""
+    key = await witnesses.register_key(
+        session=session, principal=principal, jwk=body.jwk.model_dump()
+    )
+    return WitnessKeyOut.model_validate(key)
+
+
+@router.post(
+    "/checkpoints/{seq}/cosign",
+    response_model=CosignatureOut,
+    status_code=201,
+    operation_id="cosign_audit_checkpoint",
+    responses={200: {"model": CosignatureOut}, **problem_responses(*AUTH_ERRORS, 404)},
+)
+async def cosign_audit_checkpoint(
+    request: Request,
+    response: Response,
+    body: CosignatureIn,
+    principal: WitnessDep,
+    session: SessionDep,
+    seq: Annotated[int, Path(ge=1)],
+) -> CosignatureOut:
+    """Co-sign a checkpoint you verified against your own saved earlier checkpoint (201;
+    the same co-signature again is 200)."""
+    kept, created = await witnesses.record_cosignature(
+        session=session,
+        principal=principal,
+        ring=request.app.state.verifier.ring,
+        seq=seq,
+        signature=body.signature,
+    )
+    response.status_code = 201 if created else 200
+    return CosignatureOut.model_validate(kept)
 
 
 @router.get(
@@ -86,8 +148,8 @@ async def list_audit_entries(
     ] = None,
     object_id: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
     action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_.]+$")] = None,
-    from_: Annotated[UtcDatetime | None, Query(alias="from")] = None,
-    to: UtcDatetime | None = None,
+    from_: Annotated[UtcDayOrTime | None, Query(alias="from")] = None,
+    to: UtcDayOrTime | None = None,
     limit: LimitParam = 100,
     cursor: CursorParam = None,
 ) -> AuditPage:

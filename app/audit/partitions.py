@@ -92,10 +92,10 @@ async def check_archives(session: AsyncSession, ring: KeyRing) -> dict[str, Any]
         .all()
     )
     for row in rows:
-        key = ring.verifier(row["kid"])
+        key = ring.historic_verifier(row["kid"])
         problem = None
         if key is None:
-            problem = "signed by a key that is not in the JWKS"
+            problem = "signed by a key that is not in the key history"
         else:
             try:
                 signed = json.loads(jws.verify(row["signature"], key, algorithms=[ALGORITHM]))

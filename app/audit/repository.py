@@ -51,3 +51,15 @@ async def list_entries(
         params,
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def leaves(session: AsyncSession, *, after: int, limit: int) -> list[dict[str, Any]]:
+    """Chain links after a position, with their leaf hashes only."""
+    rows = await session.execute(
+        text(
+            "SELECT position, entry_hash FROM audit_seal WHERE position > :after "
+            "ORDER BY position LIMIT :limit"
+        ),
+        {"after": after, "limit": limit},
+    )
+    return [{"position": r[0], "entry_hash": bytes(r[1]).hex()} for r in rows]

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.kit.schemas import Omitted
+from app.kit.schemas import Omitted, StrictModel
 
 
 class ActorOut(BaseModel):
@@ -57,6 +57,16 @@ class CheckpointPage(BaseModel):
     next_cursor: str | None
 
 
+class WitnessOut(BaseModel):
+    """An organisation whose co-signature of the newest checkpoint verifies."""
+
+    organization_id: uuid.UUID
+    organization_name: str
+    kind: str
+    kid: str = Field(description="Thumbprint of the witness key it co-signed with")
+    cosigned_at: datetime
+
+
 class ChainVerification(BaseModel):
     """The chain recomputed: `ok`, or the first entry, checkpoint or archive that disagrees."""
 
@@ -73,3 +83,64 @@ class ChainVerification(BaseModel):
     archive: str | Omitted = Field(
         default=None, description="Present when an archive record is forged or altered"
     )
+    witnessed_seq: int | None = Field(description="The newest checkpoint's seq (None: none yet)")
+    witnesses: list[WitnessOut] = Field(
+        description="Who co-signed the newest checkpoint; each co-signature verified again"
+    )
+
+
+class JwkIn(StrictModel):
+    """A public EC P-256 key (RFC 7517); `kid`, `alg` and `use` are derived, never trusted."""
+
+    model_config = ConfigDict(extra="allow")  # kid, alg, use are ignored; d is refused
+
+    kty: Literal["EC"]
+    crv: Literal["P-256"]
+    x: str = Field(min_length=40, max_length=44)
+    y: str = Field(min_length=40, max_length=44)
+
+
+class WitnessKeyIn(StrictModel):
+    """The organisation's witness public key."""
+
+    jwk: JwkIn
+
+
+class WitnessKeyOut(BaseModel):
+    """The organisation's witness key in use."""
+
+    organization_id: uuid.UUID
+    kid: str = Field(description="RFC 7638 thumbprint: the `kid` of its co-signatures")
+    jwk: dict[str, str]
+    registered_at: datetime
+
+
+class CosignatureIn(StrictModel):
+    """A compact JWS (ES256, kid = your witness key's thumbprint) over the checkpoint's
+    statement `{"seq", "head_hash", "signed_at", "kid"}` (`kid`: the service's key)."""
+
+    signature: str = Field(min_length=20, max_length=2000)
+
+
+class CosignatureOut(BaseModel):
+    """A kept co-signature."""
+
+    seq: int
+    organization_id: uuid.UUID
+    kid: str
+    signature: str
+    cosigned_at: datetime
+
+
+class LeafOut(BaseModel):
+    """One link of the chain: its position and the entry's leaf hash (no entry content)."""
+
+    position: int
+    entry_hash: str = Field(description="Hex SHA-256(0x00 || canonical entry)")
+
+
+class LeafPage(BaseModel):
+    """Leaf hashes from `after` + 1 on: enough to recompute the chain from one checkpoint's
+    head to a later one's (a consistency proof for a hash chain)."""
+
+    items: list[LeafOut]

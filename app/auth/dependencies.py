@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.auth.principal import Principal, requires
+from app.auth.principal import Principal, requires, requires_any
 
 AdminDep = Annotated[Principal, Depends(requires("admin"))]
 SubmitDep = Annotated[Principal, Depends(requires("flags:submit"))]
@@ -19,3 +19,6 @@ RespondDep = Annotated[Principal, Depends(requires("flags:respond"))]
 AuditReadDep = Annotated[Principal, Depends(requires("audit:read"))]
 FeedReadDep = Annotated[Principal, Depends(requires("feed:read"))]
 StatsReadDep = Annotated[Principal, Depends(requires("stats:read"))]
+WitnessDep = Annotated[Principal, Depends(requires("audit:checkpoints"))]
+# Clients made before audit:checkpoints existed and holding audit:read keep reading them.
+CheckpointReadDep = Annotated[Principal, Depends(requires_any("audit:read", "audit:checkpoints"))]

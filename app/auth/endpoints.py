@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.auth.schemas import Jwks
+from app.auth.schemas import Jwks, KeyHistory
 from app.auth.scopes import parse_scope_string
 from app.auth.secrets import verify_secret
 from app.auth.tokens import issue_token
@@ -74,6 +74,20 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     return unquote_plus(user), unquote_plus(password)
 
 
+_FORM_REQUIRED = (
+    "The token request must be form-encoded (Content-Type: application/x-www-form-urlencoded, "
+    "RFC 6749 section 4.4.2), not JSON: send grant_type=client_credentials&client_id=...&"
+    "client_secret=..."
+)
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _sent_as_anything_but_a_form(request: Request) -> bool:
+    """A body was sent with a media type that is not a form (JSON, most often)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return bool(media_type) and media_type not in _FORM_TYPES
+
+
 @router.post(
     "/oauth/token",
     response_model=TokenResponse,
@@ -108,6 +122,8 @@ async def token(
         client_id, client_secret = basic
     if any(len(v or "") > 1000 for v in (client_id, client_secret, scope, grant_type)):
         return _oauth_error(400, "invalid_request", "A parameter is too long")
+    if grant_type is None and _sent_as_anything_but_a_form(request):
+        return _oauth_error(400, "invalid_request", _FORM_REQUIRED)
     if grant_type is None:
         return _oauth_error(400, "invalid_request", "grant_type is required")
     if grant_type != "client_credentials":
@@ -164,4 +180,18 @@ async def jwks(request: Request) -> JSONResponse:
     """Public keys that verify access tokens (and audit checkpoints)."""
     return JSONResponse(
         request.app.state.verifier.ring.jwks, headers={"Cache-Control": "public, max-age=300"}
+    )
+
+
+@router.get(
+    "/.well-known/flagbridge-key-history.json",
+    operation_id="get_key_history",
+    tags=["auth"],
+    response_model=KeyHistory,
+)
+async def key_history(request: Request) -> JSONResponse:
+    """Every public key that ever signed here, forgotten ones too: checkpoints and archive
+    records stay verifiable after any number of rotations (tokens only use the JWKS)."""
+    return JSONResponse(
+        request.app.state.verifier.ring.history, headers={"Cache-Control": "public, max-age=300"}
     )

@@ -3,7 +3,10 @@
 Keys live as PEM files in a folder (default `<data_dir>/keys`): `<kid>.pem` holds a private
 key, `<kid>.pub.pem` a public key that still verifies but no longer signs, and the file
 `active` names the kid that signs. `kid` is the RFC 7638 thumbprint of the public key, so
-it is stable and derivable. Keys can instead come from the environment
+it is stable and derivable. `history/<kid>.pub.pem` holds the public half of every key that
+was forgotten (`keys retire --forget`): it verifies no token any more, but checkpoints and
+archive records it signed stay verifiable for good (served at
+/.well-known/flagbridge-key-history.json). Keys can instead come from the environment
 (`FLAGBRIDGE_SIGNING_KEY_PEM`, `FLAGBRIDGE_VERIFICATION_KEYS_PEM`).
 """
 
@@ -70,10 +73,20 @@ class KeyRing:
     jwks: dict[str, Any]
     source: Path | None = None
     loaded_at: float = field(default_factory=time.monotonic)
+    forgotten: dict[str, Key] = field(default_factory=dict)
+    history: dict[str, Any] = field(default_factory=lambda: {"keys": []})
 
     def verifier(self, kid: str) -> Key | None:
-        """The verification key for kid, if it is listed."""
+        """The verification key for kid, if it is listed (tokens: live keys only)."""
         return self.verifying.get(kid)
+
+    def historic_verifier(self, kid: str) -> Key | None:
+        """The key for kid among every key that ever signed (checkpoints, archive records)."""
+        return self.verifying.get(kid) or self.forgotten.get(kid)
+
+
+def _jwk_entry(kid: str, pub: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    return {**public_jwk(pub), "kid": kid, "use": "sig", "alg": ALGORITHM}
 
 
 def _build_ring(
@@ -81,19 +94,23 @@ def _build_ring(
     public: dict[str, ec.EllipticCurvePublicKey],
     active: str,
     source: Path | None,
+    forgotten: dict[str, ec.EllipticCurvePublicKey] | None = None,
 ) -> KeyRing:
-    verifying: dict[str, Key] = {}
-    keys_json = []
     all_public = {kid: k.public_key() for kid, k in private.items()} | public
-    for kid, pub in sorted(all_public.items()):
-        verifying[kid] = CryptographyECKey(pub, ALGORITHM)
-        keys_json.append({**public_jwk(pub), "kid": kid, "use": "sig", "alg": ALGORITHM})
+    gone = {kid: k for kid, k in (forgotten or {}).items() if kid not in all_public}
     return KeyRing(
         signing_kid=active,
         signing_key=CryptographyECKey(private[active], ALGORITHM),
-        verifying=verifying,
-        jwks={"keys": keys_json},
+        verifying={kid: CryptographyECKey(k, ALGORITHM) for kid, k in sorted(all_public.items())},
+        jwks={"keys": [_jwk_entry(kid, k) for kid, k in sorted(all_public.items())]},
         source=source,
+        forgotten={kid: CryptographyECKey(k, ALGORITHM) for kid, k in gone.items()},
+        history={
+            "keys": [
+                {**_jwk_entry(kid, k), "status": "forgotten" if kid in gone else "live"}
+                for kid, k in sorted((all_public | gone).items())
+            ]
+        },
     )
 
 
@@ -143,26 +160,41 @@ def activate_key(keys_dir: Path, kid: str) -> None:
     _write_active(keys_dir, kid)
 
 
+HISTORY_DIR = "history"
+
+
+def _public_pem(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
 def retire_key(keys_dir: Path, kid: str, *, forget: bool = False) -> None:
-    """Stop a key from signing; keep its public half for verification unless forget."""
+    """Stop a key from signing; keep its public half for verification unless forget.
+
+    Forgetting stops the key verifying tokens, but its public half moves to the permanent
+    key history, never away: checkpoints and archive records it signed must stay
+    verifiable after any number of rotations.
+    """
     active = (keys_dir / "active").read_text().strip() if (keys_dir / "active").exists() else ""
     if kid == active:
         raise ValueError("cannot retire the active key; rotate first")
     priv = keys_dir / f"{kid}.pem"
     pub = keys_dir / f"{kid}.pub.pem"
     if priv.exists():
-        key = _load_pem_private(priv.read_bytes())
-        if not forget:
-            pub.write_bytes(
-                key.public_key().public_bytes(
-                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-            )
-        priv.unlink()
-    elif pub.exists() and forget:
-        pub.unlink()
-    elif not pub.exists():
+        public = _load_pem_private(priv.read_bytes()).public_key()
+    elif pub.exists():
+        public = _load_pem_public(pub.read_bytes())
+    else:
         raise FileNotFoundError(f"no key {kid} in {keys_dir}")
+    if forget:
+        history = keys_dir / HISTORY_DIR
+        history.mkdir(exist_ok=True, mode=0o700)
+        (history / f"{kid}.pub.pem").write_bytes(_public_pem(public))
+        pub.unlink(missing_ok=True)
+    else:
+        pub.write_bytes(_public_pem(public))
+    priv.unlink(missing_ok=True)
 
 
 def list_keys(keys_dir: Path) -> list[dict[str, Any]]:
@@ -188,6 +220,13 @@ def load_from_dir(keys_dir: Path) -> KeyRing:
                 log.info("generated signing key", extra={"kid": kid})
             private: dict[str, ec.EllipticCurvePrivateKey] = {}
             public: dict[str, ec.EllipticCurvePublicKey] = {}
+            forgotten = {
+                thumbprint(pk): pk
+                for pk in (
+                    _load_pem_public(p.read_bytes())
+                    for p in (keys_dir / HISTORY_DIR).glob("*.pub.pem")
+                )
+            }
             for path in keys_dir.glob("*.pem"):
                 if path.name.endswith(".pub.pem"):
                     pk = _load_pem_public(path.read_bytes())
@@ -206,7 +245,7 @@ def load_from_dir(keys_dir: Path) -> KeyRing:
                 _write_active(keys_dir, active)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    return _build_ring(private, public, active, keys_dir)
+    return _build_ring(private, public, active, keys_dir, forgotten)
 
 
 def load_from_settings(signing_pem: str, verification_pems: str | None) -> KeyRing:

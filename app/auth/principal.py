@@ -21,6 +21,7 @@ SCOPE_DESCRIPTIONS = {
     "flags:respond": "Platforms: acknowledge flags, ask questions, report outcomes",
     "stats:read": "Observers: read aggregate statistics",
     "audit:read": "Observers: read and verify the audit log",
+    "audit:checkpoints": "Every member: read checkpoints, register a witness key, co-sign",
     "admin": "Operators: manage organisations and clients",
 }
 oauth2_scheme = OAuth2(
@@ -82,8 +83,10 @@ async def authorize(request: Request, scope: str) -> Principal:
     return principal
 
 
-def requires(*scopes: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that authenticates and demands every one of scopes (else 403)."""
+def _scope_dependency(
+    scopes: tuple[str, ...], *, every: bool
+) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that authenticates and demands every one (or any one) of scopes."""
 
     async def dependency(
         request: Request,
@@ -91,25 +94,22 @@ def requires(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         principal = await authenticate(request)
         missing = [s for s in scopes if s not in principal.scopes]
-        if missing:
+        if every and missing:
             raise Forbidden(f"This route needs the scope {' '.join(missing)}")
+        if not every and len(missing) == len(scopes):
+            raise Forbidden(f"This route needs one of the scopes {' '.join(scopes)}")
         return principal
 
-    dependency.__name__ = "requires_" + "_".join(s.replace(":", "_") for s in scopes)
+    prefix = "requires_" if every else "requires_any_"
+    dependency.__name__ = prefix + "_".join(s.replace(":", "_") for s in scopes)
     return dependency
+
+
+def requires(*scopes: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that authenticates and demands every one of scopes (else 403)."""
+    return _scope_dependency(scopes, every=True)
 
 
 def requires_any(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that authenticates and demands at least one of scopes (else 403)."""
-
-    async def dependency(
-        request: Request,
-        _doc: str | None = Security(oauth2_scheme, scopes=list(scopes)),
-    ) -> Principal:
-        principal = await authenticate(request)
-        if not any(s in principal.scopes for s in scopes):
-            raise Forbidden(f"This route needs one of the scopes {' '.join(scopes)}")
-        return principal
-
-    dependency.__name__ = "requires_any_" + "_".join(s.replace(":", "_") for s in scopes)
-    return dependency
+    return _scope_dependency(scopes, every=False)

@@ -23,3 +23,15 @@ class Jwks(BaseModel):
     """Every key that may have signed a live token, a checkpoint or a published report."""
 
     keys: list[Jwk]
+
+
+class HistoricJwk(Jwk):
+    """A key that signed at some time; `forgotten` keys verify no token any more."""
+
+    status: Literal["live", "forgotten"]
+
+
+class KeyHistory(BaseModel):
+    """Every key that ever signed a checkpoint or an archive record, forgotten ones too."""
+
+    keys: list[HistoricJwk]

@@ -9,13 +9,16 @@ ALL_SCOPES = (
     "flags:respond",
     "stats:read",
     "audit:read",
+    "audit:checkpoints",
     "admin",
 )
 
 SCOPES_BY_KIND: dict[str, tuple[str, ...]] = {
-    "agency": ("flags:submit", "flags:read", "feed:read"),
-    "platform": ("feed:read", "flags:respond"),
-    "observer": ("stats:read", "audit:read"),
+    # Every member may keep and co-sign checkpoints (a witness); the operator, whose log it
+    # is, cannot usefully witness itself.
+    "agency": ("flags:submit", "flags:read", "feed:read", "audit:checkpoints"),
+    "platform": ("feed:read", "flags:respond", "audit:checkpoints"),
+    "observer": ("stats:read", "audit:read", "audit:checkpoints"),
     "operator": ("admin",),
 }
 

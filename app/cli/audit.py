@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit import checkpoints, partitions, sealing
-from app.auth.keys import load_key_ring
+from app.audit import checkpoints, partitions, sealing, verification
+from app.auth.keys import KeyRing, load_key_ring
+from app.cli import witness
 from app.cli.common import cli_actor, emit, fail, in_transaction, json_parent, with_sessionmaker
 from app.config import get_settings
 from app.errors import AppError
@@ -37,8 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     verify.add_argument(
         "--from-checkpoint",
         metavar="FILE",
-        help="also check checkpoints you saved (a JSON object or list from "
-        "GET /v1/audit/checkpoints); catches a rewritten or truncated chain",
+        help="also check checkpoints you saved: the body of GET /v1/audit/checkpoints "
+        "(the page object), a list of its items, or one checkpoint; catches a rewritten or "
+        "truncated chain. A file that holds none, or a forged one, is exit 2",
     )
     verify.add_argument(
         "--archive",
@@ -87,6 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     export.add_argument("--since", help="only entries at or after this RFC 3339 time")
     export.add_argument("--until", help="only entries before this RFC 3339 time")
     export.set_defaults(func=cmd_export)
+    witness.register(audit_sub)
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
@@ -149,19 +152,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """Verify the chain."""
 
     saved: list[dict[str, Any]] = []
+    ring = load_key_ring(get_settings())
     if args.from_checkpoint:
         try:
-            loaded = json.loads(Path(args.from_checkpoint).read_text())
-        except (OSError, ValueError) as exc:
-            return fail(args, f"cannot read {args.from_checkpoint}: {exc}")
-        saved = loaded if isinstance(loaded, list) else [loaded]
+            saved = _saved_checkpoints(Path(args.from_checkpoint), ring)
+        except ValueError as exc:
+            return fail(args, f"{args.from_checkpoint}: {exc}", code=2)
     files: dict[str, Iterator[dict[str, Any]]] = {}
     for name in args.archive:
         try:
             files[_sha256_of(Path(name))] = _lines(Path(name))
         except OSError as exc:
             return fail(args, f"cannot read {name}: {exc}")
-    ring = load_key_ring(get_settings())
 
     async def run(session: AsyncSession) -> dict[str, Any]:
         known = {r[0] for r in await session.execute(text("SELECT file_sha256 FROM audit_archive"))}
@@ -172,21 +174,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 "problem": "an archive file matches no recorded archive (altered, or not "
                 f"written by `audit archive`): sha256 {unknown[0]}",
             }
-        verification = await sealing.verify_chain(session, progress=_progress, archive_files=files)
-        result = verification.as_dict()
-        every = await checkpoints.stored(session) + saved
-        bad = await checkpoints.check_against_chain(session, ring, every)
-        if bad is not None:
-            result.update(status="mismatch", checkpoint=bad["checkpoint"], problem=bad["problem"])
-        elif (forged := await partitions.check_archives(session, ring)) is not None:
-            result.update(status="mismatch", **forged)
-        return result
+        return await verification.verify_log(
+            session, ring, saved=saved, archive_files=files, progress=_progress
+        )
 
     result = in_transaction(run)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     if result["status"] == "ok":
-        emit(args, result, f"ok: {result['entries']} entries, head {result['head']}")
+        emit(
+            args,
+            result,
+            f"ok: {result['entries']} entries, head {result['head']}" + _vouched(result),
+        )
         return 0
     where = (
         f"checkpoint seq {result['checkpoint']['seq']}"
@@ -199,6 +199,34 @@ def cmd_verify(args: argparse.Namespace) -> int:
     )
     emit(args, result, f"MISMATCH at {where}: {result['problem']}")
     return 1
+
+
+def _vouched(result: dict[str, Any]) -> str:
+    """Who vouches for the newest checkpoint, in words."""
+    if result.get("witnessed_seq") is None:
+        return ""
+    names = ", ".join(w["organization_name"] for w in result["witnesses"]) or "no witness yet"
+    return f"; newest checkpoint seq {result['witnessed_seq']} co-signed by: {names}"
+
+
+def _saved_checkpoints(path: Path, ring: KeyRing) -> list[dict[str, Any]]:
+    """A member's saved checkpoints, each signed by a key of this service's history.
+
+    A file that does not hold checkpoints, or holds one whose signature does not verify,
+    is the user's problem (exit 2), not the chain's: it says nothing about the log.
+    """
+    try:
+        loaded = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"cannot read it ({exc.strerror or exc})") from None
+    except ValueError:
+        raise ValueError("is not JSON (save the body of GET /v1/audit/checkpoints)") from None
+    saved = checkpoints.saved_checkpoints(loaded)
+    for cp in saved:
+        problem = checkpoints.signature_problem(cp, ring)
+        if problem is not None:
+            raise ValueError(f"checkpoint seq {cp['seq']}: {problem}")
+    return saved
 
 
 def _sha256_of(path: Path) -> str:

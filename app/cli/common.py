@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
-from app.embedded import resolve_database_url
+from app.embedded import has_embedded_cluster, resolve_database_url
 from app.errors import AppError
 from app.migrations import upgrade_to_head
 
@@ -38,6 +38,21 @@ def cli_actor() -> str:
 def database_url(settings: Settings) -> str:
     """DATABASE_URL, or the embedded server (started or attached to)."""
     return resolve_database_url(settings.database_url, settings.data_dir)
+
+
+def missing_database(settings: Settings) -> str | None:
+    """Why this command must not run: no DATABASE_URL and no embedded database in the data
+    folder (None when there is one). Only serve, migrate and demo may create one; any other
+    command creating it would silently start a second, empty world."""
+    if settings.database_url or has_embedded_cluster(settings.data_dir):
+        return None
+    where = settings.data_dir.expanduser().resolve() / "pg"
+    return (
+        f"no FlagBridge database at {where} (DATABASE_URL is unset; the data folder is "
+        "FLAGBRIDGE_DATA_DIR, else the checkout's var/). Start the server (`flagbridge "
+        "serve`) or run `flagbridge migrate` first, or set FLAGBRIDGE_DATA_DIR or DATABASE_URL "
+        "to where the server's data is"
+    )
 
 
 def migrate(settings: Settings, url: str | None = None) -> str:

@@ -39,7 +39,7 @@ from app.kit.idempotency import (
 )
 from app.kit.idempotent_route import Created, create_once
 from app.kit.pagination import CursorParam, LimitParam, page_response
-from app.kit.schemas import UtcDatetime
+from app.kit.query_time import UtcDayOrTime
 from app.observability import FLAG_SUBMISSIONS, client_ip_var, request_id_var
 
 router = APIRouter(prefix="/v1/flags", tags=["flags"])
@@ -170,8 +170,8 @@ async def list_flags(
     status: FlagStatus | None = None,
     platform: Annotated[str | None, Query(pattern=SLUG)] = None,
     category: Category | None = None,
-    submitted_after: UtcDatetime | None = None,
-    submitted_before: UtcDatetime | None = None,
+    submitted_after: UtcDayOrTime | None = None,
+    submitted_before: UtcDayOrTime | None = None,
     limit: LimitParam = 100,
     cursor: CursorParam = None,
 ) -> JSONResponse:

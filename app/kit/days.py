@@ -120,3 +120,24 @@ def utc_day_start(day: date) -> datetime:
 def utc_day_end(day: date) -> datetime:
     """Midnight UTC at the end of day (the next day's start)."""
     return utc_day_start(day) + timedelta(days=1)
+
+
+def parse_utc_time(value: str) -> datetime:
+    """A bound of a time filter: a UTC day (YYYY-MM-DD, meaning its midnight UTC) or an
+    RFC 3339 time with an offset, in UTC. ValueError (fit for the client) otherwise."""
+    raw = value.strip()
+    if _DATE.match(raw):
+        return utc_day_start(parse_utc_day(raw))
+    try:
+        at = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1:] in "zZ" else raw)
+    except ValueError:
+        raise ValueError("must be a UTC day (YYYY-MM-DD) or an RFC 3339 time") from None
+    if at.tzinfo is None or "T" not in raw.upper():
+        raise ValueError("must be a UTC day (YYYY-MM-DD) or an RFC 3339 time with an offset")
+    try:
+        utc = at.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"is out of range (years {FIRST_YEAR} to {LAST_YEAR})") from None
+    if not FIRST_YEAR <= utc.year <= LAST_YEAR:
+        raise ValueError(f"is out of range (years {FIRST_YEAR} to {LAST_YEAR})")
+    return utc

@@ -6,6 +6,7 @@ from app.models.account_key import AccountKey
 from app.models.api_client import ApiClient
 from app.models.audit_archive import AuditArchive
 from app.models.audit_checkpoint import AuditCheckpoint
+from app.models.audit_cosignature import AuditCosignature
 from app.models.audit_entry import AuditEntry
 from app.models.audit_seal import AuditSeal
 from app.models.base import Base
@@ -30,6 +31,7 @@ from app.models.response_time_rollup_month_by import ResponseTimeRollupMonthBy
 from app.models.webhook import Webhook
 from app.models.webhook_delivery import WebhookDelivery
 from app.models.withdrawal_rollup import WithdrawalRollup
+from app.models.witness_key import WitnessKey
 
 __all__ = [
     "ORG_KINDS",
@@ -39,6 +41,7 @@ __all__ = [
     "ApiClient",
     "AuditArchive",
     "AuditCheckpoint",
+    "AuditCosignature",
     "AuditEntry",
     "AuditSeal",
     "Base",
@@ -63,4 +66,5 @@ __all__ = [
     "Webhook",
     "WebhookDelivery",
     "WithdrawalRollup",
+    "WitnessKey",
 ]

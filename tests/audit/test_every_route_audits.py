@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.routing import APIRoute
 from sqlalchemy import text
 
+from app.audit import checkpoints
+from app.audit.sealing import seal_pending
+from app.audit.witnesses import cosign
+from app.auth.keys import public_jwk
 from tests.conftest import flag_body, party
 
 EXEMPT = {("POST", "/oauth/token"): "issues a token; changes no state"}
@@ -133,7 +138,14 @@ async def test_every_state_changing_route_is_audited(app, world, client):
             lambda: client.delete("/v1/webhook", headers=platform.headers),
             ["webhook.deleted"],
         ),
+        ("PUT", "/v1/audit/witness-key"): ("witness-key", ["audit.witness_key_registered"]),
+        ("POST", "/v1/audit/checkpoints/{seq}/cosign"): (
+            "cosign",
+            ["audit.checkpoint_cosigned"],
+        ),
     }
+    witness_key = ec.generate_private_key(ec.SECP256R1())
+    witness_jwk = {**public_jwk(witness_key.public_key()), "kid": "ignored"}
 
     async def run(name: str):
         if name == "withdraw":
@@ -226,6 +238,26 @@ async def test_every_state_changing_route_is_audited(app, world, client):
             start = await last_seq(app)
             return start, await client.delete(
                 "/v1/admin/deadline-policies/SG/referral/standard", headers=admin
+            )
+        if name == "witness-key":
+            start = await last_seq(app)
+            return start, await client.put(
+                "/v1/audit/witness-key", json={"jwk": witness_jwk}, headers=agency.headers
+            )
+        if name == "cosign":
+            await new_flag()
+            await seal_pending(app.state.sessionmaker)
+            cp = await checkpoints.create_if_due(
+                app.state.sessionmaker,
+                app.state.verifier.ring,
+                min_interval=timedelta(0),
+                force=True,
+            )
+            start = await last_seq(app)
+            return start, await client.post(
+                f"/v1/audit/checkpoints/{cp['seq']}/cosign",
+                json={"signature": cosign(cp, witness_key)},
+                headers=agency.headers,
             )
         raise AssertionError(name)
 

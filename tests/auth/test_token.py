@@ -23,7 +23,12 @@ async def test_good_credentials_return_a_bearer_token_with_the_clients_scopes(wo
     body = resp.json()
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 3600
-    assert set(body["scope"].split()) == {"flags:submit", "flags:read", "feed:read"}
+    assert set(body["scope"].split()) == {
+        "flags:submit",
+        "flags:read",
+        "feed:read",
+        "audit:checkpoints",
+    }
     assert resp.headers["cache-control"] == "no-store"
     claims = jwt.get_unverified_claims(body["access_token"])
     header = jwt.get_unverified_header(body["access_token"])
@@ -44,7 +49,7 @@ async def test_http_basic_credentials_work(world, client):
         headers={"Authorization": f"Basic {basic}"},
     )
     assert resp.status_code == 200, resp.text
-    assert set(resp.json()["scope"].split()) == {"feed:read", "flags:respond"}
+    assert set(resp.json()["scope"].split()) == {"feed:read", "flags:respond", "audit:checkpoints"}
 
 
 async def test_requested_scope_narrows_the_token(world, client):

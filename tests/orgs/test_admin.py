@@ -131,9 +131,9 @@ async def test_bad_pagination_parameters_are_422(world, client, params):
 
 async def test_client_gets_all_scopes_of_its_kind_by_default(world, client):
     for kind, scopes in {
-        "agency": {"flags:submit", "flags:read", "feed:read"},
-        "platform": {"feed:read", "flags:respond"},
-        "observer": {"stats:read", "audit:read"},
+        "agency": {"flags:submit", "flags:read", "feed:read", "audit:checkpoints"},
+        "platform": {"feed:read", "flags:respond", "audit:checkpoints"},
+        "observer": {"stats:read", "audit:read", "audit:checkpoints"},
         "operator": {"admin"},
     }.items():
         creds = await world.credentials(kind)
