@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that may create the data folder's database, and those that use none (openapi;
 # keys works on the key folder only).
-NEEDS_NO_DATABASE = frozenset({"serve", "migrate", "demo", "openapi", "keys"})
+NEEDS_NO_DATABASE = frozenset({"serve", "migrate", "demo", "openapi", "keys", "import"})
 
 
 def main(argv: list[str] | None = None) -> int:
