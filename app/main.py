@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from app import __version__
 from app.audit import checkpoints, partitions, sealing
@@ -56,6 +57,11 @@ government agencies to the platforms that host them, and the platforms' answers 
 Every change is audited. Authenticate with OAuth 2.0 client credentials at `/oauth/token`.
 Errors are RFC 9457 `application/problem+json`.
 """
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI operation id: its function's name, so it is written only once."""
+    return route.name
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
@@ -129,6 +135,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         openapi_tags=[
             {"name": "auth", "description": "Tokens and signing keys"},
             {"name": "flags", "description": "Agencies: submit and follow flags"},

@@ -13,6 +13,7 @@ from app.client.core import (
     ClientCore,
     CursorStore,
     Exchange,
+    FeedPosition,
     Json,
     Routes,
 )
@@ -58,14 +59,7 @@ class AsyncFlagBridgeClient(Routes):
                 return done.value
             if isinstance(step, Call):
                 try:
-                    sent = await self.http.request(
-                        step.method,
-                        step.path,
-                        json=step.json,
-                        params=step.params,
-                        data=step.data,
-                        headers=step.headers,
-                    )
+                    sent = await step.send(self.http)
                 except httpx.TransportError as exc:
                     sent = exc
             else:
@@ -81,13 +75,10 @@ class AsyncFlagBridgeClient(Routes):
         follow: bool = False,
     ) -> AsyncIterator[Json]:
         """Every feed item from the stored position (see FlagBridgeClient.feed)."""
-        cursor = store.load() if store else None
+        position = FeedPosition(store, follow)
         while True:
-            page = await self.read_feed(cursor, limit=limit, wait=wait)
+            page = await self.read_feed(position.cursor, limit=limit, wait=wait)
             for item in page["items"]:
                 yield item
-            cursor = page["next_cursor"]
-            if store:
-                store.save(cursor)
-            if not page["items"] and not follow:
+            if not position.advance(page):
                 return

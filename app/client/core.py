@@ -70,6 +70,26 @@ class FileCursorStore:
 
 
 @dataclass
+class FeedPosition:
+    """Where a feed iterator is: it saves the cursor only after a page's items were handled,
+    so a crash repeats at most one page (at least once, never skipped)."""
+
+    store: CursorStore | None
+    follow: bool
+    cursor: str | None = None
+
+    def __post_init__(self) -> None:
+        self.cursor = self.store.load() if self.store else None
+
+    def advance(self, page: Json) -> bool:
+        """Move past a handled page; False at the end of the feed unless following it."""
+        self.cursor = page["next_cursor"]
+        if self.store:
+            self.store.save(page["next_cursor"])
+        return bool(page["items"]) or self.follow
+
+
+@dataclass
 class ClientCore:
     """Settings, token and retry policy of a client (no I/O here)."""
 
@@ -151,6 +171,17 @@ class Call:
     params: dict[str, Any] | None = None
     data: dict[str, str] | None = None
     headers: dict[str, str] | None = None
+
+    def send(self, http: httpx.Client | httpx.AsyncClient) -> Any:
+        """Send this request on http: the response, or on an async client its awaitable."""
+        return http.request(
+            self.method,
+            self.path,
+            json=self.json,
+            params=self.params,
+            data=self.data,
+            headers=self.headers,
+        )
 
 
 Outcome = httpx.Response | httpx.TransportError

@@ -13,6 +13,7 @@ from app.client.core import (
     ClientCore,
     CursorStore,
     Exchange,
+    FeedPosition,
     Json,
     Routes,
 )
@@ -56,14 +57,7 @@ class FlagBridgeClient(Routes):
                 return done.value
             if isinstance(step, Call):
                 try:
-                    sent = self.http.request(
-                        step.method,
-                        step.path,
-                        json=step.json,
-                        params=step.params,
-                        data=step.data,
-                        headers=step.headers,
-                    )
+                    sent = step.send(self.http)
                 except httpx.TransportError as exc:
                     sent = exc
             else:
@@ -81,12 +75,9 @@ class FlagBridgeClient(Routes):
         """Every feed item from the stored position; the position is saved after each page,
         so a crash repeats at most one page (at least once, never skipped). With `follow`
         it long-polls for ever; otherwise it stops at the end of the feed."""
-        cursor = store.load() if store else None
+        position = FeedPosition(store, follow)
         while True:
-            page = self.read_feed(cursor, limit=limit, wait=wait)
+            page = self.read_feed(position.cursor, limit=limit, wait=wait)
             yield from page["items"]
-            cursor = page["next_cursor"]
-            if store:
-                store.save(cursor)
-            if not page["items"] and not follow:
+            if not position.advance(page):
                 return

@@ -13,28 +13,20 @@ from app.deadlines.schemas import DeadlinePolicy, DeadlinePolicyIn, DeadlinePoli
 from app.errors import AUTH_ERRORS, problem_responses
 from app.vocabulary import FlagKind, Priority
 
-router = APIRouter(prefix="/v1/admin/deadline-policies", tags=["admin"])
+router = APIRouter(
+    prefix="/v1/admin/deadline-policies", tags=["admin"], responses=problem_responses(*AUTH_ERRORS)
+)
 CountryPath = Annotated[str, Path(pattern=r"^([A-Za-z]{2}|\*)$")]
 
 
-@router.get(
-    "",
-    response_model=DeadlinePolicyList,
-    operation_id="list_deadline_policies",
-    responses=problem_responses(*AUTH_ERRORS),
-)
-async def list_policies(principal: AdminDep, session: SessionDep) -> DeadlinePolicyList:
+@router.get("", response_model=DeadlinePolicyList)
+async def list_deadline_policies(principal: AdminDep, session: SessionDep) -> DeadlinePolicyList:
     """The default deadlines and every country's overrides."""
     return DeadlinePolicyList(items=await service.list_policies(session=session))
 
 
-@router.put(
-    "/{country}/{kind}/{priority}",
-    response_model=DeadlinePolicy,
-    operation_id="set_deadline_policy",
-    responses=problem_responses(*AUTH_ERRORS),
-)
-async def set_policy(
+@router.put("/{country}/{kind}/{priority}", response_model=DeadlinePolicy)
+async def set_deadline_policy(
     country: CountryPath,
     kind: FlagKind,
     priority: Priority,
@@ -53,13 +45,8 @@ async def set_policy(
     )
 
 
-@router.delete(
-    "/{country}/{kind}/{priority}",
-    status_code=204,
-    operation_id="delete_deadline_policy",
-    responses=problem_responses(*AUTH_ERRORS, 404),
-)
-async def delete_policy(
+@router.delete("/{country}/{kind}/{priority}", status_code=204, responses=problem_responses(404))
+async def delete_deadline_policy(
     country: CountryPath,
     kind: FlagKind,
     priority: Priority,

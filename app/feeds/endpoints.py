@@ -13,15 +13,10 @@ from app.feeds import service
 from app.feeds.schemas import FeedPage
 from app.kit.pagination import CursorParam, LimitParam
 
-router = APIRouter(tags=["feed"])
+router = APIRouter(tags=["feed"], responses=problem_responses(*AUTH_ERRORS))
 
 
-@router.get(
-    "/v1/feed",
-    response_model=FeedPage,
-    operation_id="read_feed",
-    responses=problem_responses(*AUTH_ERRORS, 410),
-)
+@router.get("/v1/feed", response_model=FeedPage, responses=problem_responses(410))
 async def read_feed(
     request: Request,
     principal: FeedReadDep,

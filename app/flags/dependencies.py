@@ -16,14 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.db import SessionDep
-from app.errors import AUTH_ERRORS, problem_responses
+from app.errors import problem_responses
 from app.feeds.dependencies import Poke, PokeDep
 from app.flags.schemas import FlagOut
 
-# The response model and problems of every route that changes one flag.
+# The response model and problems of every route that changes one flag (beyond the
+# 401, 403 and 422 its router declares for every route).
 FLAG_CHANGE_ROUTE: dict[str, Any] = {
     "response_model": FlagOut,
-    "responses": problem_responses(*AUTH_ERRORS, 404, 409),
+    "responses": problem_responses(404, 409),
 }
 
 

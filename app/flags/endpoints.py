@@ -42,7 +42,7 @@ from app.kit.pagination import CursorParam, LimitParam, page_response
 from app.kit.query_time import UtcDayOrTime
 from app.observability import FLAG_SUBMISSIONS, client_ip_var, request_id_var
 
-router = APIRouter(prefix="/v1/flags", tags=["flags"])
+router = APIRouter(prefix="/v1/flags", tags=["flags"], responses=problem_responses(*AUTH_ERRORS))
 ViewDep = Annotated[
     Principal, Depends(requires_any("flags:read", "flags:respond", "audit:read", "admin"))
 ]
@@ -55,8 +55,7 @@ BATCH_ROUTE = "POST /v1/flags/batch"
     "",
     status_code=201,
     response_model=FlagOut,
-    operation_id="submit_flag",
-    responses=problem_responses(*AUTH_ERRORS, 409),
+    responses=problem_responses(409),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -106,12 +105,7 @@ async def submit_flag(request: Request) -> Response:
     return response
 
 
-@router.post(
-    "/batch",
-    response_model=BatchOut,
-    operation_id="submit_flag_batch",
-    responses=problem_responses(*AUTH_ERRORS, 409),
-)
+@router.post("/batch", response_model=BatchOut, responses=problem_responses(409))
 async def submit_flag_batch(
     body: FlagBatchIn,
     principal: SubmitDep,
@@ -158,12 +152,7 @@ async def submit_flag_batch(
     )
 
 
-@router.get(
-    "",
-    response_model=FlagPage,
-    operation_id="list_flags",
-    responses=problem_responses(*AUTH_ERRORS),
-)
+@router.get("", response_model=FlagPage)
 async def list_flags(
     principal: FlagsReadDep,
     session: SessionDep,
@@ -190,12 +179,7 @@ async def list_flags(
     return page_response(items, nxt)
 
 
-@router.get(
-    "/{flag_id}",
-    response_model=FlagDetail,
-    operation_id="get_flag",
-    responses=problem_responses(*AUTH_ERRORS, 404),
-)
+@router.get("/{flag_id}", response_model=FlagDetail, responses=problem_responses(404))
 async def get_flag(flag_id: uuid.UUID, principal: ViewDep, session: SessionDep) -> JSONResponse:
     """A flag and its history: for the submitting agency, the platform, auditors, operators."""
     return JSONResponse(
@@ -203,7 +187,7 @@ async def get_flag(flag_id: uuid.UUID, principal: ViewDep, session: SessionDep) 
     )
 
 
-@router.post("/{flag_id}/withdraw", operation_id="withdraw_flag", **FLAG_CHANGE_ROUTE)
+@router.post("/{flag_id}/withdraw", **FLAG_CHANGE_ROUTE)
 async def withdraw_flag(
     body: WithdrawIn, principal: SubmitDep, flag: FlagChangeDep
 ) -> JSONResponse:
@@ -211,8 +195,10 @@ async def withdraw_flag(
     return JSONResponse(await service.withdraw(**flag.by(principal), reason=body.reason))
 
 
-@router.post("/{flag_id}/info", operation_id="provide_flag_info", **FLAG_CHANGE_ROUTE)
-async def provide_info(body: InfoIn, principal: SubmitDep, flag: FlagChangeDep) -> JSONResponse:
+@router.post("/{flag_id}/info", **FLAG_CHANGE_ROUTE)
+async def provide_flag_info(
+    body: InfoIn, principal: SubmitDep, flag: FlagChangeDep
+) -> JSONResponse:
     """Answer the platform's question; the flag returns to acknowledged and its clock resumes."""
     evidence = [e.model_dump(mode="json") for e in body.evidence or []]
     answered = await service.provide_info(**flag.by(principal), note=body.note, evidence=evidence)

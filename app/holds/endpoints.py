@@ -37,13 +37,7 @@ def _limits(request: Request) -> HoldLimits:
 LimitsDep = Annotated[HoldLimits, Depends(_limits)]
 
 
-@agency_routes.post(
-    "",
-    status_code=201,
-    response_model=HoldOut,
-    operation_id="create_hold",
-    responses=problem_responses(*AUTH_ERRORS, 409),
-)
+@agency_routes.post("", status_code=201, response_model=HoldOut, responses=problem_responses(409))
 async def create_hold(
     body: HoldCreate,
     principal: SubmitDep,
@@ -66,12 +60,7 @@ async def create_hold(
     )
 
 
-@agency_routes.get(
-    "",
-    response_model=HoldPage,
-    operation_id="list_holds",
-    responses=problem_responses(*AUTH_ERRORS),
-)
+@agency_routes.get("", response_model=HoldPage)
 async def list_holds(
     principal: ReadDep, session: SessionDep, limit: LimitParam = 100, cursor: CursorParam = None
 ) -> JSONResponse:
@@ -82,12 +71,7 @@ async def list_holds(
     return page_response(items, nxt)
 
 
-@agency_routes.get(
-    "/{hold_id}",
-    response_model=HoldDetail,
-    operation_id="get_hold",
-    responses=problem_responses(*AUTH_ERRORS, 404),
-)
+@agency_routes.get("/{hold_id}", response_model=HoldDetail, responses=problem_responses(404))
 async def get_hold(hold_id: uuid.UUID, principal: ReadDep, session: SessionDep) -> JSONResponse:
     """One of your holds, with its renewals."""
     return JSONResponse(
@@ -95,12 +79,7 @@ async def get_hold(hold_id: uuid.UUID, principal: ReadDep, session: SessionDep) 
     )
 
 
-@agency_routes.delete(
-    "/{hold_id}",
-    response_model=HoldOut,
-    operation_id="release_hold",
-    responses=problem_responses(*AUTH_ERRORS, 404),
-)
+@agency_routes.delete("/{hold_id}", response_model=HoldOut, responses=problem_responses(404))
 async def release_hold(
     hold_id: uuid.UUID, principal: SubmitDep, session: SessionDep, poke: PokeDep
 ) -> JSONResponse:
@@ -115,10 +94,7 @@ async def release_hold(
 
 
 @agency_routes.post(
-    "/{hold_id}/renew",
-    response_model=HoldDetail,
-    operation_id="renew_hold",
-    responses=problem_responses(*AUTH_ERRORS, 404, 409),
+    "/{hold_id}/renew", response_model=HoldDetail, responses=problem_responses(404, 409)
 )
 async def renew_hold(
     hold_id: uuid.UUID,
@@ -150,12 +126,7 @@ async def renew_hold(
     )
 
 
-@admin_routes.get(
-    "",
-    response_model=AgencyHoldsPage,
-    operation_id="list_active_holds_by_agency",
-    responses=problem_responses(*AUTH_ERRORS),
-)
+@admin_routes.get("", response_model=AgencyHoldsPage)
 async def list_active_holds_by_agency(
     principal: AdminDep,
     session: SessionDep,
@@ -172,7 +143,7 @@ async def list_active_holds_by_agency(
     )
 
 
-router = APIRouter()
+router = APIRouter(responses=problem_responses(*AUTH_ERRORS))
 """Every route of holds, as one router for the application."""
 router.include_router(agency_routes)
 router.include_router(admin_routes)

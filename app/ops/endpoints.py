@@ -17,7 +17,7 @@ from app.ops.schemas import Health, Readiness
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", operation_id="healthz", response_model=Health)
+@router.get("/healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     """The process is up (no dependency is checked)."""
     return {"status": "ok"}
@@ -25,7 +25,6 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    operation_id="readyz",
     response_model=Readiness,
     responses={
         503: {
@@ -65,7 +64,6 @@ async def readyz(request: Request) -> Any:
 
 @router.get(
     "/metrics",
-    operation_id="metrics",
     response_class=Response,
     responses={
         200: {

@@ -16,7 +16,11 @@ from app.kit.pagination import CursorParam, LimitParam, page_response
 from app.platform_reports import service
 from app.platform_reports.schemas import PlatformReportIn, PlatformReportOut, ReportPage
 
-router = APIRouter(prefix="/v1/platform-reports", tags=["platform reports"])
+router = APIRouter(
+    prefix="/v1/platform-reports",
+    tags=["platform reports"],
+    responses=problem_responses(*AUTH_ERRORS),
+)
 ROUTE = "POST /v1/platform-reports"
 
 
@@ -24,16 +28,15 @@ ROUTE = "POST /v1/platform-reports"
     "",
     status_code=201,
     response_model=PlatformReportOut,
-    operation_id="submit_platform_report",
     responses={
         200: {
             "description": "The period was reported before: its rows are replaced",
             "model": PlatformReportOut,
         },
-        **problem_responses(*AUTH_ERRORS, 409),
+        **problem_responses(409),
     },
 )
-async def submit_report(
+async def submit_platform_report(
     body: PlatformReportIn,
     principal: RespondDep,
     session: SessionDep,
@@ -56,13 +59,8 @@ async def submit_report(
     )
 
 
-@router.get(
-    "",
-    response_model=ReportPage,
-    operation_id="list_platform_reports",
-    responses=problem_responses(*AUTH_ERRORS),
-)
-async def list_reports(
+@router.get("", response_model=ReportPage)
+async def list_platform_reports(
     principal: RespondDep, session: SessionDep, limit: LimitParam = 100, cursor: CursorParam = None
 ) -> JSONResponse:
     """Your reports, newest period first (without rows)."""
@@ -72,13 +70,8 @@ async def list_reports(
     return page_response(items, nxt)
 
 
-@router.get(
-    "/{report_id}",
-    response_model=PlatformReportOut,
-    operation_id="get_platform_report",
-    responses=problem_responses(*AUTH_ERRORS, 404),
-)
-async def get_report(
+@router.get("/{report_id}", response_model=PlatformReportOut, responses=problem_responses(404))
+async def get_platform_report(
     report_id: uuid.UUID, principal: RespondDep, session: SessionDep
 ) -> JSONResponse:
     """One of your reports with its rows."""

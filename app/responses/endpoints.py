@@ -20,11 +20,11 @@ from app.responses.schemas import (
     QuestionIn,
 )
 
-router = APIRouter(tags=["platform responses"])
+router = APIRouter(tags=["platform responses"], responses=problem_responses(*AUTH_ERRORS))
 
 
-@router.post("/v1/flags/{flag_id}/ack", operation_id="acknowledge_flag", **FLAG_CHANGE_ROUTE)
-async def acknowledge(
+@router.post("/v1/flags/{flag_id}/ack", **FLAG_CHANGE_ROUTE)
+async def acknowledge_flag(
     principal: RespondDep, flag: FlagChangeDep, body: AckIn | None = None
 ) -> JSONResponse:
     """Acknowledge receipt (idempotent); you may state the account's id and handle."""
@@ -32,18 +32,16 @@ async def acknowledge(
     return JSONResponse(await flags.acknowledge(**flag.by(principal), account=account))
 
 
-@router.post(
-    "/v1/flags/{flag_id}/request-info", operation_id="request_flag_info", **FLAG_CHANGE_ROUTE
-)
-async def request_info(
+@router.post("/v1/flags/{flag_id}/request-info", **FLAG_CHANGE_ROUTE)
+async def request_flag_info(
     body: QuestionIn, principal: RespondDep, flag: FlagChangeDep
 ) -> JSONResponse:
     """Ask the agency a question; the deadline clock pauses until it answers."""
     return JSONResponse(await flags.request_info(**flag.by(principal), question=body.question))
 
 
-@router.post("/v1/flags/{flag_id}/outcome", operation_id="record_flag_outcome", **FLAG_CHANGE_ROUTE)
-async def record_outcome(
+@router.post("/v1/flags/{flag_id}/outcome", **FLAG_CHANGE_ROUTE)
+async def record_flag_outcome(
     body: OutcomeIn, principal: RespondDep, flag: FlagChangeDep
 ) -> JSONResponse:
     """Report what you did; closes the flag. The same outcome again is 200, another is 409."""
@@ -57,12 +55,7 @@ async def record_outcome(
     return JSONResponse(closed)
 
 
-@router.post(
-    "/v1/outcomes/batch",
-    response_model=OutcomeBatchOut,
-    operation_id="record_outcome_batch",
-    responses=problem_responses(*AUTH_ERRORS),
-)
+@router.post("/v1/outcomes/batch", response_model=OutcomeBatchOut)
 async def record_outcome_batch(
     body: OutcomeBatchIn, principal: RespondDep, session: SessionDep, poke: PokeDep
 ) -> JSONResponse:

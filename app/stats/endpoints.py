@@ -27,7 +27,9 @@ from app.stats.schemas import (
     ResponseTimeStats,
 )
 
-router = APIRouter(prefix="/v1/stats", tags=["statistics"])
+router = APIRouter(
+    prefix="/v1/stats", tags=["statistics"], responses=problem_responses(*AUTH_ERRORS)
+)
 
 FromParam = Annotated[
     str | None,
@@ -52,7 +54,6 @@ ActionParam = Annotated[
     list[str] | None,
     Query(description="Only these outcomes (comma-separated or repeated), e.g. suspensions"),
 ]
-STATS_ERRORS = problem_responses(*AUTH_ERRORS)
 REPORT_NOTE = (
     "Self-reported by the platforms for their own periods; not verified by FlagBridge and "
     "not comparable one-to-one with flag outcomes. A report counts when its whole period "
@@ -128,13 +129,8 @@ async def _outcomes(
     )
 
 
-@router.get(
-    "/outcomes",
-    response_model=OutcomeStats,
-    operation_id="stats_outcomes",
-    responses=STATS_ERRORS,
-)
-async def outcomes(
+@router.get("/outcomes", response_model=OutcomeStats)
+async def stats_outcomes(
     principal: StatsReadDep,
     session: SessionDep,
     question: OutcomeQuestion,
@@ -156,17 +152,15 @@ def _csv_cell(value: Any) -> Any:
 
 @router.get(
     "/outcomes.csv",
-    operation_id="stats_outcomes_csv",
     response_class=Response,
     responses={
         200: {
             "description": "The same groups as /v1/stats/outcomes, one per line",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         },
-        **STATS_ERRORS,
     },
 )
-async def outcomes_csv(
+async def stats_outcomes_csv(
     principal: StatsReadDep,
     session: SessionDep,
     question: OutcomeQuestion,
@@ -197,13 +191,8 @@ async def outcomes_csv(
     )
 
 
-@router.get(
-    "/platform-reports",
-    response_model=ReportStats,
-    operation_id="stats_platform_reports",
-    responses=STATS_ERRORS,
-)
-async def platform_reports(
+@router.get("/platform-reports", response_model=ReportStats)
+async def stats_platform_reports(
     principal: StatsReadDep,
     session: SessionDep,
     question: ReportQuestion,
@@ -217,13 +206,8 @@ async def platform_reports(
     return question.answer(self_reported=True, note=REPORT_NOTE, items=items, total=total)
 
 
-@router.get(
-    "/response-times",
-    response_model=ResponseTimeStats,
-    operation_id="stats_response_times",
-    responses=STATS_ERRORS,
-)
-async def response_times(
+@router.get("/response-times", response_model=ResponseTimeStats)
+async def stats_response_times(
     principal: StatsReadDep,
     session: SessionDep,
     question: ResponseQuestion,
@@ -236,23 +220,13 @@ async def response_times(
     return question.answer(relative_error=round(RELATIVE_ERROR, 4), items=items)
 
 
-@router.get(
-    "/agencies",
-    response_model=AgencyHealthList,
-    operation_id="stats_agencies",
-    responses=STATS_ERRORS,
-)
-async def agencies(principal: StatsReadDep, session: SessionDep) -> JSONResponse:
+@router.get("/agencies", response_model=AgencyHealthList)
+async def stats_agencies(principal: StatsReadDep, session: SessionDep) -> JSONResponse:
     """Per agency, all time: flags sent, how they ended, and the share that led to action."""
     return _as_of_now(await service.agency_health(session=session))
 
 
-@router.get(
-    "/platforms",
-    response_model=PlatformHealthList,
-    operation_id="stats_platforms",
-    responses=STATS_ERRORS,
-)
-async def platforms(principal: StatsReadDep, session: SessionDep) -> JSONResponse:
+@router.get("/platforms", response_model=PlatformHealthList)
+async def stats_platforms(principal: StatsReadDep, session: SessionDep) -> JSONResponse:
     """Per platform, now: last feed poll, undelivered and unanswered backlog, overdue."""
     return _as_of_now(await service.platform_health(session=session))

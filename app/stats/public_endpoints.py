@@ -101,7 +101,6 @@ AskedReportDep = Annotated[AskedReport, Depends(asked_report)]
     "/transparency.json",
     response_model=TransparencyReport,
     response_model_by_alias=True,
-    operation_id="transparency_data",
     responses=problem_responses(422),
 )
 async def transparency_data(asked: AskedReportDep) -> JSONResponse:
@@ -112,12 +111,7 @@ async def transparency_data(asked: AskedReportDep) -> JSONResponse:
     )
 
 
-@router.get(
-    "/transparency",
-    response_class=HTMLResponse,
-    operation_id="transparency_page",
-    responses=problem_responses(422),
-)
+@router.get("/transparency", response_class=HTMLResponse, responses=problem_responses(422))
 async def transparency_page(asked: AskedReportDep) -> HTMLResponse:
     """The public transparency page: charts drawn on the server, a table behind each."""
     context = page.page_context(

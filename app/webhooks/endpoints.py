@@ -11,16 +11,11 @@ from app.kit.pagination import CursorParam, LimitParam
 from app.webhooks import service
 from app.webhooks.schemas import DeliveryPage, WebhookIn, WebhookOut, WebhookSecret
 
-router = APIRouter(prefix="/v1/webhook", tags=["feed"])
+router = APIRouter(prefix="/v1/webhook", tags=["feed"], responses=problem_responses(*AUTH_ERRORS))
 NO_STORE = "no-store"
 
 
-@router.put(
-    "",
-    response_model=WebhookSecret,
-    operation_id="set_webhook",
-    responses=problem_responses(*AUTH_ERRORS),
-)
+@router.put("", response_model=WebhookSecret)
 async def set_webhook(
     body: WebhookIn,
     request: Request,
@@ -42,35 +37,20 @@ async def set_webhook(
     )
 
 
-@router.get(
-    "",
-    response_model=WebhookOut,
-    operation_id="get_webhook",
-    responses=problem_responses(*AUTH_ERRORS, 404),
-)
+@router.get("", response_model=WebhookOut, responses=problem_responses(404))
 async def get_webhook(principal: FeedReadDep, session: SessionDep) -> WebhookOut:
     """Your webhook: its URL and whether deliveries are running."""
     return await service.get_webhook(session=session, principal=principal)
 
 
-@router.delete(
-    "",
-    status_code=204,
-    operation_id="delete_webhook",
-    responses=problem_responses(*AUTH_ERRORS, 404),
-)
+@router.delete("", status_code=204, responses=problem_responses(404))
 async def delete_webhook(principal: FeedReadDep, session: SessionDep) -> None:
     """Stop pushing; pending deliveries are dropped (the feed still has every event)."""
     await service.delete_webhook(session=session, principal=principal)
 
 
-@router.post(
-    "/rotate-secret",
-    response_model=WebhookSecret,
-    operation_id="rotate_webhook_secret",
-    responses=problem_responses(*AUTH_ERRORS, 404),
-)
-async def rotate_secret(
+@router.post("/rotate-secret", response_model=WebhookSecret, responses=problem_responses(404))
+async def rotate_webhook_secret(
     request: Request, response: Response, principal: FeedReadDep, session: SessionDep
 ) -> WebhookSecret:
     """A new signing secret, shown only now; until `previous_secret_expires_at` every
@@ -83,13 +63,8 @@ async def rotate_secret(
     )
 
 
-@router.get(
-    "/deliveries",
-    response_model=DeliveryPage,
-    operation_id="list_webhook_deliveries",
-    responses=problem_responses(*AUTH_ERRORS),
-)
-async def list_deliveries(
+@router.get("/deliveries", response_model=DeliveryPage)
+async def list_webhook_deliveries(
     principal: FeedReadDep,
     session: SessionDep,
     cursor: CursorParam = None,
