@@ -28,15 +28,14 @@ from app.errors import AUTH_ERRORS, problem_responses
 from app.kit.pagination import CursorParam, LimitParam, decode_seq_cursor, seq_page
 from app.kit.query_time import UtcDayOrTime
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=problem_responses(*AUTH_ERRORS))
 
 
 @router.get(
     "/verify",
-    operation_id="verify_audit_chain",
     # Documented, not re-serialised: the handler's dict is sent as it is.
     response_model=None,
-    responses={200: {"model": ChainVerification}, **problem_responses(*AUTH_ERRORS)},
+    responses={200: {"model": ChainVerification}},
 )
 async def verify_audit_chain(
     request: Request,
@@ -52,10 +51,9 @@ async def verify_audit_chain(
 
 @router.get(
     "/checkpoints",
-    operation_id="list_audit_checkpoints",
     # Documented, not re-serialised: timestamps keep the one format of kit.clock.rfc3339.
     response_model=None,
-    responses={200: {"model": CheckpointPage}, **problem_responses(*AUTH_ERRORS)},
+    responses={200: {"model": CheckpointPage}},
 )
 async def list_audit_checkpoints(
     principal: CheckpointReadDep,
@@ -74,8 +72,6 @@ async def list_audit_checkpoints(
 @router.get(
     "/chain",
     response_model=LeafPage,
-    operation_id="list_audit_chain_leaves",
-    responses=problem_responses(*AUTH_ERRORS),
 )
 async def list_audit_chain_leaves(
     principal: CheckpointReadDep,
@@ -91,8 +87,7 @@ async def list_audit_chain_leaves(
 @router.put(
     "/witness-key",
     response_model=WitnessKeyOut,
-    operation_id="register_witness_key",
-    responses=problem_responses(*AUTH_ERRORS, 409),
+    responses=problem_responses(409),
 )
 async def register_witness_key(
     body: WitnessKeyIn, principal: WitnessDep, session: SessionDep
@@ -109,8 +104,7 @@ async def register_witness_key(
     "/checkpoints/{seq}/cosign",
     response_model=CosignatureOut,
     status_code=201,
-    operation_id="cosign_audit_checkpoint",
-    responses={200: {"model": CosignatureOut}, **problem_responses(*AUTH_ERRORS, 404)},
+    responses={200: {"model": CosignatureOut}, **problem_responses(404)},
 )
 async def cosign_audit_checkpoint(
     request: Request,
@@ -136,8 +130,6 @@ async def cosign_audit_checkpoint(
 @router.get(
     "",
     response_model=AuditPage,
-    operation_id="list_audit_entries",
-    responses=problem_responses(*AUTH_ERRORS),
 )
 async def list_audit_entries(
     principal: AuditReadDep,
