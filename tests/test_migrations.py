@@ -123,3 +123,51 @@ def test_identity_migration_canonicalises_merges_and_reports_conflicts(pg_server
     assert [r["identity_profile"] for r in profiles] == ["twitter"]
     # The two spellings of cell_x are one account now; the dup accounts stay apart.
     assert asyncio.run(run("SELECT count(*) AS n FROM account"))[0]["n"] == 6
+
+
+def test_witness_migration_gives_existing_member_clients_the_checkpoint_scope(pg_server):
+    """Clients made before 0012 can read and co-sign checkpoints after it; operators cannot."""
+    name = "fbtest_witness_scope"
+
+    async def run(sql: str, *args: object) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(pg_server.dsn(name))
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    async def recreate() -> None:
+        conn = await asyncpg.connect(pg_server.dsn("postgres"))
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
+            await conn.execute(f"CREATE DATABASE {_quote(name)}")
+        finally:
+            await conn.close()
+
+    asyncio.run(recreate())
+    cfg = alembic_config(ROOT / "alembic", pg_server.url(name))
+    command.upgrade(cfg, "0011_identity")
+    for kind, country, scopes in (
+        ("agency", "ID", ["flags:submit", "flags:read", "feed:read"]),
+        ("observer", None, ["stats:read"]),
+        ("operator", None, ["admin"]),
+    ):
+        asyncio.run(
+            run(
+                "WITH o AS (INSERT INTO organization (kind, name, country) VALUES ($1, $1, $2) "
+                "RETURNING id) INSERT INTO api_client (organization_id, name, secret_hash, scopes) "
+                "SELECT id, $1, 'x', $3::text[] FROM o",
+                kind,
+                country,
+                scopes,
+            )
+        )
+    command.upgrade(cfg, "head")
+    rows = asyncio.run(run("SELECT name, scopes FROM api_client"))
+    scopes = {r["name"]: r["scopes"] for r in rows}
+    assert scopes["agency"] == ["flags:submit", "flags:read", "feed:read", "audit:checkpoints"]
+    assert scopes["observer"] == ["stats:read", "audit:checkpoints"]
+    assert scopes["operator"] == ["admin"]
+    command.downgrade(cfg, "0011_identity")
+    rows = asyncio.run(run("SELECT name, scopes FROM api_client WHERE name = 'agency'"))
+    assert rows[0]["scopes"] == ["flags:submit", "flags:read", "feed:read"]

@@ -10,7 +10,15 @@ import signal
 import sys
 
 from app.auth import keys as keyring
-from app.cli.common import database_url, emit, fail, json_parent, migrate, with_sessionmaker
+from app.cli.common import (
+    command,
+    database_url,
+    emit,
+    fail,
+    group,
+    migrate,
+    with_sessionmaker,
+)
 from app.config import get_settings
 
 
@@ -31,30 +39,27 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     serve.set_defaults(func=cmd_serve)
 
-    mig = sub.add_parser("migrate", parents=[json_parent], help="apply database migrations")
-    mig.set_defaults(func=cmd_migrate)
+    command(sub, "migrate", cmd_migrate, help="apply database migrations")
 
     spec = sub.add_parser("openapi", help="print the OpenAPI document (JSON) on stdout")
     spec.set_defaults(func=cmd_openapi)
 
-    keys = sub.add_parser("keys", help="manage token signing keys")
-    keys_sub = keys.add_subparsers(dest="keys_cmd", required=True)
-    klist = keys_sub.add_parser("list", parents=[json_parent], help="list signing keys")
-    klist.set_defaults(func=cmd_keys_list)
-    rotate = keys_sub.add_parser(
+    keys_sub = group(sub, "keys", help="manage token signing keys")
+    command(keys_sub, "list", cmd_keys_list, help="list signing keys")
+    command(
+        keys_sub,
         "rotate",
-        parents=[json_parent],
+        cmd_keys_rotate,
         help="create a new signing key; older keys keep verifying live tokens",
     )
-    rotate.set_defaults(func=cmd_keys_rotate)
-    retire = keys_sub.add_parser(
+    retire = command(
+        keys_sub,
         "retire",
-        parents=[json_parent],
+        cmd_keys_retire,
         help="stop a non-active key from signing (keeps verifying unless --forget)",
     )
     retire.add_argument("kid")
     retire.add_argument("--forget", action="store_true", help="also stop verifying with it")
-    retire.set_defaults(func=cmd_keys_retire)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -17,22 +17,27 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit import checkpoints, partitions, sealing, verification
 from app.auth.keys import KeyRing, load_key_ring
 from app.cli import witness
-from app.cli.common import cli_actor, emit, fail, in_transaction, json_parent, with_sessionmaker
+from app.cli.common import (
+    cli_actor,
+    command,
+    emit,
+    fail,
+    group,
+    in_transaction,
+    with_sessionmaker,
+)
 from app.config import get_settings
 from app.errors import AppError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the audit command group."""
-    audit = sub.add_parser("audit", help="seal and verify the audit log's hash chain")
-    audit_sub = audit.add_subparsers(dest="audit_cmd", required=True)
-    seal = audit_sub.add_parser(
-        "seal", parents=[json_parent], help="chain every committed, unsealed entry now"
-    )
-    seal.set_defaults(func=cmd_seal)
-    verify = audit_sub.add_parser(
+    audit_sub = group(sub, "audit", help="seal and verify the audit log's hash chain")
+    command(audit_sub, "seal", cmd_seal, help="chain every committed, unsealed entry now")
+    verify = command(
+        audit_sub,
         "verify",
-        parents=[json_parent],
+        cmd_verify,
         help="recompute the chain; exit 1 and name the first bad entry if it is broken",
     )
     verify.add_argument(
@@ -49,10 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=[],
         help="also check an archive file written by `audit archive` against the chain (repeatable)",
     )
-    verify.set_defaults(func=cmd_verify)
-    parts = audit_sub.add_parser(
+    parts = command(
+        audit_sub,
         "partitions",
-        parents=[json_parent],
+        cmd_partitions,
         help="list the log's monthly partitions and archived months; --ensure makes the next ones",
     )
     parts.add_argument(
@@ -61,10 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="create partitions up to --months-ahead months on (needs the table owner)",
     )
     parts.add_argument("--months-ahead", type=int, default=3, metavar="N")
-    parts.set_defaults(func=cmd_partitions)
-    archive = audit_sub.add_parser(
+    archive = command(
+        audit_sub,
         "archive",
-        parents=[json_parent],
+        cmd_archive,
         help="write a past month of the log to a file and detach its partition",
         description="Seal, copy the month's entries (in chain order, with their hashes) to "
         "FILE, record the file's SHA-256 and entry count in audit_archive, and detach the "
@@ -79,7 +84,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="drop the detached table too (default: keep it for pg_dump or tablespace moves)",
     )
-    archive.set_defaults(func=cmd_archive)
     export = audit_sub.add_parser(
         "export",
         help="write the log as JSON lines on stdout (with each entry's chain hashes)",

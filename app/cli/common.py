@@ -26,6 +26,24 @@ json_parent.add_argument(
 )
 
 
+def group(sub: argparse._SubParsersAction, name: str, *, help: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    """A command group (`flagbridge NAME ...`) whose subcommand is required."""
+    parser = sub.add_parser(name, help=help)
+    return parser.add_subparsers(dest=f"{name}_cmd", required=True)
+
+
+def command(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    **kwargs: Any,
+) -> argparse.ArgumentParser:
+    """A subcommand that takes --json and runs func (kwargs: help, description, ...)."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, parents=[json_parent], **kwargs)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def cli_actor() -> str:
     """How CLI actions are attributed in the audit log."""
     try:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cli.common import cli_actor, emit, in_transaction, json_parent
+from app.cli.common import cli_actor, command, emit, in_transaction
 from app.cli.demo_flags import create_sample_flags
 from app.cli.demo_history import create_history
 from app.config import get_settings
@@ -40,9 +40,10 @@ OPERATOR = "FlagBridge Operations"
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the demo command."""
-    demo = sub.add_parser(
+    command(
+        sub,
         "demo",
-        parents=[json_parent],
+        cmd_demo,
         help="create the demo world and print its credentials",
         description="Create the nine member-state agencies of the 2018 Jakarta meeting, "
         "Twitter and two more platforms, an observer and an operator, each with an API "
@@ -50,7 +51,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "platform reports), and print their credentials. Run again, it creates nothing and "
         "prints the saved credentials.",
     )
-    demo.set_defaults(func=cmd_demo)
 
 
 async def _build(session: AsyncSession) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from app.auth.scopes import parse_scope_string
-from app.cli.common import cli_actor, emit, every_item, fail, in_transaction, json_parent
+from app.cli.common import cli_actor, command, emit, every_item, fail, group, in_transaction
 from app.errors import AppError, Unprocessable, invalid
 from app.orgs import service
 from app.orgs.schemas import ClientCreate, ClientOut, OrganizationCreate, OrganizationOut
@@ -20,11 +20,11 @@ T = TypeVar("T")
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the org and client command groups."""
-    org = sub.add_parser("org", help="manage organisations")
-    org_sub = org.add_subparsers(dest="org_cmd", required=True)
-    create = org_sub.add_parser(
+    org_sub = group(sub, "org", help="manage organisations")
+    create = command(
+        org_sub,
         "create",
-        parents=[json_parent],
+        org_create,
         help="register an organisation",
         description="Register an agency (with --country), platform (with --platform), "
         "observer or operator.",
@@ -40,15 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="identity profile of a platform's accounts (twitter, facebook, instagram, "
         "youtube, tiktok, telegram, generic); default: the one named like the slug, else generic",
     )
-    create.set_defaults(func=org_create)
-    lst = org_sub.add_parser("list", parents=[json_parent], help="list organisations")
+    lst = command(org_sub, "list", org_list, help="list organisations")
     lst.add_argument("--kind", choices=["agency", "platform", "observer", "operator"])
-    lst.set_defaults(func=org_list)
 
-    client = sub.add_parser("client", help="manage API clients")
-    client_sub = client.add_subparsers(dest="client_cmd", required=True)
-    ccreate = client_sub.add_parser(
-        "create", parents=[json_parent], help="create API credentials (secret shown once)"
+    client_sub = group(sub, "client", help="manage API clients")
+    ccreate = command(
+        client_sub, "create", client_create, help="create API credentials (secret shown once)"
     )
     ccreate.add_argument("--org", required=True, help="organisation id")
     ccreate.add_argument("--name", required=True)
@@ -57,15 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help='space-separated scopes, e.g. "flags:submit flags:read"; '
         "default: all its organisation's kind allows",
     )
-    ccreate.set_defaults(func=client_create)
-    revoke = client_sub.add_parser(
-        "revoke", parents=[json_parent], help="revoke a client; its tokens stop working at once"
+    revoke = command(
+        client_sub, "revoke", client_revoke, help="revoke a client; its tokens stop working at once"
     )
     revoke.add_argument("client_id")
-    revoke.set_defaults(func=client_revoke)
-    clist = client_sub.add_parser("list", parents=[json_parent], help="list API clients")
+    clist = command(client_sub, "list", client_list, help="list API clients")
     clist.add_argument("--org", help="only this organisation's clients")
-    clist.set_defaults(func=client_list)
 
 
 def _uuid_arg(value: str, field: str) -> uuid.UUID:

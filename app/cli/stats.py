@@ -9,31 +9,30 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit import service as audit
-from app.cli.common import cli_actor, emit, in_transaction, json_parent, with_sessionmaker
+from app.cli.common import cli_actor, command, emit, group, in_transaction, with_sessionmaker
 from app.stats import service
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the stats command group."""
-    stats = sub.add_parser("stats", help="maintain the statistics rollups")
-    stats_sub = stats.add_subparsers(dest="stats_cmd", required=True)
-    fold = stats_sub.add_parser(
+    stats_sub = group(sub, "stats", help="maintain the statistics rollups")
+    command(
+        stats_sub,
         "fold",
-        parents=[json_parent],
+        cmd_fold,
         help="fold committed rollup rows into one row per key now (servers do it every "
         "FLAGBRIDGE_STATS_FOLD_SECONDS; answers are exact either way)",
     )
-    fold.set_defaults(func=cmd_fold)
-    rebuild = stats_sub.add_parser(
+    command(
+        stats_sub,
         "rebuild",
-        parents=[json_parent],
+        cmd_rebuild,
         help="recompute every rollup from the flags (repair); reports any drift it fixed",
         description="Recompute every statistics rollup from the flag table in one "
         "transaction, and say how far the old rollup was from a direct count. Writers to "
         "flag wait while it runs (seconds at a million flags); readers go on. Audited as "
         "stats.rebuilt.",
     )
-    rebuild.set_defaults(func=cmd_rebuild)
 
 
 def cmd_fold(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from app.flags.schemas import (
     FlagBatchIn,
     FlagCreate,
     FlagDetail,
+    FlagFilter,
     FlagOut,
     FlagPage,
     FlagStatus,
@@ -165,16 +166,9 @@ async def list_flags(
     cursor: CursorParam = None,
 ) -> JSONResponse:
     """Your agency's flags, newest first."""
+    filters = FlagFilter(status, platform, category, submitted_after, submitted_before)
     items, nxt = await service.list_flags(
-        session=session,
-        principal=principal,
-        status=status,
-        platform=platform,
-        category=category,
-        submitted_after=submitted_after,
-        submitted_before=submitted_before,
-        cursor=cursor,
-        limit=limit,
+        session=session, principal=principal, filters=filters, cursor=cursor, limit=limit
     )
     return page_response(items, nxt)
 

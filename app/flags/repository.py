@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.db import after_commit
+from app.flags.schemas import FlagFilter
 from app.observability import FLAG_TRANSITIONS
 
 # Events that would tell a platform a deconfliction hold existed.
@@ -70,36 +71,32 @@ async def submit_batch(
     return list(json.loads(raw or "[]"))
 
 
+# Each filter of GET /v1/flags and the condition it adds (bound as :<field name>).
+_FILTERS = {
+    "status": "f.status = :status",
+    "platform": "f.platform = :platform",
+    "category": "f.category = :category",
+    "submitted_after": "f.submitted_at >= :submitted_after",
+    "submitted_before": "f.submitted_at < :submitted_before",
+}
+
+
 async def list_flags(
     session: AsyncSession,
     *,
     principal: Principal,
-    status: str | None,
-    platform: str | None,
-    category: str | None,
-    submitted_after: datetime | None,
-    submitted_before: datetime | None,
+    filters: FlagFilter,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[tuple[datetime, uuid.UUID, dict[str, Any]]]:
     """The caller's flags, newest first, keyset-paginated on (submitted_at, id)."""
     where, params = visibility_clause(principal)
     conds = [where]
-    if status:
-        conds.append("f.status = :status")
-        params["status"] = status
-    if platform:
-        conds.append("f.platform = :platform")
-        params["platform"] = platform
-    if category:
-        conds.append("f.category = :category")
-        params["category"] = category
-    if submitted_after:
-        conds.append("f.submitted_at >= :after_ts")
-        params["after_ts"] = submitted_after
-    if submitted_before:
-        conds.append("f.submitted_at < :before_ts")
-        params["before_ts"] = submitted_before
+    for name, condition in _FILTERS.items():
+        value = getattr(filters, name)
+        if value is not None:
+            conds.append(condition)
+            params[name] = value
     if after is not None:
         conds.append("(f.submitted_at, f.id) < (:cur_ts, :cur_id)")
         params["cur_ts"], params["cur_id"] = after

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -212,3 +213,14 @@ class InfoIn(Strict):
 
     note: str = Field(min_length=1, max_length=4000)
     evidence: list[Evidence] | None = Field(default=None, max_length=MAX_EVIDENCE)
+
+
+@dataclass(frozen=True)
+class FlagFilter:
+    """What GET /v1/flags narrows the caller's flags to (every field optional)."""
+
+    status: FlagStatus | None = None
+    platform: str | None = None
+    category: Category | None = None
+    submitted_after: datetime | None = None
+    submitted_before: datetime | None = None

@@ -16,7 +16,7 @@ from app.db import after_commit
 from app.errors import AppError, Conflict, NotFound, field_error, invalid
 from app.flags import repository as repo
 from app.flags.repository import DB_NOW
-from app.flags.schemas import MAX_EVIDENCE, FlagCreate, PlatformAccountIn
+from app.flags.schemas import MAX_EVIDENCE, FlagCreate, FlagFilter, PlatformAccountIn
 from app.flags.state import Action, Status, is_noop, next_status
 from app.identity import binding
 from app.identity import repository as identity_repo
@@ -53,11 +53,7 @@ async def list_flags(
     *,
     session: AsyncSession,
     principal: Principal,
-    status: str | None,
-    platform: str | None,
-    category: str | None,
-    submitted_after: datetime | None,
-    submitted_before: datetime | None,
+    filters: FlagFilter,
     cursor: str | None,
     limit: int,
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -65,11 +61,7 @@ async def list_flags(
     rows = await repo.list_flags(
         session,
         principal=principal,
-        status=status,
-        platform=platform,
-        category=category,
-        submitted_after=submitted_after,
-        submitted_before=submitted_before,
+        filters=filters,
         after=decode_time_id_cursor(cursor),
         limit=limit + 1,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.db import after_commit
-from app.errors import NotFound, Unprocessable, field_error
+from app.errors import NotFound, Unprocessable
 from app.flags import service as flags
 from app.holds import repository as repo
-from app.holds.schemas import MAX_HOLD_DAYS, HoldCreate
+from app.holds.expiry import check_expiry
+from app.holds.schemas import HoldCreate
 from app.identity import service as identity
 from app.kit.clock import utc_now
 from app.kit.pagination import decode_time_id_cursor, keyset_page
@@ -52,10 +52,7 @@ async def create_hold(
 ) -> dict[str, Any]:
     """Place a hold on an account for at most 90 days."""
     now = utc_now()
-    if data.expires_at <= now:
-        raise field_error("expires_at", "must be in the future")
-    if data.expires_at > now + timedelta(days=MAX_HOLD_DAYS):
-        raise field_error("expires_at", f"must be at most {MAX_HOLD_DAYS} days ahead")
+    check_expiry(data.expires_at, now=now)
     problem = await repo.no_such_platform(session, data.platform)
     if problem is not None:
         raise Unprocessable(problem["detail"], errors=problem["errors"])
