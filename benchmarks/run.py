@@ -195,8 +195,8 @@ def _prepare(
 def _announce(args: argparse.Namespace, generator: str, facts: dict[str, str]) -> None:
     print(
         f"generator {generator}, {args.concurrency} connections, {args.rounds} rounds x "
-        f"{args.seconds:g} s per side (+{args.warmup:g} s warm-up per server start), one "
-        f"uvicorn worker each, pool {args.pool_size}; audit sealing every "
+        f"{args.seconds:g} s per side (+{args.warmup:g} s warm-up per server start), "
+        f"{args.workers} uvicorn worker(s) each, pool {args.pool_size}; audit sealing every "
         f"{args.seal_on_seconds:g} s (on) / {args.seal_off_seconds:g} s (off); "
         f"PostgreSQL {facts['server_version']}, "
         f"synchronous_commit={facts['synchronous_commit']}, fsync={facts['fsync']}",

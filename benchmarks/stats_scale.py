@@ -47,6 +47,7 @@ from benchmarks.harness.database import (
 )
 from benchmarks.harness.report import write_json
 from benchmarks.harness.servers import (
+    Server,
     fetch_token,
     flagbridge_env,
     start_ready,
@@ -432,15 +433,21 @@ def _prepare(args: argparse.Namespace, db: Database, needs_load: bool) -> tuple[
     return world, timings
 
 
-def _measure(args: argparse.Namespace, db: Database, world: dict[str, Any]) -> tuple[Any, Any]:
-    """Start FlagBridge, time every endpoint and run the direct check; stop it."""
-    server = start_ready(
+def start_stats_server(db: Database, *, workers: int = 1) -> Server:
+    """FlagBridge on the stats database, ready."""
+    return start_ready(
         "flagbridge-stats",
         ["app.main:create_app", "--factory"],
         flagbridge_env(db),
         "/v1/stats",
         "/readyz",
+        workers=workers,
     )
+
+
+def _measure(args: argparse.Namespace, db: Database, world: dict[str, Any]) -> tuple[Any, Any]:
+    """Start FlagBridge, time every endpoint and run the direct check; stop it."""
+    server = start_stats_server(db)
     try:
         token = fetch_token(server, world["observer_client_id"], world["observer_secret"])
         results = time_endpoints(server.base, token, args.repeat, args.months)

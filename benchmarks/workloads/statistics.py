@@ -17,13 +17,7 @@ from typing import Any
 from benchmarks import stats_scale
 from benchmarks.harness.database import DATA_DIR, Database, open_database
 from benchmarks.harness.profile import recording
-from benchmarks.harness.servers import (
-    fetch_token,
-    flagbridge_env,
-    start_ready,
-    stop_server,
-    worker_rss_mb,
-)
+from benchmarks.harness.servers import fetch_token, stop_server, worker_rss_mb
 from benchmarks.harness.timing import latency_summary, timed
 
 MONTHS = 24
@@ -78,14 +72,7 @@ def measure(
     rows = asyncio.run(stats_scale.sizes(db))
     today = datetime.now(UTC).date()
     span_from = (today.replace(day=1) - timedelta(days=31 * (MONTHS - 1))).replace(day=1)
-    server = start_ready(
-        "flagbridge-stats",
-        ["app.main:create_app", "--factory"],
-        flagbridge_env(db),
-        "/v1/stats",
-        "/readyz",
-        workers=args.workers,
-    )
+    server = stats_scale.start_stats_server(db, workers=args.workers)
     try:
         token = fetch_token(server, world["observer_client_id"], world["observer_secret"])
         with (
