@@ -1,4 +1,4 @@
-"""Submission throughput of FlagBridge, audit sealing on and off, against a bare baseline.
+"""Every path of FlagBridge beside an anchor measured in the same run (`make bench`).
 
 One command (`make bench`):
 
@@ -18,7 +18,12 @@ One command (`make bench`):
    on / off), checks that every 201 is a stored row (and, for FlagBridge, its history, feed
    event, audit entry and idempotency key), runs `flagbridge audit verify` over the whole
    chain, and writes benchmarks/results/latest.json;
-6. stops the servers it started (and the embedded PostgreSQL, if it started it).
+6. measures every other path, each beside its anchor (workloads/paths.py: batch vs the
+   database alone, first delivery and re-read of feed pages, ack and outcome batches,
+   token issue, RSS; workloads/statistics.py: statistics and /transparency at --scale),
+   prints the table of every path against issue 14's targets and puts the `summary`
+   object in the JSON;
+7. stops the servers it started (and the embedded PostgreSQL, if it started it).
 
 Exit status: 0 if the sealing-on ratio reaches --min-ratio and every check passed, 2 if
 only the ratio is short, 1 if a check failed. Traffic goes to 127.0.0.1 only.
