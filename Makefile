@@ -46,7 +46,7 @@ openapi: $(STAMP)
 	$(BIN)/flagbridge openapi > openapi/openapi.json
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -29,9 +29,10 @@ WITH a AS (
     INSERT INTO account (platform, handle) VALUES ($1, $2) RETURNING id
 )
 INSERT INTO flag (agency_org_id, submitted_by_client_id, country, platform, platform_org_id,
-                  account_id, kind, category, priority, legal_basis, summary, evidence,
-                  external_ref, status, submitted_at, opened_at, due_at)
-SELECT $3, $4, $5, $1, $6, a.id, $7, $8, $9, $10, $11, $12::jsonb, $13,
+                  account_id, account_ref, kind, category, priority, legal_basis, summary,
+                  evidence, external_ref, status, submitted_at, opened_at, due_at)
+SELECT $3, $4, $5, $1, $6, a.id, jsonb_build_object('id', NULL, 'handle', $2::text, 'url', NULL),
+       $7, $8, $9, $10, $11, $12::jsonb, $13,
        'open', now(), now(), now() + interval '1 day'
 FROM a
 RETURNING id

@@ -1,4 +1,4 @@
-"""Submission throughput of FlagBridge, audit sealing on and off, against a bare baseline.
+"""Every path of FlagBridge beside an anchor measured in the same run (`make bench`).
 
 One command (`make bench`):
 
@@ -18,7 +18,12 @@ One command (`make bench`):
    on / off), checks that every 201 is a stored row (and, for FlagBridge, its history, feed
    event, audit entry and idempotency key), runs `flagbridge audit verify` over the whole
    chain, and writes benchmarks/results/latest.json;
-6. stops the servers it started (and the embedded PostgreSQL, if it started it).
+6. measures every other path, each beside its anchor (workloads/paths.py: batch vs the
+   database alone, first delivery and re-read of feed pages, ack and outcome batches,
+   token issue, RSS; workloads/statistics.py: statistics and /transparency at --scale),
+   prints the table of every path against issue 14's targets and puts the `summary`
+   object in the JSON;
+7. stops the servers it started (and the embedded PostgreSQL, if it started it).
 
 Exit status: 0 if the sealing-on ratio reaches --min-ratio and every check passed, 2 if
 only the ratio is short, 1 if a check failed. Traffic goes to 127.0.0.1 only.
@@ -40,7 +45,8 @@ from benchmarks.harness.database import DATA_DIR, RESULTS, Database, open_databa
 from benchmarks.harness.load import LoadSpec
 from benchmarks.harness.report import HEADER, choose_generator, display, write_json
 from benchmarks.harness.servers import fetch_token, stop_server, wait_ready
-from benchmarks.workloads import sealing, submission
+from benchmarks.workloads import paths, sealing, statistics, submission
+from benchmarks.workloads import paths_report as overview
 from benchmarks.workloads import submission_report as summary
 
 DATABASE = "flagbridge_bench"
@@ -66,6 +72,55 @@ def _add_sealing_args(parser: argparse.ArgumentParser) -> None:
         default=60_000,
         help="entries sealed in the separate sealing-rate measurement (60000)",
     )
+
+
+def _add_paths_args(parser: argparse.ArgumentParser) -> None:
+    """The other paths' options: workers, batch sizes, statistics scale, profiling."""
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn workers of every server (1)"
+    )
+    parser.add_argument("--batches", type=int, default=10, help="batches of flags (10)")
+    parser.add_argument(
+        "--batch-size", type=int, default=1000, help="flags per batch and answers per batch (1000)"
+    )
+    parser.add_argument(
+        "--scale",
+        type=statistics.parse_scale,
+        default="1m",
+        help="closed flags seeded for the statistics (1m; e.g. 200k, 10m)",
+    )
+    parser.add_argument(
+        "--stats-repeat", type=int, default=50, help="timed statistics requests (50)"
+    )
+    parser.add_argument(
+        "--reuse-stats",
+        action="store_true",
+        help="keep the statistics database if it is already seeded at this scale",
+    )
+    parser.add_argument(
+        "--token-seconds", type=float, default=5.0, help="length of the token run (5)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the servers with py-spy (.venv/bin/pip install py-spy) into "
+        "var/bench/profiles/ and put the top functions in the JSON",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="every workload, briefly: a smoke test of the benchmark, not a measurement",
+    )
+
+
+def _quick(args: argparse.Namespace) -> None:
+    """Shrink every workload to seconds (the scale too, unless --scale was given)."""
+    args.seconds, args.rounds, args.warmup = 2.0, 1, 0.5
+    args.seal_entries = 2000
+    args.batches, args.batch_size = 2, 500
+    args.stats_repeat, args.token_seconds = 10, 1.0
+    if args.scale == statistics.parse_scale("1m"):
+        args.scale = 20_000
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -118,7 +173,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--output", type=Path, default=RESULTS / "latest.json", help="where to write JSON"
     )
+    _add_paths_args(parser)
     args = parser.parse_args(argv)
+    if args.quick:
+        _quick(args)
     if args.seconds <= 0 or args.rounds < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--seconds, --rounds and --concurrency must be positive")
     if args.seal_on_seconds <= 0 or args.seal_off_seconds <= 0 or args.seal_entries < 0:
@@ -142,8 +200,8 @@ def _prepare(
 def _announce(args: argparse.Namespace, generator: str, facts: dict[str, str]) -> None:
     print(
         f"generator {generator}, {args.concurrency} connections, {args.rounds} rounds x "
-        f"{args.seconds:g} s per side (+{args.warmup:g} s warm-up per server start), one "
-        f"uvicorn worker each, pool {args.pool_size}; audit sealing every "
+        f"{args.seconds:g} s per side (+{args.warmup:g} s warm-up per server start), "
+        f"{args.workers} uvicorn worker(s) each, pool {args.pool_size}; audit sealing every "
         f"{args.seal_on_seconds:g} s (on) / {args.seal_off_seconds:g} s (off); "
         f"PostgreSQL {facts['server_version']}, "
         f"synchronous_commit={facts['synchronous_commit']}, fsync={facts['fsync']}",
@@ -183,11 +241,21 @@ def main(argv: list[str] | None = None) -> int:
     report["sealing"], verification = sealing.measure_rate_and_verify(args, spec, db, backlog)
     report["checks"]["chain"] = verification
     report["checks"]["ok"] = report["checks"]["ok"] and verification["ok"]
+    print("batch, delivery, answers and tokens ...", flush=True)
+    report["paths"] = paths.run(args, db, world, run_id, wrk if generator == "wrk" else None)
+    print(f"statistics at {args.scale:,} flags ...", flush=True)
+    report["statistics"], stats_rss = statistics.measure(args, args.scale, args.stats_repeat)
+    report["statistics"]["rss_mb_per_worker"] = stats_rss
+    report["checks"]["paths"] = overview.paths_checks(report)
+    report["checks"]["ok"] = report["checks"]["ok"] and report["checks"]["paths"]["ok"]
+    report["summary"] = overview.build_summary(report)
     report["wall_seconds"] = round(time.monotonic() - started, 1)
     write_json(args.output, report)
     summary.print_throughput(report)
     sealing.print_sealing(report["sealing"])
     summary.print_checks(report)
+    print(f"  check paths {report['checks']['paths']}")
+    overview.print_targets(report["summary"])
     print(f"wrote {display(args.output)} ({report['wall_seconds']:g} s in all)", flush=True)
     if not report["checks"]["ok"]:
         return 1

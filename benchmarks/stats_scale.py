@@ -47,6 +47,7 @@ from benchmarks.harness.database import (
 )
 from benchmarks.harness.report import write_json
 from benchmarks.harness.servers import (
+    Server,
     fetch_token,
     flagbridge_env,
     start_ready,
@@ -137,7 +138,7 @@ WITH a AS (
            $2::timestamptz + sqrt(random()) * ($3::timestamptz - $2::timestamptz) AS closed_at,
            exp(random() * 6.5) * 60 AS ack_seconds,
            exp(random() * 7.5) * 60 AS outcome_seconds
-    FROM generate_series(1, $1) AS g
+    FROM generate_series($4::bigint + 1, $4::bigint + $1) AS g
 ), rows AS (
     SELECT r.*,
            -- Agencies in country order: AU BN ID MM MY NZ PH SG TH. Shares: ID 25%,
@@ -168,13 +169,14 @@ WITH a AS (
     RETURNING id, platform, handle
 )
 INSERT INTO flag (agency_org_id, submitted_by_client_id, country, platform, platform_org_id,
-                  account_id, kind, category, priority, legal_basis, summary, evidence,
-                  status, submitted_at, opened_at, due_at, delivered_at, acknowledged_at,
-                  closed_at, outcome_action, actioned_at, updated_at)
+                  account_id, account_ref, kind, category, priority, legal_basis, summary,
+                  evidence, status, submitted_at, opened_at, due_at, delivered_at,
+                  acknowledged_at, closed_at, outcome_action, actioned_at, updated_at)
 SELECT x.agency_id,
        (SELECT ids FROM c)[array_position((SELECT ids FROM a), x.agency_id)],
        (SELECT cc FROM a)[array_position((SELECT ids FROM a), x.agency_id)],
        (SELECT slug FROM p)[x.platform_no], (SELECT ids FROM p)[x.platform_no], acc.id,
+       jsonb_build_object('id', NULL, 'handle', acc.handle, 'url', NULL),
        x.kind, x.category, x.priority, 'benchmark', 'benchmark', '[]'::jsonb, 'closed',
        x.closed_at - make_interval(secs => x.ack_seconds + x.outcome_seconds),
        x.closed_at - make_interval(secs => x.ack_seconds + x.outcome_seconds),
@@ -192,9 +194,11 @@ FROM generate_series(1, $1) g
 JOIN organization o
   ON o.kind = 'platform' AND o.platform = (ARRAY['twitter', 'facebook', 'youtube'])[1 + g % 3];
 INSERT INTO flag (agency_org_id, submitted_by_client_id, country, platform, platform_org_id,
-                  account_id, kind, category, priority, legal_basis, summary, evidence,
-                  status, submitted_at, opened_at, due_at, delivered_at, acknowledged_at)
-SELECT ag.id, cl.id, ag.country, acc.platform, po.id, acc.id, 'referral', 'propaganda',
+                  account_id, account_ref, kind, category, priority, legal_basis, summary,
+                  evidence, status, submitted_at, opened_at, due_at, delivered_at,
+                  acknowledged_at)
+SELECT ag.id, cl.id, ag.country, acc.platform, po.id, acc.id,
+       jsonb_build_object('id', NULL, 'handle', acc.handle, 'url', NULL), 'referral', 'propaganda',
        CASE WHEN g % 5 = 0 THEN 'urgent' ELSE 'standard' END, 'benchmark', 'benchmark',
        '[]'::jsonb, CASE WHEN g % 3 = 0 THEN 'acknowledged' ELSE 'open' END,
        now() - make_interval(hours => g % 48), now() - make_interval(hours => g % 48),
@@ -234,6 +238,22 @@ FROM rep,
 """
 
 
+LOAD_CHUNK = 500_000
+
+
+def progress(done: int, total: int, seconds: float) -> None:
+    """One progress line, rewritten in place: a bar, the count and the rate."""
+    width = 30
+    filled = width * done // total
+    rate = done / seconds if seconds else 0.0
+    end = "\n" if done >= total else ""
+    print(
+        f"\r  [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} flags, {rate:,.0f}/s",
+        end=end,
+        flush=True,
+    )
+
+
 async def load(db: Database, args: argparse.Namespace) -> dict[str, float]:
     """Bulk-load closed flags, live flags and reports; rebuild the rollups; vacuum."""
     import asyncpg
@@ -249,9 +269,12 @@ async def load(db: Database, args: argparse.Namespace) -> dict[str, float]:
             # instead, in the same transaction (exactly what the trigger would have made).
             await conn.execute("ALTER TABLE flag DISABLE TRIGGER flag_stats_insert")
             t = time.perf_counter()
-            await conn.execute(
-                LOAD_SQL, args.flags, datetime.combine(start, datetime.min.time(), UTC), end
-            )
+            begin = datetime.combine(start, datetime.min.time(), UTC)
+            # Chunks: a bounded statement each, and a progress line at ten million.
+            for done in range(0, args.flags, LOAD_CHUNK):
+                chunk = min(LOAD_CHUNK, args.flags - done)
+                await conn.execute(LOAD_SQL, chunk, begin, end, done)
+                progress(done + chunk, args.flags, time.perf_counter() - t)
             timings["load_flags_s"] = time.perf_counter() - t
             await conn.execute(LIVE_SQL.split(";")[0], 3000)
             await conn.execute(LIVE_SQL.split(";")[1], 3000)
@@ -410,15 +433,21 @@ def _prepare(args: argparse.Namespace, db: Database, needs_load: bool) -> tuple[
     return world, timings
 
 
-def _measure(args: argparse.Namespace, db: Database, world: dict[str, Any]) -> tuple[Any, Any]:
-    """Start FlagBridge, time every endpoint and run the direct check; stop it."""
-    server = start_ready(
+def start_stats_server(db: Database, *, workers: int = 1) -> Server:
+    """FlagBridge on the stats database, ready."""
+    return start_ready(
         "flagbridge-stats",
         ["app.main:create_app", "--factory"],
         flagbridge_env(db),
         "/v1/stats",
         "/readyz",
+        workers=workers,
     )
+
+
+def _measure(args: argparse.Namespace, db: Database, world: dict[str, Any]) -> tuple[Any, Any]:
+    """Start FlagBridge, time every endpoint and run the direct check; stop it."""
+    server = start_stats_server(db)
     try:
         token = fetch_token(server, world["observer_client_id"], world["observer_secret"])
         results = time_endpoints(server.base, token, args.repeat, args.months)

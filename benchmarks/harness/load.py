@@ -140,6 +140,14 @@ def _python_command(spec: LoadSpec, url: str, seconds: float, prefix: str) -> li
     ]
 
 
+def _bench_json(proc: subprocess.CompletedProcess[str], what: str) -> dict[str, Any]:
+    """The generator's one "BENCH_JSON {...}" output line, parsed."""
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return dict(json.loads(line[len("BENCH_JSON ") :]))
+    raise RuntimeError(f"{what} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+
+
 def generate_load(spec: LoadSpec, server: Server, seconds: float, prefix: str) -> dict[str, Any]:
     """Run the generator against one server and return its BENCH_JSON summary."""
     url = server.base + server.path
@@ -151,10 +159,19 @@ def generate_load(spec: LoadSpec, server: Server, seconds: float, prefix: str) -
         timeout=seconds + 60,
         check=False,
     )
-    for line in proc.stdout.splitlines():
-        if line.startswith("BENCH_JSON "):
-            return dict(json.loads(line[len("BENCH_JSON ") :]))
-    raise RuntimeError(f"load generator failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return _bench_json(proc, "load generator")
+
+
+def run_script(
+    wrk: str, script: str, url: str, *, seconds: float, concurrency: int, script_args: list[str]
+) -> dict[str, Any]:
+    """wrk with one of benchmarks/*.lua against url; the script's BENCH_JSON summary."""
+    argv = [wrk, "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
+    argv += ["-s", str(BENCH / script), url, "--", *script_args]
+    proc = subprocess.run(  # noqa: S603 - fixed argv: wrk and our own script
+        argv, capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
+    return _bench_json(proc, "wrk")
 
 
 def _summary(raw: dict[str, Any], cpu: dict[str, float | None]) -> dict[str, Any]:

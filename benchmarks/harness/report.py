@@ -15,6 +15,13 @@ def choose_generator(requested: str) -> tuple[str, str | None]:
     """(generator, wrk path): wrk if installed for "auto"; SystemExit if wrk is missing."""
     wrk = shutil.which("wrk")
     generator = ("wrk" if wrk else "python") if requested == "auto" else requested
+    if not wrk:
+        print(
+            "wrk is not installed: install it with `sudo apt-get install wrk` (Debian, Ubuntu) "
+            "for measurements that trust the numbers; the Python generator competes with the "
+            "servers for CPU",
+            flush=True,
+        )
     if generator == "wrk" and not wrk:
         print("wrk is not installed (apt-get install wrk); use --generator python", flush=True)
         raise SystemExit(1)

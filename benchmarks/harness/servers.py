@@ -56,9 +56,15 @@ def free_port() -> int:
 
 
 def start_server(
-    name: str, app_args: list[str], env: dict[str, str], path: str, ready_path: str
+    name: str,
+    app_args: list[str],
+    env: dict[str, str],
+    path: str,
+    ready_path: str,
+    *,
+    workers: int = 1,
 ) -> Server:
-    """uvicorn with one worker and no access log, its output in var/bench/logs/<name>.log."""
+    """uvicorn with `workers` workers and no access log, its output in var/bench/logs/<name>.log."""
     port = free_port()
     logs = DATA_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -73,7 +79,7 @@ def start_server(
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--no-access-log",
         "--no-server-header",
         "--log-level",
@@ -134,13 +140,28 @@ def fetch_token(server: Server, client_id: str, secret: str) -> str:
 
 
 def start_ready(
-    name: str, app_args: list[str], env: dict[str, str], path: str, ready_path: str
+    name: str,
+    app_args: list[str],
+    env: dict[str, str],
+    path: str,
+    ready_path: str,
+    *,
+    workers: int = 1,
 ) -> Server:
     """start_server, then wait_ready; a server that never gets ready is stopped."""
-    server = start_server(name, app_args, env, path, ready_path)
+    server = start_server(name, app_args, env, path, ready_path, workers=workers)
     try:
         wait_ready(server)
     except BaseException:
         stop_server(server)
         raise
     return server
+
+
+def worker_rss_mb(server: Server) -> list[float]:
+    """Resident memory of each worker process, MB (with one worker uvicorn runs in-process)."""
+    import psutil
+
+    proc = psutil.Process(server.proc.pid)
+    workers = proc.children(recursive=True) or [proc]
+    return [round(p.memory_info().rss / 2**20, 1) for p in workers]

@@ -135,14 +135,19 @@ class Servers:
     def baseline(self) -> Server:
         """The bare FastAPI + asyncpg app (started, not yet waited for)."""
         return start_server(
-            "baseline", ["benchmarks.baseline_app:app"], self.base_env, "/flags", "/healthz"
+            "baseline",
+            ["benchmarks.baseline_app:app"],
+            self.base_env,
+            "/flags",
+            "/healthz",
+            workers=self.args.workers,
         )
 
     def flagbridge(self, side: str) -> Server:
         """A fresh, ready FlagBridge with this side's sealing interval."""
         env = {**self.fb_env, "FLAGBRIDGE_AUDIT_SEAL_SECONDS": str(self.seal_seconds[side])}
         app_args = [self.args.flagbridge_app, "--factory"]
-        return start_ready(side, app_args, env, "/v1/flags", "/readyz")
+        return start_ready(side, app_args, env, "/v1/flags", "/readyz", workers=self.args.workers)
 
 
 def flagbridge_round(

@@ -100,7 +100,7 @@ def settings(args: argparse.Namespace, generator: str, world: dict[str, str]) ->
         "warmup_seconds": args.warmup,
         "concurrency": args.concurrency,
         "pool_size": args.pool_size,
-        "workers": 1,
+        "workers": args.workers,
         "platform": world["platform"],
         "flagbridge_app": args.flagbridge_app,
         "seal_on_seconds": args.seal_on_seconds,
