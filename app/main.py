@@ -35,7 +35,7 @@ from app.holds import service as holds_service
 from app.kit import idempotency
 from app.kit.listener import PgListener, asyncpg_dsn
 from app.kit.periodic import Periodic
-from app.middleware import RequestContextMiddleware, document_body_limit
+from app.middleware import RequestContextMiddleware, document_cross_cutting_statuses
 from app.migrations import head_revision
 from app.ops import endpoints as ops_endpoints
 from app.orgs import endpoints as orgs_endpoints
@@ -251,7 +251,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         }
     )
     components["Problem"].pop("$defs", None)
-    document_body_limit(schema)
+    document_cross_cutting_statuses(schema)
     # Routes that validate their body themselves reference these schemas by name.
     for model in (FlagCreate,):
         body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -14,7 +14,15 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge, generic_problem, problem_responses
+from app.errors import (
+    PROBLEM_MEDIA_TYPE,
+    PayloadTooLarge,
+    database_unavailable,
+    generic_problem,
+    log_without_data,
+    problem_responses,
+    unavailable,
+)
 from app.observability import (
     HTTP_LATENCY,
     HTTP_REQUESTS,
@@ -31,15 +39,37 @@ _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def document_body_limit(openapi: dict[str, Any]) -> None:
-    """List the 413 this layer answers in every operation of a method that carries a body."""
-    # The limit is enforced here, before routing, for every such request: the document
-    # says so once from the same method list rather than in each route's declaration.
-    too_large = problem_responses(413)[413]
-    for operations in openapi.get("paths", {}).values():
+# Operations that never touch the database (so never answer 503): health, metrics and
+# the key documents served from the in-memory key ring. /readyz documents its own 503.
+_NO_DATABASE = frozenset(
+    {
+        ("get", "/healthz"),
+        ("get", "/metrics"),
+        ("get", "/.well-known/jwks.json"),
+        ("get", "/.well-known/flagbridge-key-history.json"),
+    }
+)
+
+
+def document_cross_cutting_statuses(openapi: dict[str, Any]) -> None:
+    """List, in every operation, the statuses sent for every route rather than by one route.
+
+    - 413: this layer caps the body of every request of a method that may carry one;
+    - 400: FastAPI answers a body it cannot decode (invalid UTF-8, a broken form) with 400;
+    - 503: every route that reads or writes the database answers 503 while it is away.
+
+    Written once here from the same rules that send them, not in each route's declaration.
+    """
+    too_large, malformed, away = (problem_responses(c)[c] for c in (413, 400, 503))
+    for path, operations in openapi.get("paths", {}).items():
         for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
             if method.upper() in _BODY_METHODS:
-                operation.setdefault("responses", {}).setdefault("413", too_large)
+                responses.setdefault("413", too_large)
+            if "requestBody" in operation:
+                responses.setdefault("400", malformed)
+            if (method, path) not in _NO_DATABASE:
+                responses.setdefault("503", away)
 
 
 class _BodyTooLarge(Exception):
@@ -121,10 +151,17 @@ class RequestContextMiddleware:
                     await self._send_too_large(send_wrapper, limit)
                     return
             await self.app(scope, downstream_receive, send_wrapper)
-        except Exception:
-            error_log.exception("unhandled error", extra={"path": scope["path"]})
-            if not status_holder["started"]:
-                await self._send_problem(send_wrapper, generic_problem(500, "Internal error"))
+        except Exception as exc:
+            if database_unavailable(exc):
+                # Raised outside the routes' handlers (e.g. while authenticating): still 503.
+                error_log.warning("database unavailable: %s", type(exc).__name__)
+                if not status_holder["started"]:
+                    error = unavailable()
+                    await self._send_problem(send_wrapper, error.to_problem(), error.headers)
+            else:
+                log_without_data(error_log, "unhandled error", exc)
+                if not status_holder["started"]:
+                    await self._send_problem(send_wrapper, generic_problem(500, "Internal error"))
         finally:
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
@@ -182,7 +219,9 @@ class RequestContextMiddleware:
         await self._send_problem(send, err.to_problem())
 
     @staticmethod
-    async def _send_problem(send: Send, problem: dict[str, Any]) -> None:
+    async def _send_problem(
+        send: Send, problem: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         body = json.dumps(problem).encode()
         await send(
             {
@@ -191,6 +230,10 @@ class RequestContextMiddleware:
                 "headers": [
                     (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                     (b"content-length", str(len(body)).encode()),
+                    *(
+                        (k.lower().encode(), v.encode("latin-1"))
+                        for k, v in (headers or {}).items()
+                    ),
                 ],
             }
         )
