@@ -12,10 +12,14 @@ import re
 import time
 from typing import Any
 
+from starlette.requests import Request
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.auth.principal import authenticate
 from app.errors import (
     PROBLEM_MEDIA_TYPE,
+    AppError,
     PayloadTooLarge,
     database_unavailable,
     generic_problem,
@@ -37,6 +41,12 @@ error_log = logging.getLogger("flagbridge.errors")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+BATCH_ROUTES = frozenset({"/v1/flags/batch", "/v1/outcomes/batch"})
+"""The routes that take batches, and so the large body limit (by route template)."""
+
+ANONYMOUS_BODY_ROUTES = frozenset({"/oauth/token"})
+"""Routes that take a body without a bearer token; every other one is authenticated first."""
 
 
 # Operations that never touch the database (so never answer 503): health, metrics and
@@ -83,6 +93,27 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+class _RouteTable:
+    """The path templates of the app's operations, to resolve a request before routing.
+
+    Built once from the OpenAPI document (the published list of operations, which routers
+    nested by `include_router` also appear in), with Starlette's own path compiler.
+    """
+
+    def __init__(self, openapi: dict[str, Any]) -> None:
+        self._routes = [
+            (compile_path(template)[0], template, {m.upper() for m in operations})
+            for template, operations in openapi.get("paths", {}).items()
+        ]
+
+    def template(self, method: str, path: str) -> str | None:
+        """The template of the operation this method and path reach, if any."""
+        for regex, template, methods in self._routes:
+            if method in methods and regex.match(path):
+                return template
+        return None
+
+
 class RequestContextMiddleware:
     """Give every request an id, cap its body, log it, count it, and never leak a traceback."""
 
@@ -91,6 +122,12 @@ class RequestContextMiddleware:
         self.max_body_bytes = max_body_bytes
         self.max_batch_body_bytes = max_batch_body_bytes
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._table: _RouteTable | None = None
+
+    def _template(self, scope: Scope) -> str | None:
+        if self._table is None:
+            self._table = _RouteTable(scope["app"].openapi())
+        return self._table.template(scope["method"], scope["path"])
 
     def _count(self, method: str, route: str, status: int, elapsed: float) -> None:
         # labels() hashes and locks on every call; the children are few, so keep them.
@@ -108,8 +145,8 @@ class RequestContextMiddleware:
         children[0].inc()
         children[1].observe(elapsed)
 
-    def _limit_for(self, path: str) -> int:
-        return self.max_batch_body_bytes if path.endswith("/batch") else self.max_body_bytes
+    def _limit_for(self, template: str | None) -> int:
+        return self.max_batch_body_bytes if template in BATCH_ROUTES else self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Wrap one HTTP request."""
@@ -140,7 +177,16 @@ class RequestContextMiddleware:
         try:
             downstream_receive = receive
             if scope["method"] in _BODY_METHODS:
-                limit = self._limit_for(scope["path"])
+                # Authenticate before reading a byte of the body: an anonymous client must
+                # not make us wait for, or buffer, megabytes it was never allowed to send.
+                template = self._template(scope)
+                if template is not None and template not in ANONYMOUS_BODY_ROUTES:
+                    try:
+                        await authenticate(Request(scope))
+                    except AppError as err:
+                        await self._send_problem(send_wrapper, err.to_problem(), err.headers)
+                        return
+                limit = self._limit_for(template)
                 length = _header(scope, b"content-length")
                 if length is not None and length.isdigit() and int(length) > limit:
                     await self._send_too_large(send_wrapper, limit)
