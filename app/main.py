@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             ring,
             issuer=settings.issuer,
             audience=settings.audience,
+            max_lifetime=settings.token_ttl_seconds,
             reload=lambda: load_key_ring(settings),
             source_version=(
                 None if settings.signing_key_pem else lambda: _mtime_ns(settings.resolved_keys_dir)
