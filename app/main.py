@@ -253,6 +253,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     )
     components["Problem"].pop("$defs", None)
     document_cross_cutting_statuses(schema)
+    feeds_endpoints.document_waiter_limit(schema)
     # Routes that validate their body themselves reference these schemas by name.
     for model in (FlagCreate,):
         body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")

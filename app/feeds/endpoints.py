@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -14,6 +14,12 @@ from app.feeds.schemas import FeedPage
 from app.kit.pagination import CursorParam, LimitParam
 
 router = APIRouter(tags=["feed"])
+
+
+def document_waiter_limit(openapi: dict[str, Any]) -> None:
+    """List the 429 of a client over its long-poll waiters (`read_feed`'s `waiters.admitted`)."""
+    operation = openapi["paths"]["/v1/feed"]["get"]
+    operation["responses"].setdefault("429", problem_responses(429)[429])
 
 
 @router.get(
@@ -43,6 +49,7 @@ async def read_feed(
         limit=limit,
         wait=wait,
         retention_days=state.settings.feed_retention_days,
+        max_waiters=state.settings.feed_max_waiters_per_client,
         disconnected=request.is_disconnected,
     )
     return JSONResponse(page)
