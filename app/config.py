@@ -136,6 +136,14 @@ class Settings(BaseSettings):
         default=True, description="Run a delivery worker inside every `serve` process."
     )
 
+    # Hardening (issue 11)
+    feed_max_waiters_per_client: int = Field(
+        default=8,
+        ge=1,
+        le=1000,
+        description="Long-polls (`wait` > 0) one client may have waiting per process; more is 429.",
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         """Outside development the embedded database and generated keys are refused."""

@@ -19,9 +19,14 @@ from sqlalchemy.ext.asyncio import (
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
-    """An asyncpg engine with a bounded pool and statement caching."""
+    """An asyncpg engine with a bounded pool and statement caching.
+
+    `hide_parameters`: a statement's parameters are clients' data (handles, evidence URLs),
+    and SQLAlchemy would otherwise print them in every error message and log line.
+    """
     return create_async_engine(
         url,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,

@@ -7,7 +7,9 @@ unexpected are rendered the same way, never with internals.
 
 from __future__ import annotations
 
+import errno
 import logging
+import traceback
 import uuid
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -133,6 +135,69 @@ class ServiceUnavailable(AppError, status=503, slug="unavailable", title="Servic
     """A dependency (usually the database) is not available."""
 
 
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks clients to wait: about one PostgreSQL restart or fail-over."""
+
+# 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now; class 08 is
+# "connection exception". Other classes (a constraint, a bug) stay 500: retrying won't help.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+        errno.ENOENT,  # a Unix socket that is gone while the server restarts
+    }
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether exc, or anything it wraps, says the database cannot be reached right now."""
+    import asyncpg
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(
+            error,
+            PoolTimeout
+            | ConnectionError
+            | asyncpg.ConnectionDoesNotExistError
+            | asyncpg.CannotConnectNowError,
+        ):
+            return True
+        if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
+            return True
+        if getattr(error, "connection_invalidated", False) is True:
+            return True
+        state = getattr(error, "sqlstate", None)
+        if isinstance(state, str) and (state.startswith("08") or state in _UNAVAILABLE_SQLSTATES):
+            return True
+        # Connecting raises bare OSErrors: refused, unreachable, a timeout (errno None),
+        # or "Multiple exceptions" when every address of the host failed (errno None).
+        if isinstance(error, OSError) and (error.errno is None or error.errno in _NETWORK_ERRNOS):
+            return True
+        pending += [getattr(error, "orig", None), error.__cause__, error.__context__]
+    return False
+
+
+def unavailable() -> ServiceUnavailable:
+    """The 503 sent while the database cannot be reached, with Retry-After."""
+    return ServiceUnavailable(
+        "The database cannot be reached; try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def problem_response(
     problem: dict[str, Any], *, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -220,23 +285,60 @@ def _sqlstate(exc: BaseException) -> str:
 
 
 async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if database_unavailable(exc):
+        # Expected while PostgreSQL restarts or fails over: one line, no traceback, and
+        # never the statement's parameters (they are the client's data).
+        log.warning("database unavailable: %s", type(exc).__name__)
+        error = unavailable()
+        return problem_response(error.to_problem(), headers=error.headers)
     # Class 22 (data exception: bad encoding, out-of-range values) means the input could
     # not be stored. Validation should have caught it; if it did not, it is still the
     # client's input, so 422 rather than 500. Anything else is a server error.
     if _sqlstate(exc).startswith("22"):
         problem = Unprocessable("Invalid input: a value cannot be stored").to_problem()
         return problem_response(problem)
-    log.error("database error", exc_info=exc)
+    log_without_data(log, "database error", exc)
     return problem_response(generic_problem(500, "Internal error"))
+
+
+def log_without_data(logger: logging.Logger, message: str, exc: BaseException) -> None:
+    """Log an error by its kinds, SQLSTATE, constraint and stack frames, never its messages.
+
+    Error messages carry data: asyncpg appends the server's DETAIL ("Key (handle)=(...)
+    already exists"), and conversions echo the value they refused. The kinds and frames
+    are what debugging needs; the data stays in the database.
+    """
+    kinds: list[str] = []
+    where = ""
+    chained: BaseException | None = exc
+    while chained is not None and len(kinds) < 5:
+        kinds.append(f"{type(chained).__module__}.{type(chained).__qualname__}")
+        for name in ("constraint_name", "table_name"):
+            value = getattr(chained, name, None)
+            if isinstance(value, str) and not where:
+                where = f" on {value}"
+        chained = chained.__cause__ or chained.__context__
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error(
+        "%s: %s (SQLSTATE %s%s)\n%s",
+        message,
+        " <- ".join(kinds),
+        _sqlstate(exc) or "none",
+        where,
+        frames,
+    )
 
 
 def register_error_handlers(app: FastAPI) -> None:
     """Install the handlers that render every error as problem+json."""
     import asyncpg
     from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    app.add_exception_handler(asyncpg.PostgresError, _database_error_handler)
-    app.add_exception_handler(DBAPIError, _database_error_handler)
+    # Every way the database's absence surfaces: server errors, driver errors (a closed
+    # connection), SQLAlchemy's wrappers and pool timeout, and OSErrors from connecting.
+    for kind in (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError, PoolTimeout, OSError):
+        app.add_exception_handler(kind, _database_error_handler)
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)

@@ -36,7 +36,7 @@ from app.holds import service as holds_service
 from app.kit import idempotency
 from app.kit.listener import PgListener, asyncpg_dsn
 from app.kit.periodic import Periodic
-from app.middleware import RequestContextMiddleware, document_body_limit
+from app.middleware import RequestContextMiddleware, document_cross_cutting_statuses
 from app.migrations import head_revision
 from app.ops import endpoints as ops_endpoints
 from app.orgs import endpoints as orgs_endpoints
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             ring,
             issuer=settings.issuer,
             audience=settings.audience,
+            max_lifetime=settings.token_ttl_seconds,
             reload=lambda: load_key_ring(settings),
             source_version=(
                 None if settings.signing_key_pem else lambda: _mtime_ns(settings.resolved_keys_dir)
@@ -258,7 +259,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         }
     )
     components["Problem"].pop("$defs", None)
-    document_body_limit(schema)
+    document_cross_cutting_statuses(schema)
     # Routes that validate their body themselves reference these schemas by name.
     for model in (FlagCreate,):
         body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")

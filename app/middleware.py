@@ -12,9 +12,21 @@ import re
 import time
 from typing import Any
 
+from starlette.requests import Request
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge, generic_problem, problem_responses
+from app.auth.principal import authenticate
+from app.errors import (
+    PROBLEM_MEDIA_TYPE,
+    AppError,
+    PayloadTooLarge,
+    database_unavailable,
+    generic_problem,
+    log_without_data,
+    problem_responses,
+    unavailable,
+)
 from app.observability import (
     HTTP_LATENCY,
     HTTP_REQUESTS,
@@ -30,16 +42,44 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
+BATCH_ROUTES = frozenset({"/v1/flags/batch", "/v1/outcomes/batch"})
+"""The routes that take batches, and so the large body limit (by route template)."""
 
-def document_body_limit(openapi: dict[str, Any]) -> None:
-    """List the 413 this layer answers in every operation of a method that carries a body."""
-    # The limit is enforced here, before routing, for every such request: the document
-    # says so once from the same method list rather than in each route's declaration.
-    too_large = problem_responses(413)[413]
-    for operations in openapi.get("paths", {}).values():
+ANONYMOUS_BODY_ROUTES = frozenset({"/oauth/token"})
+"""Routes that take a body without a bearer token; every other one is authenticated first."""
+
+
+# Operations that never touch the database (so never answer 503): health, metrics and
+# the key documents served from the in-memory key ring. /readyz documents its own 503.
+_NO_DATABASE = frozenset(
+    {
+        ("get", "/healthz"),
+        ("get", "/metrics"),
+        ("get", "/.well-known/jwks.json"),
+        ("get", "/.well-known/flagbridge-key-history.json"),
+    }
+)
+
+
+def document_cross_cutting_statuses(openapi: dict[str, Any]) -> None:
+    """List, in every operation, the statuses sent for every route rather than by one route.
+
+    - 413: this layer caps the body of every request of a method that may carry one;
+    - 400: FastAPI answers a body it cannot decode (invalid UTF-8, a broken form) with 400;
+    - 503: every route that reads or writes the database answers 503 while it is away.
+
+    Written once here from the same rules that send them, not in each route's declaration.
+    """
+    too_large, malformed, away = (problem_responses(c)[c] for c in (413, 400, 503))
+    for path, operations in openapi.get("paths", {}).items():
         for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
             if method.upper() in _BODY_METHODS:
-                operation.setdefault("responses", {}).setdefault("413", too_large)
+                responses.setdefault("413", too_large)
+            if "requestBody" in operation:
+                responses.setdefault("400", malformed)
+            if (method, path) not in _NO_DATABASE:
+                responses.setdefault("503", away)
 
 
 class _BodyTooLarge(Exception):
@@ -53,6 +93,27 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+class _RouteTable:
+    """The path templates of the app's operations, to resolve a request before routing.
+
+    Built once from the OpenAPI document (the published list of operations, which routers
+    nested by `include_router` also appear in), with Starlette's own path compiler.
+    """
+
+    def __init__(self, openapi: dict[str, Any]) -> None:
+        self._routes = [
+            (compile_path(template)[0], template, {m.upper() for m in operations})
+            for template, operations in openapi.get("paths", {}).items()
+        ]
+
+    def template(self, method: str, path: str) -> str | None:
+        """The template of the operation this method and path reach, if any."""
+        for regex, template, methods in self._routes:
+            if method in methods and regex.match(path):
+                return template
+        return None
+
+
 class RequestContextMiddleware:
     """Give every request an id, cap its body, log it, count it, and never leak a traceback."""
 
@@ -61,6 +122,12 @@ class RequestContextMiddleware:
         self.max_body_bytes = max_body_bytes
         self.max_batch_body_bytes = max_batch_body_bytes
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._table: _RouteTable | None = None
+
+    def _template(self, scope: Scope) -> str | None:
+        if self._table is None:
+            self._table = _RouteTable(scope["app"].openapi())
+        return self._table.template(scope["method"], scope["path"])
 
     def _count(self, method: str, route: str, status: int, elapsed: float) -> None:
         # labels() hashes and locks on every call; the children are few, so keep them.
@@ -78,8 +145,8 @@ class RequestContextMiddleware:
         children[0].inc()
         children[1].observe(elapsed)
 
-    def _limit_for(self, path: str) -> int:
-        return self.max_batch_body_bytes if path.endswith("/batch") else self.max_body_bytes
+    def _limit_for(self, template: str | None) -> int:
+        return self.max_batch_body_bytes if template in BATCH_ROUTES else self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Wrap one HTTP request."""
@@ -110,7 +177,16 @@ class RequestContextMiddleware:
         try:
             downstream_receive = receive
             if scope["method"] in _BODY_METHODS:
-                limit = self._limit_for(scope["path"])
+                # Authenticate before reading a byte of the body: an anonymous client must
+                # not make us wait for, or buffer, megabytes it was never allowed to send.
+                template = self._template(scope)
+                if template is not None and template not in ANONYMOUS_BODY_ROUTES:
+                    try:
+                        await authenticate(Request(scope))
+                    except AppError as err:
+                        await self._send_problem(send_wrapper, err.to_problem(), err.headers)
+                        return
+                limit = self._limit_for(template)
                 length = _header(scope, b"content-length")
                 if length is not None and length.isdigit() and int(length) > limit:
                     await self._send_too_large(send_wrapper, limit)
@@ -121,10 +197,17 @@ class RequestContextMiddleware:
                     await self._send_too_large(send_wrapper, limit)
                     return
             await self.app(scope, downstream_receive, send_wrapper)
-        except Exception:
-            error_log.exception("unhandled error", extra={"path": scope["path"]})
-            if not status_holder["started"]:
-                await self._send_problem(send_wrapper, generic_problem(500, "Internal error"))
+        except Exception as exc:
+            if database_unavailable(exc):
+                # Raised outside the routes' handlers (e.g. while authenticating): still 503.
+                error_log.warning("database unavailable: %s", type(exc).__name__)
+                if not status_holder["started"]:
+                    error = unavailable()
+                    await self._send_problem(send_wrapper, error.to_problem(), error.headers)
+            else:
+                log_without_data(error_log, "unhandled error", exc)
+                if not status_holder["started"]:
+                    await self._send_problem(send_wrapper, generic_problem(500, "Internal error"))
         finally:
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
@@ -182,7 +265,9 @@ class RequestContextMiddleware:
         await self._send_problem(send, err.to_problem())
 
     @staticmethod
-    async def _send_problem(send: Send, problem: dict[str, Any]) -> None:
+    async def _send_problem(
+        send: Send, problem: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         body = json.dumps(problem).encode()
         await send(
             {
@@ -191,6 +276,10 @@ class RequestContextMiddleware:
                 "headers": [
                     (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                     (b"content-length", str(len(body)).encode()),
+                    *(
+                        (k.lower().encode(), v.encode("latin-1"))
+                        for k, v in (headers or {}).items()
+                    ),
                 ],
             }
         )

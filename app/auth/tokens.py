@@ -3,6 +3,10 @@
 Verification follows RFC 8725: the algorithm list is fixed (ES256 only, so `alg=none` and
 HS256-with-our-public-key confusion fail), the key is picked by `kid` from our own ring
 only (never from the token), and `exp`, `iat`, `aud`, `iss` and `sub` are required.
+
+A valid signature is not enough: the claims must also fit the policy the service issues by
+(`check_policy`), so a token signed with our key but living ten years, or issued in the
+future, is refused.
 """
 
 from __future__ import annotations
@@ -79,14 +83,35 @@ def issue_token(
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 media type, not a secret
 
+CLOCK_SKEW_SECONDS = 60
+"""How far apart the clocks of the hosts that issue and verify tokens may be."""
+
 _OPTIONS = {
     "require_exp": True,
     "require_iat": True,
     "require_aud": True,
     "require_iss": True,
     "require_sub": True,
-    "leeway": 0,
+    # The leeway only softens `nbf` (another host's clock may be a little ahead);
+    # `exp` is checked again below with none, and `iat` by check_policy.
+    "leeway": CLOCK_SKEW_SECONDS,
 }
+
+
+def check_policy(raw: dict[str, Any], *, max_lifetime: int, now: float) -> None:
+    """Refuse claims the service would never have issued: too long-lived, or from the future."""
+    try:
+        iat = int(raw["iat"])
+        exp = int(raw["exp"])
+        nbf = int(raw.get("nbf", iat))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise Unauthorized("Token is missing required claims") from exc
+    if iat > now + CLOCK_SKEW_SECONDS:
+        raise Unauthorized("Token issued in the future")
+    if exp - iat > max_lifetime + CLOCK_SKEW_SECONDS:
+        raise Unauthorized("Token lives longer than this service issues tokens for")
+    if nbf > now + CLOCK_SKEW_SECONDS:
+        raise Unauthorized("Token not yet valid")
 
 
 class UnknownKey(Unauthorized):
@@ -117,8 +142,10 @@ class TokenVerifier:
         source_version: Callable[[], int | None] | None = None,
         reload_interval: float = 5.0,
         cache_size: int = 10_000,
+        max_lifetime: int = 86400,
     ):
         self.ring = ring
+        self.max_lifetime = max_lifetime
         self.issuer = issuer
         self.audience = audience
         self.cache_size = cache_size
@@ -223,8 +250,10 @@ class TokenVerifier:
             )
         except Exception as exc:
             raise Unauthorized("Token rejected") from exc
+        now = time.time()
+        check_policy(raw, max_lifetime=self.max_lifetime, now=now)
         claims = _claims_from(raw)
-        if claims.expires_at <= time.time():
+        if claims.expires_at <= now:
             # RFC 7519: the token is invalid from the second of `exp` on.
             raise Unauthorized("Token expired")
         return claims

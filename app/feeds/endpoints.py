@@ -16,7 +16,7 @@ from app.kit.pagination import CursorParam, LimitParam
 router = APIRouter(tags=["feed"], responses=problem_responses(*AUTH_ERRORS))
 
 
-@router.get("/v1/feed", response_model=FeedPage, responses=problem_responses(410))
+@router.get("/v1/feed", response_model=FeedPage, responses=problem_responses(410, 429))
 async def read_feed(
     request: Request,
     principal: FeedReadDep,
@@ -38,6 +38,7 @@ async def read_feed(
         limit=limit,
         wait=wait,
         retention_days=state.settings.feed_retention_days,
+        max_waiters=state.settings.feed_max_waiters_per_client,
         disconnected=request.is_disconnected,
     )
     return JSONResponse(page)

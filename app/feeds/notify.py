@@ -11,9 +11,11 @@ periodically, so a lost notification costs latency, never an event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+from app.errors import RateLimited
 from app.kit.listener import PgListener
 from app.kit.periodic import cancel_and_wait
 
@@ -29,6 +31,28 @@ class FeedWaiters:
 
     def __init__(self) -> None:
         self._events: dict[str, set[asyncio.Event]] = {}
+        self._per_client: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def admitted(self, client_id: str, *, limit: int, retry_after: int) -> Iterator[None]:
+        """Count one long-poll of the client while it runs; 429 if it already has `limit`."""
+        # Each waiter holds memory and a share of the re-checks; an uncapped client could
+        # park thousands. The count is per process: a fleet-wide budget is the rate limiter's.
+        held = self._per_client.get(client_id, 0)
+        if held >= limit:
+            raise RateLimited(
+                f"This client already has {limit} long-polls waiting",
+                headers={"Retry-After": str(retry_after)},
+            )
+        self._per_client[client_id] = held + 1
+        try:
+            yield
+        finally:
+            remaining = self._per_client[client_id] - 1
+            if remaining:
+                self._per_client[client_id] = remaining
+            else:
+                del self._per_client[client_id]
 
     async def wait(self, org_id: str, seconds: float) -> bool:
         """Wait until news for org_id arrives or seconds pass; True if woken."""

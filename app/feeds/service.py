@@ -39,6 +39,7 @@ from app.kit.pagination import decode_cursor, encode_cursor
 from app.observability import FEED_EVENTS_SERVED
 
 RECHECK_SECONDS = 1.0
+WAITERS_RETRY_AFTER_SECONDS = 5  # a waiting long-poll frees its place within its `wait`
 """While long-polling, look at the database at least this often even without a NOTIFY."""
 
 
@@ -209,21 +210,48 @@ async def read_feed(
     limit: int,
     wait: float,
     retention_days: int,
+    max_waiters: int,
     disconnected: Callable[[], Awaitable[bool]] | None = None,
 ) -> dict[str, Any]:
     """Read the feed, long-polling up to `wait` seconds for the first event.
 
     Each attempt is its own short transaction, so no connection is held while waiting;
-    waiting is on an in-process event woken by NOTIFY (or a periodic re-check).
+    waiting is on an in-process event woken by NOTIFY (or a periodic re-check). The poll is
+    recorded once per request, by the first attempt: re-checks only read, so idle waiters
+    commit nothing. A client may have at most `max_waiters` long-polls waiting (429).
     """
     after = parse_cursor(cursor, retention_days=retention_days)
-    deadline = time.monotonic() + wait
+    if wait <= 0:
+        return await _read_until(
+            sessionmaker, waiters, principal, after, limit, time.monotonic(), disconnected
+        )
+    with waiters.admitted(
+        str(principal.client_id), limit=max_waiters, retry_after=WAITERS_RETRY_AFTER_SECONDS
+    ):
+        return await _read_until(
+            sessionmaker, waiters, principal, after, limit, time.monotonic() + wait, disconnected
+        )
+
+
+async def _read_until(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    waiters: FeedWaiters,
+    principal: Principal,
+    after: tuple[int, int],
+    limit: int,
+    deadline: float,
+    disconnected: Callable[[], Awaitable[bool]] | None,
+) -> dict[str, Any]:
+    """Read, then wait and re-read until an event comes or the deadline passes."""
+    first = True
     while True:
         async with sessionmaker() as session, session.begin():
             items, position = await read_once(
                 session, principal=principal, after=after, limit=limit
             )
-            await record_poll(session, principal.org_id)
+            if first:
+                await record_poll(session, principal.org_id)
+                first = False
         remaining = deadline - time.monotonic()
         if items or remaining <= 0:
             FEED_EVENTS_SERVED.labels(principal.kind).inc(len(items))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from app.errors import AppError
+from app.errors import AppError, database_unavailable, unavailable
 from app.identity.service import ProfileDirectory, identity_of
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,14 @@ class GroupCommitter:
             # Cancelled (shutdown) or broken: never leave a request waiting forever.
             for _, future in group:
                 if not future.done():
-                    future.set_exception(RuntimeError(f"submission not completed: {exc!r}"))
+                    # Not the error's text: asyncpg's carries the server's DETAIL (data).
+                    error = (
+                        unavailable()
+                        if database_unavailable(exc)
+                        else RuntimeError("submission not completed")
+                    )
+                    error.__cause__ = exc
+                    future.set_exception(error)
             if self._in_flight == 1:
                 for _, future in self._queue:
                     if not future.done():
@@ -135,7 +142,13 @@ class GroupCommitter:
                 [i.request_id for i in items],
                 [i.client_ip for i in items],
             )
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                # One by one would only knock on a closed door 64 times more: all get 503.
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(unavailable())
+                return
             if len(group) > 1:
                 log.info("group submission failed; submitting its items one by one")
             for item, future in group:
@@ -172,7 +185,7 @@ class GroupCommitter:
                 return
             except Exception as exc:
                 if not future.done():
-                    future.set_exception(exc)
+                    future.set_exception(unavailable() if database_unavailable(exc) else exc)
                 return
             if not future.done():
                 future.set_result(_answer(rows[0]))

@@ -559,3 +559,44 @@ async def test_a_token_with_an_unknown_critical_header_is_rejected(legit, client
     token_header = json.loads(unb64url(token.split(".")[0]))
     assert token_header["crit"] == ["x-must-understand"]
     assert_rejected(await call(client, f"Bearer {token}"), invalid_token=True)
+
+
+# --- claims checked against the issuing policy ----------------------------------------------
+# Signed with our own key, so only the policy (lifetime, issue time, not-before) refuses them.
+# The cases give times as offsets from now, taken when the test runs.
+
+
+def at(offsets: dict[str, int]) -> dict[str, int]:
+    """Claims with times relative to now."""
+    return {name: now() + offset for name, offset in offsets.items()}
+
+
+@pytest.mark.parametrize(
+    ("case", "claims"),
+    [
+        ("ten years", {"iat": 0, "nbf": 0, "exp": 10 * 365 * 86400}),
+        ("a second past lifetime and skew", {"iat": 0, "exp": 3600 + 60 + 1}),
+        ("issued an hour from now", {"iat": 3600, "nbf": 0, "exp": 3700}),
+        ("not valid for an hour", {"iat": 0, "nbf": 3600, "exp": 3600}),
+    ],
+)
+async def test_a_token_signed_by_us_outside_the_issuing_policy_is_rejected(
+    legit, client, case, claims
+):
+    token = legit.signed({"jti": uuid.uuid4().hex, **at(claims)})
+    assert_rejected(await call(client, f"Bearer {token}"), invalid_token=True)
+
+
+@pytest.mark.parametrize(
+    ("case", "claims"),
+    [
+        ("the full lifetime", {"iat": 0, "nbf": 0, "exp": 3600}),
+        ("issued 30 s ahead (clock skew)", {"iat": 30, "nbf": 30, "exp": 600}),
+        ("no nbf", {"iat": 0, "exp": 600}),
+    ],
+)
+async def test_a_token_within_the_issuing_policy_is_accepted(legit, client, case, claims):
+    base = {k: v for k, v in legit.claims.items() if k != "nbf"}
+    token = sign_es256(legit.key, legit.header, base | {"jti": uuid.uuid4().hex, **at(claims)})
+    resp = await call(client, f"Bearer {token}")
+    assert resp.status_code == 200, (case, resp.text)
