@@ -83,6 +83,9 @@ async def test_an_item_that_fails_does_not_fail_its_group(app, agencies):
 
 async def test_same_key_twice_in_one_group_creates_one_flag(app, agencies):
     committer = GroupCommitter(app.state.pg_pool, route="POST /v1/flags", max_in_flight=1)
+    # Load the identity profiles first: a cold cache makes each submission wait on its own
+    # lookup, and the three would then reach the queue in any order, not as one group.
+    await committer.profiles.profile_of("twitter")
     body = normalised(flag_body("twitter"))
     results = await asyncio.gather(
         *(committer.submit(submission(agencies[0], body, key="same")) for _ in range(3))
