@@ -140,7 +140,7 @@ def _human(world: dict[str, Any], base_url: str) -> str:
         token("O", observer),
         f'  FLAG=$(curl -s {base_url}/v1/flags -H "Authorization: Bearer $A" '
         '-H \'Content-Type: application/json\' -d \'{"platform": "twitter", '
-        '"account": {"handle": "@demo_try_account"}, "category": "propaganda", '
+        '"account": {"handle": "@demo_try_acct"}, "category": "propaganda", '
         '"legal_basis": "Law No. 5/2018", "summary": "Shares recruitment videos", '
         f'"evidence": [{{"url": "https://evidence.example/1.png"}}]}}\' | {field} id)',
         f'  curl -s "{base_url}/v1/feed?wait=10" -H "Authorization: Bearer $P"',
