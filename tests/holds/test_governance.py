@@ -283,11 +283,11 @@ async def test_operators_see_counts_and_expiries_per_agency_never_reasons_or_acc
     au = await party(world, "agency", country="AU", name="Agency A")
     nz = await party(world, "agency", country="NZ", name="Agency B")
     quiet = await party(world, "agency", country="SG", name="Agency C")
-    a1 = await create(client, au, "secret_handle_one", days=10)
-    a2 = await create(client, au, "secret_handle_two", days=50)
+    a1 = await create(client, au, "secret_h_one", days=10)
+    a2 = await create(client, au, "secret_h_two", days=50)
     await renew(client, au, a1["id"], 20, reason="secret renewal reason")
-    await create(client, nz, "secret_handle_three", days=5)
-    gone = await create(client, quiet, "secret_handle_four")
+    await create(client, nz, "secret_h_three", days=5)
+    gone = await create(client, quiet, "secret_h_four")
     await client.delete(f"/v1/holds/{gone['id']}", headers=quiet.headers)
 
     resp = await client.get("/v1/admin/holds", headers=await world.admin_headers())
@@ -306,7 +306,7 @@ async def test_operators_see_counts_and_expiries_per_agency_never_reasons_or_acc
     assert rows["Agency B"]["active_holds"] == 1 and rows["Agency B"]["renewals"] == 0
 
     text_of_page = resp.text
-    for secret in ("secret_handle", "secret renewal reason", hold_body("t", "x")["reason"]):
+    for secret in ("secret_h_", "secret renewal reason", hold_body("t", "x")["reason"]):
         assert secret not in text_of_page
     account_ids = await column(app, "SELECT id::text FROM account")
     assert account_ids and not any(acct in text_of_page for acct in account_ids)
