@@ -79,7 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--dry-run", action="store_true", help="only check the rows locally")
     p.add_argument("--batch-size", type=int, default=500, help="rows per request (1-1000)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=cmd_import)
+    # A client of the API: it runs on the agency's machine, with no FlagBridge database.
+    p.set_defaults(func=cmd_import, needs_database=False)
 
 
 def _cell(value: Any) -> str | None:

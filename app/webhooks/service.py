@@ -48,7 +48,9 @@ async def set_webhook(
 ) -> WebhookSecret:
     """Create or replace the organisation's webhook with a new secret (returned once)."""
     try:
-        target = await urls.resolve(url, production=production, allow_private=allow_private)
+        host = await urls.check_registration(
+            url, production=production, allow_private=allow_private
+        )
     except urls.UrlRefused as exc:
         raise field_error("url", str(exc)) from exc
     secret = new_secret()
@@ -60,7 +62,7 @@ async def set_webhook(
         client_id=principal.client_id,
         overlap_seconds=overlap_seconds,
     )
-    await _audit(session, principal, "webhook.set", {"host": target.host}, url)
+    await _audit(session, principal, "webhook.set", {"host": host}, url)
     return WebhookSecret(**row, secret=secret)
 
 

@@ -4,6 +4,12 @@ Checked when a URL is registered and again before every delivery, on the address
 name resolves to then; the delivery connects to the address that was checked (not a fresh
 lookup), so a name that re-binds to 127.0.0.1 after registration (DNS rebinding) gets
 nothing.
+
+Registration accepts a name that does not resolve (yet): what a name resolves to when it is
+registered protects nothing (rebinding makes the delivery-time check the one that counts),
+and a platform may register its endpoint before its DNS record is published, or from a
+server whose resolver cannot see it. A name that does resolve to a refused address, or a
+refused address written as the host, is refused at once, since that is a clear mistake.
 """
 
 from __future__ import annotations
@@ -74,21 +80,38 @@ def check_shape(url: str, *, production: bool) -> SplitResult:
     return parts
 
 
+async def _addresses(parts: SplitResult) -> list[str]:
+    """The addresses the URL's host resolves to now (empty when it does not resolve)."""
+    default_port = 443 if parts.scheme == "https" else 80
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname or "", parts.port or default_port, type=socket.SOCK_STREAM
+        )
+    except OSError:
+        return []
+    return [str(info[4][0]).split("%")[0] for info in infos]
+
+
+def _refuse_forbidden(addresses: list[str]) -> None:
+    for address in addresses:
+        if _forbidden(ipaddress.ip_address(address)):
+            raise UrlRefused("resolves to a private, loopback or link-local address")
+
+
+async def check_registration(url: str, *, production: bool, allow_private: bool) -> str:
+    """Check a URL being registered; its host. An unresolvable name passes (see above)."""
+    parts = check_shape(url, production=production)
+    if not allow_private:
+        _refuse_forbidden(await _addresses(parts))
+    return parts.hostname or ""
+
+
 async def resolve(url: str, *, production: bool, allow_private: bool) -> Target:
     """Check the URL and the addresses its host resolves to now; the first is connected to."""
     parts = check_shape(url, production=production)
-    host = parts.hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
-        )
-    except OSError as exc:
-        raise UrlRefused("its host does not resolve") from exc
-    addresses = [str(info[4][0]) for info in infos]
+    addresses = await _addresses(parts)
     if not addresses:
         raise UrlRefused("its host does not resolve")
     if not allow_private:
-        for address in addresses:
-            if _forbidden(ipaddress.ip_address(address.split("%")[0])):
-                raise UrlRefused("resolves to a private, loopback or link-local address")
-    return Target(url=url, host=host, address=addresses[0].split("%")[0])
+        _refuse_forbidden(addresses)
+    return Target(url=url, host=parts.hostname or "", address=addresses[0])

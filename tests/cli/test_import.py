@@ -1,14 +1,23 @@
 """`flagbridge import`: CSV/JSONL parsing, local checks, a crash and a rerun against a real
-server (every good row exactly once, every bad row reported with its line)."""
+server (every good row exactly once, every bad row reported with its line): in process, and
+as a `flagbridge import` process killed with SIGKILL half way."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+import pytest_asyncio
 import uvicorn
 from sqlalchemy import text
 
@@ -106,49 +115,66 @@ class _DiesAfter:
         return answer
 
 
-async def test_ten_thousand_rows_killed_half_way_and_rerun(app, world, tmp_path):
-    await world.org("platform", platform="importp")
-    agency = await world.credentials("agency", country="ID")
-    rows = [_row(n) for n in range(10_000)]
-    bad_lines = set()
-    for n in range(0, 10_000, 97):
-        rows[n]["category"] = "not-a-category"
-        bad_lines.add(n + 2)
-    for n in range(50, 10_000, 101):
-        rows[n]["summary"] = ""
-        bad_lines.add(n + 2)
-    raw = _csv(rows)
+@pytest_asyncio.fixture
+async def served(app) -> AsyncIterator[str]:
+    """The test's app on a free loopback port (the importer is a real HTTP client)."""
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
     serving = asyncio.create_task(server.serve())
     try:
-        url = f"http://127.0.0.1:{port}"
-
-        def run(dies_after: int | None) -> list[importer.Result]:
-            with FlagBridgeClient(url, agency.client_id, agency.client_secret) as fb:
-                client = fb if dies_after is None else _DiesAfter(fb, dies_after)
-                return importer.run_import(raw, "cases.csv", client=client, batch_size=1000)
-
-        with pytest.raises(_Killed):
-            await asyncio.to_thread(run, 5)
-        results = await asyncio.to_thread(run, None)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await serving
 
-    good = 10_000 - len(bad_lines)
-    counts = importer.summary(results)
-    assert counts == {"created": good, "duplicate": 0, "failed": len(bad_lines), "rows": 10_000}
-    assert {r.line for r in results if r.status == "failed"} == bad_lines
-    assert all(r.error for r in results if r.status == "failed")
+
+def _ten_thousand_rows() -> tuple[bytes, dict[int, str]]:
+    """10,000 rows, some bad: the CSV and each bad row's line with the field it gets wrong."""
+    rows = [_row(n) for n in range(10_000)]
+    bad: dict[int, str] = {}
+    for n in range(0, 10_000, 97):
+        rows[n]["category"] = "not-a-category"
+        bad[n + 2] = "category"
+    for n in range(50, 10_000, 101):
+        rows[n]["summary"] = ""
+        bad[n + 2] = "summary"
+    return _csv(rows), bad
+
+
+async def _stored(app) -> tuple[int, int, set[str]]:
+    """Flags stored: how many, how many distinct external_refs, and their summaries."""
     async with app.state.engine.connect() as conn:
         stored = (await conn.execute(text("SELECT count(*) FROM flag"))).scalar()
         distinct = (
             await conn.execute(text("SELECT count(DISTINCT external_ref) FROM flag"))
         ).scalar()
         summaries = {r[0] for r in await conn.execute(text("SELECT DISTINCT summary FROM flag"))}
+    return int(stored or 0), int(distinct or 0), summaries
+
+
+async def test_ten_thousand_rows_killed_half_way_and_rerun(app, world, served, tmp_path):
+    await world.org("platform", platform="importp")
+    agency = await world.credentials("agency", country="ID")
+    raw, bad = _ten_thousand_rows()
+    bad_lines = set(bad)
+
+    def run(dies_after: int | None) -> list[importer.Result]:
+        with FlagBridgeClient(served, agency.client_id, agency.client_secret) as fb:
+            client = fb if dies_after is None else _DiesAfter(fb, dies_after)
+            return importer.run_import(raw, "cases.csv", client=client, batch_size=1000)
+
+    with pytest.raises(_Killed):
+        await asyncio.to_thread(run, 5)
+    results = await asyncio.to_thread(run, None)
+
+    good = 10_000 - len(bad_lines)
+    counts = importer.summary(results)
+    assert counts == {"created": good, "duplicate": 0, "failed": len(bad_lines), "rows": 10_000}
+    assert {r.line for r in results if r.status == "failed"} == bad_lines
+    assert all(r.error for r in results if r.status == "failed")
+    stored, distinct, summaries = await _stored(app)
     assert stored == distinct == good
     assert summaries == {THAI, BURMESE, MALAY, INDONESIAN}
 
@@ -158,6 +184,78 @@ async def test_ten_thousand_rows_killed_half_way_and_rerun(app, world, tmp_path)
         lines = list(csv.DictReader(f))
     assert lines[0].keys() == {"line", "status", "flag_id", "error"}
     assert len(lines) == 10_000 and lines[0]["line"] == "2"
+
+
+def _import_process(path: Path, report: Path, *, url: str, agency) -> subprocess.Popen[str]:
+    """`flagbridge import PATH` in its own process, as on an agency's machine (credentials
+    from the environment, no FlagBridge database); small batches, so there is time to kill
+    it between them."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        "FLAGBRIDGE_DATA_DIR": str(path.parent),
+        "FLAGBRIDGE_URL": url,
+        "FLAGBRIDGE_CLIENT_ID": agency.client_id,
+        "FLAGBRIDGE_CLIENT_SECRET": agency.client_secret,
+    }
+    args = [str(path), "--report", str(report), "--json", "--batch-size", "100"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", "import", *args],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_an_import_process_killed_half_way_and_rerun_lands_every_good_row_once(
+    app, world, served, tmp_path
+):
+    await world.org("platform", platform="importp")
+    agency = await world.credentials("agency", country="ID")
+    raw, bad = _ten_thousand_rows()
+    good = 10_000 - len(bad)
+    path = tmp_path / "cases.csv"
+    path.write_bytes(raw)
+    report = tmp_path / "report.csv"
+    opts = {"url": served, "agency": agency}
+
+    first = _import_process(path, report, **opts)
+    try:
+        deadline = time.monotonic() + 120
+        while (landed := (await _stored(app))[0]) < 1000:
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, f"only {landed} flags landed"
+            await asyncio.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(first.wait, 10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == -signal.SIGKILL
+    landed = (await _stored(app))[0]
+    assert 1000 <= landed < good, "killed after some batches, before the last"
+    assert not report.exists(), "a killed import wrote no report"
+
+    second = _import_process(path, report, **opts)
+    out, err = await asyncio.to_thread(second.communicate, None, 300)
+    assert second.returncode == 1, err  # the bad rows failed
+    assert json.loads(out) == {
+        "created": good,
+        "duplicate": 0,
+        "failed": len(bad),
+        "rows": 10_000,
+    }
+    stored, distinct, _ = await _stored(app)
+    assert stored == distinct == good
+    with report.open(encoding="utf-8") as f:
+        lines = list(csv.DictReader(f))
+    assert len(lines) == 10_000
+    failed = {int(r["line"]): r["error"] for r in lines if r["status"] == "failed"}
+    assert failed.keys() == bad.keys()
+    for line, field in bad.items():
+        assert f"{field}: " in failed[line], (line, failed[line])
+    assert all(r["flag_id"] for r in lines if r["status"] == "created")
 
 
 def test_template_and_dry_run_exit_codes(tmp_path, capsys):

@@ -6,7 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import standardwebhooks
@@ -14,6 +19,8 @@ from sqlalchemy import text
 
 from app.webhooks.worker import DeliveryWorker
 from tests.conftest import flag_body, party
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _setup(world, client, receiver):
@@ -159,6 +166,76 @@ async def test_delivery_resumes_after_a_worker_dies_mid_call(app, world, client,
         receiver.requests[0].headers["webhook-id"]
     ] * 2
     assert (await _deliveries(app))[0]["attempts"] == 2
+
+
+def _worker_process(database_url: str, folder: Path, name: str) -> subprocess.Popen[bytes]:
+    """`flagbridge worker` in its own process, on this test's database, with a lease short
+    enough to wait for (it must exceed the timeout, which must outlast the kill)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "FLAGBRIDGE_DATA_DIR": str(folder),
+        "FLAGBRIDGE_MIGRATIONS_DIR": str(ROOT / "alembic"),
+        "FLAGBRIDGE_WEBHOOK_ALLOW_PRIVATE": "true",
+        "FLAGBRIDGE_WEBHOOK_TIMEOUT_SECONDS": "4",
+        "FLAGBRIDGE_WEBHOOK_LEASE_SECONDS": "5",
+        "FLAGBRIDGE_WEBHOOK_POLL_SECONDS": "0.05",
+    }
+    log = (folder / f"{name}.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", "worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def _exited(proc: subprocess.Popen[bytes], within: float = 20.0) -> int:
+    deadline = time.monotonic() + within
+    while proc.poll() is None:
+        assert time.monotonic() < deadline, "the worker did not exit"
+        await asyncio.sleep(0.02)
+    return proc.returncode
+
+
+async def test_a_killed_worker_process_leaves_the_delivery_to_the_next_after_its_lease(
+    app, world, client, receiver, database_url, tmp_path
+):
+    agency, _, slug, secret = await _setup(world, client, receiver)
+    await _submit(client, agency, slug)
+    receiver.script = ["hang"]  # the first worker's request is never answered
+    first = _worker_process(database_url, tmp_path, "first")
+    second = None
+    try:
+        await receiver.wait_for(1, within=60)
+        first.send_signal(signal.SIGKILL)  # mid-delivery: the endpoint has the request
+        assert await _exited(first) == -signal.SIGKILL
+        (held,) = await _deliveries(app)
+        assert (held["status"], held["attempts"]) == ("pending", 1)
+        lease_end = held["next_attempt_at"]
+
+        second = _worker_process(database_url, tmp_path, "second")
+
+        async def delivered() -> bool:
+            return (await _deliveries(app))[0]["status"] == "delivered"
+
+        await _until(delivered, within=60)
+        second.send_signal(signal.SIGTERM)
+        assert await _exited(second) == 0, (tmp_path / "second.log").read_text()
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    (row,) = await _deliveries(app)
+    assert row["attempts"] == 2
+    assert row["last_attempt_at"] >= lease_end, "taken over before the dead worker's lease ended"
+    hung, answered = receiver.requests  # exactly two requests: one lost, one delivered
+    assert (hung.status, answered.status) == (0, 200)
+    assert hung.headers["webhook-id"] == answered.headers["webhook-id"]
+    assert hung.body == answered.body
+    standardwebhooks.Webhook(secret).verify(answered.body, answered.headers)
 
 
 async def test_two_workers_never_send_one_attempt_twice(app, world, client, receiver):

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import text
 
 from app.webhooks import urls
-from tests.conftest import assert_problem, party
+from app.webhooks.worker import DeliveryWorker
+from tests.conftest import assert_problem, flag_body, party
 
 
 async def _audit_actions(app) -> list[str]:
@@ -120,3 +121,34 @@ async def test_delivery_connects_to_the_checked_address():
     assert target.pinned_url().startswith(
         ("http://127.0.0.1:8080/h?x=1", "http://[::1]:8080/h?x=1")
     )
+
+
+async def test_a_name_that_does_not_resolve_is_registered_and_refused_at_delivery(
+    app, world, client
+):
+    # RFC 6761: names under .invalid never resolve, on any machine.
+    app.state.settings = app.state.settings.model_copy(update={"webhook_allow_private": False})
+    agency = await party(world, "agency", country="SG")
+    platform = await party(world, "platform", platform="unresolved")
+    url = "https://hooks.example.invalid/flagbridge"
+    made = await client.put("/v1/webhook", json={"url": url}, headers=platform.headers)
+    assert made.status_code == 200, made.text
+    assert made.json()["url"] == url
+    refused = await client.put(
+        "/v1/webhook", json={"url": "http://localhost:9/h"}, headers=platform.headers
+    )
+    assert assert_problem(refused, 422)["errors"][0]["field"] == "url"
+
+    flagged = await client.post("/v1/flags", json=flag_body("unresolved"), headers=agency.headers)
+    assert flagged.status_code == 201, flagged.text
+    assert await DeliveryWorker(app.state.sessionmaker, app.state.settings).run_once() == 1
+    page = (await client.get("/v1/webhook/deliveries", headers=platform.headers)).json()
+    (delivery,) = page["items"]
+    assert delivery["status"] == "pending" and delivery["attempts"] == 1
+    assert delivery["last_error"] == "URL refused: its host does not resolve"
+    assert delivery["next_attempt_at"] is not None
+
+
+async def test_delivery_refuses_a_name_that_does_not_resolve():
+    with pytest.raises(urls.UrlRefused, match="does not resolve"):
+        await urls.resolve("https://hooks.example.invalid/h", production=True, allow_private=False)
