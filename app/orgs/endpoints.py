@@ -6,10 +6,14 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from app.auth.dependencies import AdminDep
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
+from app.kit.idempotency import IdempotencyKey
+from app.kit.idempotent_route import Created, create_once
+from app.kit.no_store import no_store
 from app.kit.pagination import CursorParam, LimitParam
 from app.orgs import service
 from app.orgs.schemas import (
@@ -25,6 +29,8 @@ from app.orgs.schemas import (
 from app.vocabulary import OrgKind
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+ORG_ROUTE = "POST /v1/admin/organizations"
+CLIENT_ROUTE = "POST /v1/admin/clients"
 
 
 @router.post(
@@ -35,11 +41,20 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
     responses=problem_responses(*AUTH_ERRORS, 409),
 )
 async def create_organization(
-    body: OrganizationCreate, principal: AdminDep, session: SessionDep
-) -> OrganizationOut:
+    body: OrganizationCreate,
+    principal: AdminDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Register an agency, platform, observer or operator."""
-    org = await service.create_organization(session=session, actor=principal, data=body)
-    return OrganizationOut.model_validate(org)
+
+    async def create() -> Created:
+        org = await service.create_organization(session=session, actor=principal, data=body)
+        return Created(201, OrganizationOut.model_validate(org).model_dump(mode="json"))
+
+    return await create_once(
+        session, principal.client_id, ORG_ROUTE, key=idempotency_key, request=body, create=create
+    )
 
 
 @router.patch(
@@ -85,15 +100,33 @@ async def list_organizations(
     status_code=201,
     response_model=ClientCreated,
     operation_id="create_client",
-    responses=problem_responses(*AUTH_ERRORS, 404),
+    responses=problem_responses(*AUTH_ERRORS, 404, 409),
 )
 async def create_client(
-    body: ClientCreate, principal: AdminDep, session: SessionDep
-) -> ClientCreated:
-    """Create API credentials for an organisation; the secret is shown only in this response."""
-    client, secret = await service.create_client(session=session, actor=principal, data=body)
-    out = ClientOut.model_validate(client)
-    return ClientCreated(**out.model_dump(), client_secret=secret)
+    body: ClientCreate,
+    principal: AdminDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Create API credentials for an organisation; the secret is shown only in this response
+    (and in its replays: an Idempotency-Key is kept 24 h for the operator client that sent it,
+    so a retry after a lost answer gets the same client and secret instead of a second one)."""
+
+    async def create() -> Created:
+        client, secret = await service.create_client(session=session, actor=principal, data=body)
+        out = ClientCreated(**ClientOut.model_validate(client).model_dump(), client_secret=secret)
+        return Created(201, out.model_dump(mode="json"))
+
+    return no_store(
+        await create_once(
+            session,
+            principal.client_id,
+            CLIENT_ROUTE,
+            key=idempotency_key,
+            request=body,
+            create=create,
+        )
+    )
 
 
 @router.get(
