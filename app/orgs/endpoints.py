@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from app.auth.dependencies import AdminDep
 from app.db import SessionDep
@@ -108,25 +109,33 @@ async def create_client(
     session: SessionDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Create API credentials for an organisation; the secret is shown only in this response
-    (and in its replays: an Idempotency-Key is kept 24 h for the operator client that sent it,
-    so a retry after a lost answer gets the same client and secret instead of a second one)."""
+    """Create API credentials for an organisation; the secret is shown only in this response.
+
+    A retry with the same Idempotency-Key creates nothing and answers with the same client
+    and a new secret (the first one stops working): the secret is never stored in clear, so
+    the lost answer cannot be replayed as it was."""
 
     async def create() -> Created:
         client, secret = await service.create_client(session=session, actor=principal, data=body)
         out = ClientCreated(**ClientOut.model_validate(client).model_dump(), client_secret=secret)
         return Created(201, out.model_dump(mode="json"))
 
-    return no_store(
-        await create_once(
-            session,
-            principal.client_id,
-            CLIENT_ROUTE,
-            key=idempotency_key,
-            request=body,
-            create=create,
-        )
+    answer = await create_once(
+        session,
+        principal.client_id,
+        CLIENT_ROUTE,
+        key=idempotency_key,
+        request=body,
+        create=create,
+        remember=lambda created: {**created, "client_secret": None},
     )
+    if answer.headers.get("Idempotent-Replayed") == "true" and answer.status_code == 201:
+        stored = json.loads(bytes(answer.body))
+        stored["client_secret"] = await service.reissue_secret(
+            session=session, actor=principal, client_id=uuid.UUID(stored["client_id"])
+        )
+        answer = JSONResponse(stored, status_code=201, headers={"Idempotent-Replayed": "true"})
+    return no_store(answer)
 
 
 @router.get(

@@ -47,30 +47,44 @@ async def test_organisation_key_with_another_body_is_422_and_creates_nothing(wor
     assert await _count(app, "SELECT count(*) FROM organization WHERE name = 'Two'") == 0
 
 
-async def test_client_retry_gives_the_same_secret_once_more_and_creates_once(world, client, app):
+async def _token(client, client_id: str, secret: str) -> int:
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    return (await client.post("/oauth/token", data=form)).status_code
+
+
+async def test_client_retry_gives_the_same_client_a_new_secret_and_creates_once(world, client, app):
     org = await world.org("agency")
     headers = {**await world.admin_headers(), "Idempotency-Key": "client-1"}
     body = {"organization_id": org["id"], "name": "retried"}
     first = await client.post("/v1/admin/clients", json=body, headers=headers)
     again = await client.post("/v1/admin/clients", json=body, headers=headers)
     assert first.status_code == again.status_code == 201, again.text
-    assert again.json() == first.json()
-    assert again.json()["client_secret"] == first.json()["client_secret"]
+    assert again.headers["idempotent-replayed"] == "true"
+    without_secret = {k: v for k, v in first.json().items() if k != "client_secret"}
+    assert {k: v for k, v in again.json().items() if k != "client_secret"} == without_secret
+    assert again.json()["client_secret"] != first.json()["client_secret"]
     for resp in (first, again):
         assert resp.headers["cache-control"] == "no-store"
         assert resp.headers["pragma"] == "no-cache"
     count = "SELECT count(*) FROM api_client WHERE organization_id = :o"
     assert await _count(app, count, o=org["id"]) == 1
-    assert await _audited(app, "client.created", first.json()["client_id"]) == 1
-    token = await client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": first.json()["client_id"],
-            "client_secret": again.json()["client_secret"],
-        },
-    )
-    assert token.status_code == 200, token.text
+    client_id = first.json()["client_id"]
+    assert await _audited(app, "client.created", client_id) == 1
+    assert await _audited(app, "client.secret_reissued", client_id) == 1
+    # The new secret works and the lost one does not.
+    assert await _token(client, client_id, again.json()["client_secret"]) == 200
+    assert await _token(client, client_id, first.json()["client_secret"]) == 401
+
+
+async def test_no_secret_rests_in_the_idempotency_record(world, client, app):
+    org = await world.org("agency")
+    headers = {**await world.admin_headers(), "Idempotency-Key": "client-secret-rest"}
+    body = {"organization_id": org["id"], "name": "at rest"}
+    first = await client.post("/v1/admin/clients", json=body, headers=headers)
+    assert first.status_code == 201
+    secret = first.json()["client_secret"]
+    stored = "SELECT count(*) FROM idempotency_key WHERE response::text LIKE :s"
+    assert await _count(app, stored, s=f"%{secret}%") == 0
 
 
 async def test_client_key_is_scoped_to_the_operator_client_that_sent_it(world, client, app):
