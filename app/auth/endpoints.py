@@ -18,6 +18,7 @@ from app.auth.secrets import verify_secret
 from app.auth.tokens import issue_token
 from app.db import SessionDep
 from app.errors import PROBLEM_MEDIA_TYPE, TYPE_PREFIX, problem_responses
+from app.kit.no_store import NO_STORE_HEADERS
 from app.orgs import repository as orgs_repo
 
 router = APIRouter(tags=["auth"])
@@ -45,7 +46,7 @@ class OAuthError(BaseModel):
 
 
 def _oauth_error(status: int, error: str, description: str, *, basic: bool = False) -> JSONResponse:
-    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    headers = dict(NO_STORE_HEADERS)
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="flagbridge"' if basic else "Bearer"
     body: dict[str, Any] = {
@@ -171,7 +172,7 @@ async def token(
             expires_in=settings.token_ttl_seconds,
             scope=" ".join(granted),
         ).model_dump(),
-        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        headers=NO_STORE_HEADERS,
     )
 
 

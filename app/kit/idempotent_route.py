@@ -37,11 +37,13 @@ async def create_once(
     key: str | None,
     request: Any,
     create: Callable[[], Awaitable[Created]],
+    remember: Callable[[Any], Any] | None = None,
 ) -> Response:
     """Replay the response stored under key, or run create and store its response.
 
     `request` is what identifies the request (a pydantic model is compared as its JSON):
-    the same key with a different request is a 422.
+    the same key with a different request is a 422. `remember` maps the body before it is
+    stored, for answers that carry what must never rest in the database (a secret).
     """
     if isinstance(request, BaseModel):
         request = request.model_dump(mode="json")
@@ -52,6 +54,7 @@ async def create_once(
             return replay
     created = await create()
     if slot is not None:
-        await idempotency.store(session, slot, status=created.status, body=created.body)
+        body = remember(created.body) if remember else created.body
+        await idempotency.store(session, slot, status=created.status, body=body)
     headers = {"Location": created.location} if created.location else None
     return JSONResponse(created.body, status_code=created.status, headers=headers)

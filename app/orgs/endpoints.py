@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from app.auth.dependencies import AdminDep
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
+from app.kit.idempotency import IdempotencyKey
+from app.kit.idempotent_route import Created, create_once
+from app.kit.no_store import no_store
 from app.kit.pagination import CursorParam, LimitParam
 from app.orgs import service
 from app.orgs.schemas import (
@@ -25,6 +30,8 @@ from app.orgs.schemas import (
 from app.vocabulary import OrgKind
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+ORG_ROUTE = "POST /v1/admin/organizations"
+CLIENT_ROUTE = "POST /v1/admin/clients"
 
 
 @router.post(
@@ -35,11 +42,20 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
     responses=problem_responses(*AUTH_ERRORS, 409),
 )
 async def create_organization(
-    body: OrganizationCreate, principal: AdminDep, session: SessionDep
-) -> OrganizationOut:
+    body: OrganizationCreate,
+    principal: AdminDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Register an agency, platform, observer or operator."""
-    org = await service.create_organization(session=session, actor=principal, data=body)
-    return OrganizationOut.model_validate(org)
+
+    async def create() -> Created:
+        org = await service.create_organization(session=session, actor=principal, data=body)
+        return Created(201, OrganizationOut.model_validate(org).model_dump(mode="json"))
+
+    return await create_once(
+        session, principal.client_id, ORG_ROUTE, key=idempotency_key, request=body, create=create
+    )
 
 
 @router.patch(
@@ -85,15 +101,41 @@ async def list_organizations(
     status_code=201,
     response_model=ClientCreated,
     operation_id="create_client",
-    responses=problem_responses(*AUTH_ERRORS, 404),
+    responses=problem_responses(*AUTH_ERRORS, 404, 409),
 )
 async def create_client(
-    body: ClientCreate, principal: AdminDep, session: SessionDep
-) -> ClientCreated:
-    """Create API credentials for an organisation; the secret is shown only in this response."""
-    client, secret = await service.create_client(session=session, actor=principal, data=body)
-    out = ClientOut.model_validate(client)
-    return ClientCreated(**out.model_dump(), client_secret=secret)
+    body: ClientCreate,
+    principal: AdminDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Create API credentials for an organisation; the secret is shown only in this response.
+
+    A retry with the same Idempotency-Key creates nothing and answers with the same client
+    and a new secret (the first one stops working): the secret is never stored in clear, so
+    the lost answer cannot be replayed as it was."""
+
+    async def create() -> Created:
+        client, secret = await service.create_client(session=session, actor=principal, data=body)
+        out = ClientCreated(**ClientOut.model_validate(client).model_dump(), client_secret=secret)
+        return Created(201, out.model_dump(mode="json"))
+
+    answer = await create_once(
+        session,
+        principal.client_id,
+        CLIENT_ROUTE,
+        key=idempotency_key,
+        request=body,
+        create=create,
+        remember=lambda created: {**created, "client_secret": None},
+    )
+    if answer.headers.get("Idempotent-Replayed") == "true" and answer.status_code == 201:
+        stored = json.loads(bytes(answer.body))
+        stored["client_secret"] = await service.reissue_secret(
+            session=session, actor=principal, client_id=uuid.UUID(stored["client_id"])
+        )
+        answer = JSONResponse(stored, status_code=201, headers={"Idempotent-Replayed": "true"})
+    return no_store(answer)
 
 
 @router.get(

@@ -93,6 +93,13 @@ async def insert_client(
     return client
 
 
+async def set_secret_hash(session: AsyncSession, client_id: uuid.UUID, secret_hash: str) -> None:
+    """Replace a client's secret hash."""
+    await session.execute(
+        update(ApiClient).where(ApiClient.id == client_id).values(secret_hash=secret_hash)
+    )
+
+
 async def get_client_with_org(
     session: AsyncSession, client_id: uuid.UUID
 ) -> tuple[ApiClient, Organization] | None:

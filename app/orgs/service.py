@@ -155,6 +155,25 @@ async def create_client(
     return client, secret
 
 
+async def reissue_secret(
+    *, session: AsyncSession, actor: Principal | None, client_id: uuid.UUID
+) -> str:
+    """Give a client a new secret (the old one stops working) and return it, once.
+
+    A retried creation (same Idempotency-Key) gets the client it created with a new
+    secret: the first answer may have been lost, and the secret is never stored in clear,
+    not even in the idempotency record, so it cannot be replayed.
+    """
+    client = await repo.get_client(session, client_id)
+    if client is None:
+        raise NotFound("No such client")
+    secret = new_secret()
+    await repo.set_secret_hash(session, client_id, await hash_secret(secret))
+    facts = {"organization_id": str(client.organization_id), "reason": "idempotent retry"}
+    await _audit(session, actor, None, "client.secret_reissued", client, facts)
+    return secret
+
+
 async def list_clients(
     *,
     session: AsyncSession,

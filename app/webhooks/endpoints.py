@@ -7,12 +7,12 @@ from fastapi import APIRouter, Request, Response
 from app.auth.dependencies import FeedReadDep
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
+from app.kit.no_store import no_store
 from app.kit.pagination import CursorParam, LimitParam
 from app.webhooks import service
 from app.webhooks.schemas import DeliveryPage, WebhookIn, WebhookOut, WebhookSecret
 
 router = APIRouter(prefix="/v1/webhook", tags=["feed"], responses=problem_responses(*AUTH_ERRORS))
-NO_STORE = "no-store"
 
 
 @router.put("", response_model=WebhookSecret)
@@ -26,7 +26,7 @@ async def set_webhook(
     """Push every event of your feed to this URL too, signed per Standard Webhooks. Returns
     a new signing secret, shown only now; a replaced secret still signs for a day."""
     settings = request.app.state.settings
-    response.headers["Cache-Control"] = NO_STORE
+    no_store(response)
     return await service.set_webhook(
         session=session,
         principal=principal,
@@ -55,7 +55,7 @@ async def rotate_webhook_secret(
 ) -> WebhookSecret:
     """A new signing secret, shown only now; until `previous_secret_expires_at` every
     delivery carries a signature by each secret."""
-    response.headers["Cache-Control"] = NO_STORE
+    no_store(response)
     return await service.rotate_secret(
         session=session,
         principal=principal,
