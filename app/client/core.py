@@ -15,6 +15,7 @@ import random
 import tempfile
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,14 +230,16 @@ def exchange(
         yield delay
 
 
-class Routes:
+class Routes(ABC):
     """The API's operations, written once for both clients: each returns `_call(...)`,
     a value in the sync client and an awaitable in the async one."""
 
     core: ClientCore
 
+    @abstractmethod
     def _drive(self, steps: Exchange) -> Any:
-        raise NotImplementedError
+        """Run an exchange to its answer: blocking in the sync client, awaitable in the
+        async one."""
 
     def _call(
         self,
