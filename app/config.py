@@ -143,6 +143,21 @@ class Settings(BaseSettings):
         le=1000,
         description="Long-polls (`wait` > 0) one client may have waiting per process; more is 429.",
     )
+    metrics_bind: str = Field(
+        default="127.0.0.1:9108",
+        description="host:port of the private Prometheus listener of `flagbridge serve`; "
+        "empty or `off` for none. The API's own port answers 404 for /metrics.",
+    )
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36500,
+        description="Remove personal data from flags closed or withdrawn longer ago than this "
+        "(and delete feed events past feed_retention_days); unset: keep everything.",
+    )
+    retention_sweep_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the retention job runs when it is on."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

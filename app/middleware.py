@@ -49,12 +49,11 @@ ANONYMOUS_BODY_ROUTES = frozenset({"/oauth/token"})
 """Routes that take a body without a bearer token; every other one is authenticated first."""
 
 
-# Operations that never touch the database (so never answer 503): health, metrics and
+# Operations that never touch the database (so never answer 503): health and
 # the key documents served from the in-memory key ring. /readyz documents its own 503.
 _NO_DATABASE = frozenset(
     {
         ("get", "/healthz"),
-        ("get", "/metrics"),
         ("get", "/.well-known/jwks.json"),
         ("get", "/.well-known/flagbridge-key-history.json"),
     }

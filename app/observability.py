@@ -10,13 +10,7 @@ import sys
 import time
 from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client import multiprocess as prom_multiprocess
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -104,10 +98,14 @@ FEED_EVENTS_SERVED = Counter(
 )
 
 
-def render_metrics() -> tuple[bytes, str]:
-    """The Prometheus exposition, aggregated over workers in multi-process mode."""
+def metrics_registry() -> CollectorRegistry:
+    """The registry to expose: every worker's files in multi-process mode, else this process's.
+
+    In multi-process mode (`flagbridge serve --workers N` sets PROMETHEUS_MULTIPROC_DIR) each
+    worker writes its samples to files there, and the collector sums them at every scrape.
+    """
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         prom_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+        return registry
+    return REGISTRY

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import signal
@@ -94,6 +95,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         shutil.rmtree(prom_dir, ignore_errors=True)
         prom_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom_dir)
+    # One private metrics listener in this (the supervising) process for every worker.
+    from app.ops import metrics_listener
+
+    try:
+        metrics = metrics_listener.start(settings.metrics_bind)
+    except (metrics_listener.BadBind, OSError) as exc:
+        return fail(args, f"metrics listener: {exc}")
+    if metrics is not None:
+        host, port = metrics.address
+        logging.getLogger("flagbridge").info(
+            "metrics listener started", extra={"metrics_url": f"http://{host}:{port}/metrics"}
+        )
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets
     # atexit hooks run, so the embedded PostgreSQL this process started is stopped too.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)

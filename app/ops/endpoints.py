@@ -1,4 +1,4 @@
-"""`/healthz`, `/readyz` and `/metrics`."""
+"""`/healthz` and `/readyz` (metrics are on their own listener: app/ops/metrics_listener.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app import sql_definitions
 from app.errors import PROBLEM_MEDIA_TYPE, generic_problem, problem_responses
-from app.observability import render_metrics
 from app.ops.schemas import Health, Readiness
 
 router = APIRouter(tags=["operations"])
@@ -60,19 +59,3 @@ async def readyz(request: Request) -> Any:
         )
         return JSONResponse(problem, status_code=503, media_type=PROBLEM_MEDIA_TYPE)
     return {"status": "ready", "schema": current}
-
-
-@router.get(
-    "/metrics",
-    response_class=Response,
-    responses={
-        200: {
-            "description": "Prometheus text exposition format",
-            "content": {"text/plain": {"schema": {"type": "string"}}},
-        }
-    },
-)
-async def metrics() -> Response:
-    """Prometheus metrics in the text exposition format."""
-    body, content_type = render_metrics()
-    return Response(body, media_type=content_type)
