@@ -6,11 +6,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, computed_field, field_validator, model_validator
 
 from app.errors import Problem
 from app.identity.canonical import normalise_url
+from app.kit.addresses import is_private_host
 from app.kit.schemas import Omitted, StrictModel, UtcDatetime
 from app.vocabulary import Category, FlagKind, FlagStatus, OutcomeAction, Priority
 
@@ -70,6 +72,13 @@ class Evidence(Strict):
     def _lower(cls, v: str | None) -> str | None:
         return v.lower() if v else None
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def private_host(self) -> bool:
+        """The URL's host is private, loopback, link-local or a local name: stored with the
+        item so the platform knows it may not open it (FlagBridge never fetches it)."""
+        return is_private_host(urlsplit(self.url).hostname)
+
 
 class FlagCreate(Strict):
     """A flag as an agency submits it."""
@@ -109,6 +118,12 @@ class EvidenceOut(BaseModel):
     sha256: str | None = None
     captured_at: datetime | None = None
     description: str | None = None
+    private_host: bool | None = Field(
+        default=None,
+        description="The URL's host is a private, loopback or link-local address or a "
+        "local-only name (localhost, .local, .internal): the platform may not be able to "
+        "open it. FlagBridge never fetches evidence. Absent on evidence loaded in bulk.",
+    )
 
 
 class AgencyOut(BaseModel):

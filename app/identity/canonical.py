@@ -62,6 +62,8 @@ def normalise_url(value: str) -> str:
     if scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http(s) URL")
     host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets, or the URL is not one
     try:
         port = parts.port
     except ValueError as exc:

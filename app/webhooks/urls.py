@@ -20,7 +20,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from app.kit.addresses import is_private_address
 
 
 class UrlRefused(ValueError):
@@ -48,19 +48,6 @@ class Target:
         if parts.port:
             netloc += f":{parts.port}"
         return parts._replace(netloc=netloc).geturl()
-
-
-def _forbidden(ip: IPAddress) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return _forbidden(ip.ipv4_mapped)
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
 
 
 def check_shape(url: str, *, production: bool) -> SplitResult:
@@ -94,7 +81,7 @@ async def _addresses(parts: SplitResult) -> list[str]:
 
 def _refuse_forbidden(addresses: list[str]) -> None:
     for address in addresses:
-        if _forbidden(ipaddress.ip_address(address)):
+        if is_private_address(ipaddress.ip_address(address)):
             raise UrlRefused("resolves to a private, loopback or link-local address")
 
 
