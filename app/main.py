@@ -42,6 +42,7 @@ from app.ops import endpoints as ops_endpoints
 from app.orgs import endpoints as orgs_endpoints
 from app.platform_reports import endpoints as platform_reports_endpoints
 from app.responses import endpoints as responses_endpoints
+from app.retention import service as retention
 from app.stats import endpoints as stats_endpoints
 from app.stats import public_endpoints as transparency_endpoints
 from app.stats import service as stats_service
@@ -221,6 +222,22 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
         Periodic("hold-expiry", settings.hold_sweep_seconds, expire_holds),
         Periodic("idempotency-prune", 600.0, prune_idempotency_keys),
     ]
+    if settings.retention_days is not None:
+        days = settings.retention_days
+
+        async def apply_retention() -> None:
+            await retention.run(
+                sessionmaker=state.sessionmaker,
+                days=days,
+                feed_days=settings.feed_retention_days,
+            )
+
+        jobs.append(Periodic("retention", settings.retention_sweep_seconds, apply_retention))
+    elif settings.env == "production":
+        log.warning(
+            "RETENTION IS OFF: personal data of closed and withdrawn flags is kept forever; "
+            "set FLAGBRIDGE_RETENTION_DAYS (see docs/operations.md#retention)"
+        )
     if settings.webhook_worker_in_serve:
         webhooks = DeliveryWorker(state.sessionmaker, settings)
         jobs.append(Periodic("webhook-delivery", settings.webhook_poll_seconds, webhooks.drain))

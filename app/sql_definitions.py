@@ -49,6 +49,7 @@ FILES: tuple[str, ...] = (
     "flags/sql/submit.sql",
     "stats/sql/rollups.sql",
     "webhooks/sql/outbox.sql",
+    "retention/sql/purge.sql",
 )
 
 

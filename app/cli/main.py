@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app import __version__
-from app.cli import admin, audit, demo, importer, orgs, stats, worker
+from app.cli import admin, audit, demo, importer, orgs, retention, stats, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.register(sub)
     worker.register(sub)
     importer.register(sub)
+    retention.register(sub)
     return parser
 
 

@@ -23,6 +23,8 @@ class AdvisoryLock(IntEnum):
     """Seeding the demo's two years of history."""
     STATS_FOLD = 7243004
     """Folding statistics rollups (and rebuilding them)."""
+    RETENTION = 7243005
+    """Removing personal data past the retention period: one run at a time."""
 
 
 class LockNamespace(IntEnum):

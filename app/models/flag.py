@@ -62,3 +62,5 @@ class Flag(AgencyRequest, Base):
     outcome_note: Mapped[str | None] = mapped_column(Text)
     actioned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When retention removed its personal data (app/retention/); null while it is kept.
+    redacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -34,3 +34,5 @@ class Hold(AgencyRequest, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     release_reason: Mapped[str | None] = mapped_column(Text)
+    # When retention removed its personal data (app/retention/); null while it is kept.
+    redacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

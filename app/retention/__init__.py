@@ -1,0 +1,1 @@
+"""Retention: personal data is removed once it has been kept for the configured period."""
