@@ -40,7 +40,7 @@ def parse_bind(value: str) -> tuple[str, int] | None:
 
 @dataclass
 class MetricsListener:
-    """A running listener; `port` is the one bound (useful when asked for port 0)."""
+    """A running listener; `address` says where it listens (the real port when asked for 0)."""
 
     server: WSGIServer
 

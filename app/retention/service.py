@@ -59,29 +59,23 @@ async def run(
         dry_run=dry_run,
     )
     async with sessionmaker() as session:
-        tx = await session.begin()
-        try:
-            if not await repo.try_lock(session):
-                await tx.rollback()
-                return None
-            counts = await repo.purge(session, cutoff=done.cutoff, feed_cutoff=done.feed_cutoff)
-            done = replace(done, counts=counts)
-            if dry_run:
-                await tx.rollback()
-                return done
-            await audit.record(
-                session=session,
-                actor=None,
-                actor_label=actor_label,
-                action="retention.run",
-                object_type="retention",
-                object_id=str(rfc3339(done.cutoff)),
-                data=done.as_dict(),
-            )
-            await tx.commit()
-        except BaseException:
-            if tx.is_active:
-                await tx.rollback()
-            raise
+        # Leaving this block without commit() rolls back: a busy lock, a dry run or an error.
+        await session.begin()
+        if not await repo.try_lock(session):
+            return None
+        counts = await repo.purge(session, cutoff=done.cutoff, feed_cutoff=done.feed_cutoff)
+        done = replace(done, counts=counts)
+        if dry_run:
+            return done
+        await audit.record(
+            session=session,
+            actor=None,
+            actor_label=actor_label,
+            action="retention.run",
+            object_type="retention",
+            object_id=str(rfc3339(done.cutoff)),
+            data=done.as_dict(),
+        )
+        await session.commit()
     log.info("retention run", extra={"retention": done.as_dict()})
     return done
