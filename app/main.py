@@ -22,9 +22,9 @@ from app.auth.keys import load_key_ring
 from app.auth.revocation import RevocationList
 from app.auth.tokens import TokenVerifier
 from app.config import Settings, get_settings
-from app.db import make_engine, make_pg_pool, make_sessionmaker
+from app.db import make_engine, make_pg_pool, make_read_replica, make_sessionmaker
 from app.deadlines import endpoints as deadlines_endpoints
-from app.embedded import resolve_database_url_async
+from app.embedded import resolve_database_url_async, to_asyncpg_url
 from app.errors import Problem, register_error_handlers
 from app.feeds import endpoints as feeds_endpoints
 from app.feeds.notify import FeedNotifier, FeedWaiters
@@ -38,6 +38,7 @@ from app.kit.listener import PgListener, asyncpg_dsn
 from app.kit.periodic import Periodic
 from app.middleware import RequestContextMiddleware, document_cross_cutting_statuses
 from app.migrations import head_revision
+from app.observability import READ_REPLICA_LAG
 from app.ops import endpoints as ops_endpoints
 from app.orgs import endpoints as orgs_endpoints
 from app.platform_reports import endpoints as platform_reports_endpoints
@@ -79,6 +80,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.read_replica = make_read_replica(
+            settings.read_database_url and to_asyncpg_url(settings.read_database_url),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         app.state.schema_head = head_revision(settings.migrations_dir)
         ring = load_key_ring(settings)
         app.state.verifier = TokenVerifier(
@@ -130,6 +136,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await listener.stop()
             await app.state.pg_pool.close()
             await engine.dispose()
+            if app.state.read_replica is not None:
+                await app.state.read_replica.engine.dispose()
 
     app = FastAPI(
         title="FlagBridge",
@@ -221,6 +229,13 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
         Periodic("hold-expiry", settings.hold_sweep_seconds, expire_holds),
         Periodic("idempotency-prune", 600.0, prune_idempotency_keys),
     ]
+    if state.read_replica is not None:
+
+        async def measure_replica_lag() -> None:
+            READ_REPLICA_LAG.set(await state.read_replica.lag_seconds())
+
+        seconds = settings.read_replica_lag_refresh_seconds
+        jobs.append(Periodic("read-replica-lag", seconds, measure_replica_lag))
     if settings.webhook_worker_in_serve:
         webhooks = DeliveryWorker(state.sessionmaker, settings)
         jobs.append(Periodic("webhook-delivery", settings.webhook_poll_seconds, webhooks.drain))

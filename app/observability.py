@@ -14,6 +14,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -101,6 +102,12 @@ FEED_EVENTS_SERVED = Counter(
     "flagbridge_feed_events_served_total",
     "Feed events handed to organisations, by organisation kind.",
     ["kind"],
+)
+
+READ_REPLICA_LAG = Gauge(
+    "flagbridge_read_replica_lag_seconds",
+    "How far the read replica's data is behind the primary (+Inf: it cannot be reached).",
+    multiprocess_mode="livemostrecent",
 )
 
 
