@@ -35,6 +35,7 @@ from app.holds import endpoints as holds_endpoints
 from app.holds import service as holds_service
 from app.kit import idempotency
 from app.kit.listener import PgListener, asyncpg_dsn
+from app.kit.memory import return_large_blocks_to_the_system
 from app.kit.periodic import Periodic
 from app.middleware import RequestContextMiddleware, document_cross_cutting_statuses
 from app.migrations import head_revision
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        return_large_blocks_to_the_system()
         url = database_url or await resolve_database_url_async(
             settings.database_url, settings.data_dir
         )
