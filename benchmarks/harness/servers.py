@@ -170,7 +170,10 @@ def worker_rss_mb(server: Server) -> list[float]:
     import psutil
 
     proc = psutil.Process(server.proc.pid)
-    workers = proc.children(recursive=True) or [proc]
+    # uvicorn's workers are spawned processes; its other child, multiprocessing's resource
+    # tracker (13 MB), serves no requests.
+    spawned = [p for p in proc.children() if any("spawn_main" in a for a in p.cmdline())]
+    workers = spawned or [proc]
     _wait_idle(workers)
     return [round(p.memory_info().rss / 2**20, 1) for p in workers]
 
