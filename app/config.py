@@ -108,6 +108,16 @@ class Settings(BaseSettings):
         description="How often the statistics rollups' per-transaction rows are folded.",
     )
 
+    # Read replica (app/db.py::ReadReplica)
+    read_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of a streaming replica for statistics, the transparency "
+        "page and the audit listing; unset means they read the primary.",
+    )
+    read_replica_lag_refresh_seconds: float = Field(
+        default=10.0, gt=0, description="How often the replica's lag is measured for /metrics."
+    )
+
     # Webhooks (app/webhooks)
     webhook_allow_private: bool = Field(
         default=False,

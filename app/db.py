@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
+import math
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Annotated, Any
 
@@ -17,21 +20,37 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.errors import database_unavailable
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+log = logging.getLogger(__name__)
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, read_only: bool = False
+) -> AsyncEngine:
     """An asyncpg engine with a bounded pool and statement caching.
 
     `hide_parameters`: a statement's parameters are clients' data (handles, evidence URLs),
     and SQLAlchemy would otherwise print them in every error message and log line.
+    `read_only` (the read replica's engine): every transaction is read-only, connections are
+    pinged when checked out and connecting gives up after a few seconds, so that a replica
+    that went away is noticed before a request runs on it (see `get_read_session`).
     """
+    server_settings = {"application_name": "flagbridge"}
+    connect_args: dict[str, Any] = {"server_settings": server_settings}
+    if read_only:
+        server_settings.update(
+            application_name="flagbridge-read", default_transaction_read_only="on"
+        )
+        connect_args["timeout"] = READ_CONNECT_TIMEOUT_SECONDS
     return create_async_engine(
         url,
         hide_parameters=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=False,
+        pool_pre_ping=read_only,
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": "flagbridge"}},
+        connect_args=connect_args,
     )
 
 
@@ -83,6 +102,88 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 hook()
 
 
+READ_CONNECT_TIMEOUT_SECONDS = 3.0
+READ_RETRY_SECONDS = 5.0
+
+# Zero while the standby has replayed everything it received (an idle primary sends no
+# transactions, so the time since the last replayed one is not lag); else the age of the
+# last replayed transaction. NULL (not a standby: the URL names a primary) counts as zero.
+_LAG_SQL = """
+SELECT CASE WHEN NOT pg_is_in_recovery()
+              OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+            ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)
+       END
+"""
+
+
+class ReadReplica:
+    """The read replica (FLAGBRIDGE_READ_DATABASE_URL): its sessions, and whether it answers.
+
+    When it cannot be reached, reads go to the primary for READ_RETRY_SECONDS before the
+    replica is tried again: the service stays up and answers fresher data meanwhile.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessionmaker = make_sessionmaker(engine)
+        self._down_until = 0.0
+
+    @property
+    def available(self) -> bool:
+        """False while a recent failure to reach the replica sends reads to the primary."""
+        return time.monotonic() >= self._down_until
+
+    def mark_down(self) -> None:
+        """Send reads to the primary for a while."""
+        if self.available:
+            log.warning("read replica unreachable; reading from the primary")
+        self._down_until = time.monotonic() + READ_RETRY_SECONDS
+
+    async def lag_seconds(self) -> float:
+        """How far the replica's data is behind the primary; infinity if it cannot be reached."""
+        try:
+            async with self.engine.connect() as connection:
+                return float((await connection.execute(text(_LAG_SQL))).scalar_one())
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            self.mark_down()
+            return math.inf
+
+
+def make_read_replica(url: str | None, *, pool_size: int, max_overflow: int) -> ReadReplica | None:
+    """The read replica of FLAGBRIDGE_READ_DATABASE_URL, or None when reads use the primary."""
+    if not url:
+        return None
+    return ReadReplica(
+        make_engine(url, pool_size=pool_size, max_overflow=max_overflow, read_only=True)
+    )
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield a session for reads that may be a little stale: the replica's, else the primary's.
+
+    Used by statistics, the transparency page and the audit listing. The replica is
+    reached before the handler runs; if it cannot be, the read goes to the primary.
+    Nothing is committed: these routes never write.
+    """
+    replica: ReadReplica | None = getattr(request.app.state, "read_replica", None)
+    if replica is not None and replica.available:
+        async with replica.sessionmaker() as session:
+            try:
+                await session.connection()
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                replica.mark_down()
+            else:
+                yield session
+                return
+    primary: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with primary() as session:
+        yield session
+
+
 def after_commit(session: AsyncSession, hook: Callable[[], None]) -> None:
     """Run hook once the request's transaction has committed (e.g. to wake feed readers)."""
     session.info.setdefault("after_commit", []).append(hook)
@@ -118,3 +219,4 @@ def _positional(statement: str) -> tuple[str, tuple[str, ...]]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

@@ -22,9 +22,9 @@ from app.auth.keys import load_key_ring
 from app.auth.revocation import RevocationList
 from app.auth.tokens import TokenVerifier
 from app.config import Settings, get_settings
-from app.db import make_engine, make_pg_pool, make_sessionmaker
+from app.db import make_engine, make_pg_pool, make_read_replica, make_sessionmaker
 from app.deadlines import endpoints as deadlines_endpoints
-from app.embedded import resolve_database_url_async
+from app.embedded import resolve_database_url_async, to_asyncpg_url
 from app.errors import Problem, register_error_handlers
 from app.feeds import endpoints as feeds_endpoints
 from app.feeds.notify import FeedNotifier, FeedWaiters
@@ -35,9 +35,11 @@ from app.holds import endpoints as holds_endpoints
 from app.holds import service as holds_service
 from app.kit import idempotency
 from app.kit.listener import PgListener, asyncpg_dsn
+from app.kit.memory import return_large_blocks_to_the_system
 from app.kit.periodic import Periodic
 from app.middleware import RequestContextMiddleware, document_cross_cutting_statuses
 from app.migrations import head_revision
+from app.observability import READ_REPLICA_LAG
 from app.ops import endpoints as ops_endpoints
 from app.orgs import endpoints as orgs_endpoints
 from app.platform_reports import endpoints as platform_reports_endpoints
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        return_large_blocks_to_the_system()
         url = database_url or await resolve_database_url_async(
             settings.database_url, settings.data_dir
         )
@@ -80,6 +83,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.read_replica = make_read_replica(
+            settings.read_database_url and to_asyncpg_url(settings.read_database_url),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         app.state.schema_head = head_revision(settings.migrations_dir)
         ring = load_key_ring(settings)
         app.state.verifier = TokenVerifier(
@@ -131,6 +139,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await listener.stop()
             await app.state.pg_pool.close()
             await engine.dispose()
+            if app.state.read_replica is not None:
+                await app.state.read_replica.engine.dispose()
 
     app = FastAPI(
         title="FlagBridge",
@@ -238,6 +248,13 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
             "RETENTION IS OFF: personal data of closed and withdrawn flags is kept forever; "
             "set FLAGBRIDGE_RETENTION_DAYS (see docs/operations.md#retention)"
         )
+    if state.read_replica is not None:
+
+        async def measure_replica_lag() -> None:
+            READ_REPLICA_LAG.set(await state.read_replica.lag_seconds())
+
+        seconds = settings.read_replica_lag_refresh_seconds
+        jobs.append(Periodic("read-replica-lag", seconds, measure_replica_lag))
     if settings.webhook_worker_in_serve:
         webhooks = DeliveryWorker(state.sessionmaker, settings)
         jobs.append(Periodic("webhook-delivery", settings.webhook_poll_seconds, webhooks.drain))

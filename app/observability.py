@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import multiprocess as prom_multiprocess
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -95,6 +95,12 @@ FEED_EVENTS_SERVED = Counter(
     "flagbridge_feed_events_served_total",
     "Feed events handed to organisations, by organisation kind.",
     ["kind"],
+)
+
+READ_REPLICA_LAG = Gauge(
+    "flagbridge_read_replica_lag_seconds",
+    "How far the read replica's data is behind the primary (+Inf: it cannot be reached).",
+    multiprocess_mode="livemostrecent",
 )
 
 

@@ -23,7 +23,7 @@ from app.audit.schemas import (
     WitnessKeyOut,
 )
 from app.auth.dependencies import AuditReadDep, CheckpointReadDep, WitnessDep
-from app.db import SessionDep
+from app.db import ReadSessionDep, SessionDep
 from app.errors import AUTH_ERRORS, problem_responses
 from app.kit.pagination import CursorParam, LimitParam, decode_seq_cursor, seq_page
 from app.kit.query_time import UtcDayOrTime
@@ -57,7 +57,7 @@ async def verify_audit_chain(
 )
 async def list_audit_checkpoints(
     principal: CheckpointReadDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: LimitParam = 100,
     cursor: CursorParam = None,
 ) -> dict[str, object]:
@@ -75,7 +75,7 @@ async def list_audit_checkpoints(
 )
 async def list_audit_chain_leaves(
     principal: CheckpointReadDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     after: Annotated[int, Query(ge=0, description="Position after which to start")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> LeafPage:
@@ -133,7 +133,7 @@ async def cosign_audit_checkpoint(
 )
 async def list_audit_entries(
     principal: AuditReadDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     actor: Annotated[uuid.UUID | None, Query(description="Client id of the actor")] = None,
     organization: Annotated[
         uuid.UUID | None, Query(description="Organisation of the actor")

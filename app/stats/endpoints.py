@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import StatsReadDep
-from app.db import SessionDep
+from app.db import ReadSessionDep
 from app.errors import AUTH_ERRORS, problem_responses
 from app.kit.clock import rfc3339, utc_now
 from app.stats import service
@@ -132,7 +132,7 @@ async def _outcomes(
 @router.get("/outcomes", response_model=OutcomeStats)
 async def stats_outcomes(
     principal: StatsReadDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     question: OutcomeQuestion,
     actions: ActionsDep,
 ) -> JSONResponse:
@@ -162,7 +162,7 @@ def _csv_cell(value: Any) -> Any:
 )
 async def stats_outcomes_csv(
     principal: StatsReadDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     question: OutcomeQuestion,
     actions: ActionsDep,
 ) -> Response:
@@ -194,7 +194,7 @@ async def stats_outcomes_csv(
 @router.get("/platform-reports", response_model=ReportStats)
 async def stats_platform_reports(
     principal: StatsReadDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     question: ReportQuestion,
 ) -> JSONResponse:
     """Platforms' own totals (self-reported) of reports whose period lies in [from, to),
@@ -209,7 +209,7 @@ async def stats_platform_reports(
 @router.get("/response-times", response_model=ResponseTimeStats)
 async def stats_response_times(
     principal: StatsReadDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     question: ResponseQuestion,
 ) -> JSONResponse:
     """Median and 90th percentile of time to acknowledge and time to outcome in [from, to),
@@ -221,12 +221,12 @@ async def stats_response_times(
 
 
 @router.get("/agencies", response_model=AgencyHealthList)
-async def stats_agencies(principal: StatsReadDep, session: SessionDep) -> JSONResponse:
+async def stats_agencies(principal: StatsReadDep, session: ReadSessionDep) -> JSONResponse:
     """Per agency, all time: flags sent, how they ended, and the share that led to action."""
     return _as_of_now(await service.agency_health(session=session))
 
 
 @router.get("/platforms", response_model=PlatformHealthList)
-async def stats_platforms(principal: StatsReadDep, session: SessionDep) -> JSONResponse:
+async def stats_platforms(principal: StatsReadDep, session: ReadSessionDep) -> JSONResponse:
     """Per platform, now: last feed poll, undelivered and unanswered backlog, overdue."""
     return _as_of_now(await service.platform_health(session=session))

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from app.db import SessionDep
+from app.db import ReadSessionDep
 from app.errors import problem_responses
 from app.stats import assembly, page
 from app.stats.period import EARLIEST_YEAR, parse_period
@@ -74,7 +74,7 @@ class AskedReport:
 
 async def asked_report(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     month_from: MonthFrom = None,
     month_to: MonthTo = None,
     year: Year = None,

@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmarks.harness.database import DATA_DIR, ROOT, Database
 
@@ -159,9 +160,35 @@ def start_ready(
 
 
 def worker_rss_mb(server: Server) -> list[float]:
-    """Resident memory of each worker process, MB (with one worker uvicorn runs in-process)."""
+    """Resident memory of each worker once it is idle, MB (with one worker uvicorn runs
+    in-process).
+
+    A load generator that stops leaves requests in flight (a token request's argon2 hash
+    keeps 19 MiB until it ends), so the figure is taken after the workers' CPU use settles:
+    what a worker keeps, not what it was busy with at that instant.
+    """
     import psutil
 
     proc = psutil.Process(server.proc.pid)
-    workers = proc.children(recursive=True) or [proc]
+    # uvicorn's workers are spawned processes; its other child, multiprocessing's resource
+    # tracker (13 MB), serves no requests.
+    spawned = [p for p in proc.children() if any("spawn_main" in a for a in p.cmdline())]
+    workers = spawned or [proc]
+    _wait_idle(workers)
     return [round(p.memory_info().rss / 2**20, 1) for p in workers]
+
+
+def _wait_idle(workers: list[Any], *, window: float = 0.5, timeout: float = 30.0) -> None:
+    """Return once the processes used under 5 % of a core over `window` (at most `timeout`)."""
+
+    def cpu() -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in workers)
+
+    deadline = time.monotonic() + timeout
+    before = cpu()
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = cpu()
+        if now - before < 0.05 * window:
+            return
+        before = now
