@@ -23,6 +23,8 @@ class AdvisoryLock(IntEnum):
     """Seeding the demo's two years of history."""
     STATS_FOLD = 7243004
     """Folding statistics rollups (and rebuilding them)."""
+    TRANSPARENCY_PUBLISH = 7243013
+    """Publishing transparency reports: one publisher at a time, so a revision is made once."""
 
 
 class LockNamespace(IntEnum):
