@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -72,7 +72,7 @@ class Published:
         return {"period": self.period, "revision": self.revision, "created": self.created}
 
 
-def _due_periods(policy: Policy, *, first_day: Any, now: datetime) -> list[Period]:
+def _due_periods(policy: Policy, *, first_day: date | None, now: datetime) -> list[Period]:
     """Every due period from the one holding the first flag on."""
     if first_day is None:
         return []

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from tests.browser.cdp import CDPClient, Page
 from app.stats.period import containing
+from tests.browser.cdp import CDPClient, Page
 from tests.stats.transparency_helpers import publish_now, report_totals, seed_outcomes
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
