@@ -169,6 +169,23 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="How often the retention job runs when it is on."
     )
 
+    # Published transparency reports (issue 12)
+    transparency_period: Literal["half", "quarter", "year"] = Field(
+        default="half",
+        description="The periods public transparency reports cover: calendar half-years, "
+        "quarters or years. Periods that would overlap a published report are never published.",
+    )
+    transparency_grace_days: int = Field(
+        default=30,
+        ge=0,
+        le=366,
+        description="Days after a period closes before its report is built and frozen "
+        "(time for the platforms' late self-reports).",
+    )
+    transparency_publish_seconds: float = Field(
+        default=3600.0, gt=0, description="How often a server looks for reports due."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         """Outside development the embedded database and generated keys are refused."""

@@ -47,8 +47,8 @@ from app.responses import endpoints as responses_endpoints
 from app.retention import service as retention
 from app.stats import endpoints as stats_endpoints
 from app.stats import public_endpoints as transparency_endpoints
+from app.stats import publication
 from app.stats import service as stats_service
-from app.stats.report_cache import ReportCache
 from app.webhooks import endpoints as webhooks_endpoints
 from app.webhooks.worker import DeliveryWorker
 
@@ -165,7 +165,6 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             },
         ],
     )
-    app.state.transparency_cache = ReportCache()
     register_error_handlers(app)
     # The order is the order of paths in the OpenAPI document.
     for routes in (
@@ -224,6 +223,13 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
     async def fold_stats() -> None:
         await stats_service.fold_stripes(sessionmaker=state.sessionmaker)
 
+    async def publish_transparency_reports() -> None:
+        await publication.publish_due(
+            sessionmaker=state.sessionmaker,
+            ring=state.verifier.ring,
+            policy=publication.Policy.from_settings(settings),
+        )
+
     jobs = [
         Periodic("audit-seal", settings.audit_seal_seconds, seal_audit_log),
         Periodic("audit-partitions", 6 * 3600.0, make_audit_partitions),
@@ -231,6 +237,11 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
         Periodic("key-reload", settings.key_reload_seconds, reload_keys),
         Periodic("hold-expiry", settings.hold_sweep_seconds, expire_holds),
         Periodic("idempotency-prune", 600.0, prune_idempotency_keys),
+        Periodic(
+            "transparency-publish",
+            settings.transparency_publish_seconds,
+            publish_transparency_reports,
+        ),
     ]
     if settings.retention_days is not None:
         days = settings.retention_days

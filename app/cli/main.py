@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app import __version__
-from app.cli import admin, audit, demo, importer, orgs, retention, stats, worker
+from app.cli import admin, audit, demo, importer, orgs, retention, stats, transparency, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(sub)
     audit.register(sub)
     stats.register(sub)
+    transparency.register(sub)
     worker.register(sub)
     importer.register(sub)
     retention.register(sub)

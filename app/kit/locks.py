@@ -25,6 +25,8 @@ class AdvisoryLock(IntEnum):
     """Folding statistics rollups (and rebuilding them)."""
     RETENTION = 7243005
     """Removing personal data past the retention period: one run at a time."""
+    TRANSPARENCY_PUBLISH = 7243013
+    """Publishing transparency reports: one publisher at a time, so a revision is made once."""
 
 
 class LockNamespace(IntEnum):

@@ -25,6 +25,7 @@ from app.models.outcome_rollup_narrow_day import OutcomeRollupNarrowDay
 from app.models.outcome_rollup_narrow_month import OutcomeRollupNarrowMonth
 from app.models.platform_report import PlatformReport
 from app.models.platform_report_row import PlatformReportRow
+from app.models.published_report import PublishedReport
 from app.models.response_time_rollup_day import ResponseTimeRollupDay
 from app.models.response_time_rollup_month import ResponseTimeRollupMonth
 from app.models.response_time_rollup_month_by import ResponseTimeRollupMonthBy
@@ -60,6 +61,7 @@ __all__ = [
     "OutcomeRollupNarrowMonth",
     "PlatformReport",
     "PlatformReportRow",
+    "PublishedReport",
     "ResponseTimeRollupDay",
     "ResponseTimeRollupMonth",
     "ResponseTimeRollupMonthBy",

@@ -1,9 +1,10 @@
 """The public transparency report: figures gathered, suppressed in one place, laid out.
 
-Every number that reaches `/transparency` or `/transparency.json` passes through
-`assemble()`, which registers each count and the sums that link the tables with
-`DisclosureControl` (app/stats/suppression.py) and prints only what it returns. The page is
-rendered from the same report object as the JSON, so the two cannot disagree.
+Every number of a published report passes through `assemble()`, which registers each count
+and the sums that link the tables (the period's monthly breakdown included) with
+`DisclosureControl` (app/stats/suppression.py) and prints only what it returns. Reports are
+built only for whole, closed periods that never overlap (app/stats/publication.py), then
+frozen: the page and the JSON are both read from the frozen document.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Figures:
     self_reported: list[dict[str, Any]]
     """Platform-reported totals by platform, source and action ("count")."""
     response_times: list[dict[str, Any]]
-    """Per platform: acknowledge and outcome {count, median_seconds, p90_seconds}, overdue."""
+    """Per platform: acknowledge and outcome {count, median_seconds, p90_seconds}."""
     platform_names: dict[str, str] = field(default_factory=dict)
 
 
@@ -143,7 +144,13 @@ def _tally(figures: Figures, months: list[str]) -> _Tally:
         source = "own_detection" if row.get("source") == "own_detection" else "other"
         t.self_reported[(platform, source)] += int(row["count"])
         t.platforms.add(platform)
-    t.timings = {str(row.get("key", row.get("platform"))): row for row in figures.response_times}
+    # "overdue" counts flags late *now*, whatever the period: a frozen report leaves it out,
+    # and a platform with nothing but overdue flags has no timings in the period.
+    t.timings = {
+        str(row.get("key", row.get("platform"))): row
+        for row in figures.response_times
+        if int(row["acknowledge"]["count"]) or int(row["outcome"]["count"])
+    }
     t.platforms.update(t.timings)
     return t
 
@@ -188,14 +195,15 @@ def _register(t: _Tally) -> tuple[DisclosureControl, dict[Hashable, int]]:
     for p, row in t.timings.items():
         cell(("ack_n", p), int(row["acknowledge"]["count"]))
         outcome_ns.append(cell(("outcome_n", p), int(row["outcome"]["count"])))
-        cell(("overdue", p), int(row.get("overdue", 0)))
     # Response-time counts are not defined as a share of the answered flags, but if they
     # add up to the headline anyway a reader could difference them: protect that too.
     _sum_if_equal(control, values, answered, outcome_ns)
     return control, values
 
 
-def assemble(figures: Figures, *, period: Period, generated_at: datetime) -> TransparencyReport:
+def assemble(
+    figures: Figures, *, period: Period, revision: int, generated_at: datetime
+) -> TransparencyReport:
     """The published report: every count registered, linked, suppressed, then laid out."""
     t = _tally(figures, period.months)
     control, values = _register(t)
@@ -241,6 +249,7 @@ def assemble(figures: Figures, *, period: Period, generated_at: datetime) -> Tra
     ]
     times = [_timing_row(p, platform_name(p), t.timings[p], shown) for p in order if p in t.timings]
     return TransparencyReport(
+        revision=revision,
         generated_at=generated_at,
         period=period.out(),
         suppression=SuppressionOut(
@@ -285,11 +294,16 @@ def _timing_row(
         name=name,
         acknowledge=_timing(row["acknowledge"], shown[("ack_n", platform)]),
         outcome=_timing(row["outcome"], shown[("outcome_n", platform)]),
-        overdue=shown[("overdue", platform)],
     )
 
 
-async def build_report(*, session: AsyncSession, period: Period) -> TransparencyReport:
+async def build_report(
+    *,
+    session: AsyncSession,
+    period: Period,
+    revision: int = 1,
+    generated_at: datetime | None = None,
+) -> TransparencyReport:
     """Gather and assemble the report of a period, as of now.
 
     Assembling runs the disclosure control (exact linear algebra and a small simplex in
@@ -297,5 +311,11 @@ async def build_report(*, session: AsyncSession, period: Period) -> Transparency
     it runs in a worker thread so the event loop keeps serving the API meanwhile."""
     figures = await collect(session=session, period=period)
     return await anyio.to_thread.run_sync(
-        functools.partial(assemble, figures, period=period, generated_at=utc_now())
+        functools.partial(
+            assemble,
+            figures,
+            period=period,
+            revision=revision,
+            generated_at=generated_at or utc_now(),
+        )
     )

@@ -1,45 +1,61 @@
-"""What the transparency page's template needs: the report, its charts, the period links."""
+"""What the transparency page's template needs: the published reports, one report, charts."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup
 
-from app.kit import days
 from app.stats import charts
-from app.stats.public_schemas import CountryCount, PlatformCount, TransparencyReport
+from app.stats.public_schemas import (
+    CountryCount,
+    PlatformCount,
+    PublishedReportRef,
+    TransparencyReport,
+)
+from app.stats.publication import PublicView
 from app.stats.suppression import Published
 
 HALF_WIDTH = 460  # charts that sit side by side on wide screens
 
 
-def _year_links(today: date) -> list[int]:
-    return [today.year - i for i in range(0, 4)]
-
-
-def page_context(
-    report: TransparencyReport, *, today: date, selected_year: int | None, default_period: bool
-) -> dict[str, Any]:
-    """What the template needs: the report, its charts and the period choices."""
-    months = [m.month for m in report.suspensions_by_month.months]
-    platforms = report.suspensions_by_month.platforms
-    generated = report.generated_at.astimezone(UTC)
-    return {
+def page_context(view: PublicView) -> dict[str, Any]:
+    """What the template needs: the published reports, the one shown, and its charts."""
+    newest: dict[str, PublishedReportRef] = {}
+    for ref in view.index.reports:
+        newest[ref.period.id] = ref  # revisions come in order: the last one stays
+    report = view.report
+    context: dict[str, Any] = {
         "report": report,
-        "current_month": days.month_label(today),
-        "selected_year": selected_year,
-        "default_period": default_period,
-        "generated_label": f"{generated.day} {charts.MONTH_NAMES[generated.month - 1]} "
-        f"{generated.year}, {generated:%H:%M}",
-        "year_links": _year_links(today),
-        "query": f"from={report.period.from_}&to={report.period.to}",
+        "published": list(reversed(newest.values())),
+        "revisions": [r for r in view.index.reports if report and r.period.id == report.period.id],
         "format_count": charts.format_count,
         "format_duration": charts.format_duration,
         "iso_duration": charts.iso_duration,
         "month_label": charts.month_label,
+        # Only published cells: each period's headline, as its newest revision printed it.
+        "trend": _count_bars(
+            "chart-periods",
+            "Suspensions following flags, by reporting period",
+            "Accounts suspended after a flag in each published reporting period",
+            [(ref.period.id, ref.suspensions) for ref in newest.values()],
+        ),
+    }
+    if report is None:
+        return context
+    generated = report.generated_at.astimezone(UTC)
+    return context | _report_context(report, generated)
+
+
+def _report_context(report: TransparencyReport, generated: datetime) -> dict[str, Any]:
+    months = [m.month for m in report.suspensions_by_month.months]
+    platforms = report.suspensions_by_month.platforms
+    return {
+        "generated_label": f"{generated.day} {charts.MONTH_NAMES[generated.month - 1]} "
+        f"{generated.year}, {generated:%H:%M}",
+        "report_url": f"/transparency/reports/{report.period.id}.json?revision={report.revision}",
         "charts": {
             "country": _suspension_bars(
                 "chart-country",

@@ -1,26 +1,34 @@
-"""The period a transparency report covers: whole calendar months, as a visitor asks."""
+"""The periods a published transparency report covers: calendar half-years, quarters or years.
+
+The public sees only whole periods of these fixed shapes, never a range of its own choosing:
+two periods of one granularity never overlap, so no published number can be subtracted
+from another to give back a small count. A period is named `2026-H1`, `2026-Q3` or `2026`.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
-from app.errors import field_error
 from app.kit import days
 from app.stats import charts
 from app.stats.public_schemas import PeriodOut
 
-DEFAULT_MONTHS = 24
-MAX_MONTHS = 120
-EARLIEST_YEAR = 2000
+Granularity = Literal["half", "quarter", "year"]
+MONTHS: dict[str, int] = {"half": 6, "quarter": 3, "year": 12}
+NAME_PATTERN = r"^\d{4}(-H[12]|-Q[1-4])?$"
+_NAME = re.compile(NAME_PATTERN)
 
 
 @dataclass(frozen=True)
 class Period:
-    """Whole calendar months, first to last inclusive."""
+    """Whole calendar months, first to last inclusive, with the period's public name."""
 
     first: date
     last: date
+    name: str
 
     @property
     def months(self) -> list[str]:
@@ -39,15 +47,20 @@ class Period:
 
     @property
     def label(self) -> str:
-        """ "July 2023 to June 2025"."""
+        """ "January 2026 to June 2026"."""
         first = charts.month_label(days.month_label(self.first))
         last = charts.month_label(days.month_label(self.last))
         return first if first == last else f"{first} to {last}"
+
+    def overlaps(self, first: date, last: date) -> bool:
+        """Whether the period shares a month with first..last."""
+        return self.first <= last and first <= self.last
 
     def out(self) -> PeriodOut:
         """The period as published."""
         return PeriodOut.model_validate(
             {
+                "id": self.name,
                 "from": days.month_label(self.first),
                 "to": days.month_label(self.last),
                 "label": self.label,
@@ -55,35 +68,39 @@ class Period:
         )
 
 
-def _month(value: str, name: str) -> date:
-    try:
-        return days.parse_month(value)
-    except ValueError as exc:
-        raise field_error(name, str(exc)) from None
-
-
-def parse_period(
-    *, month_from: str | None, month_to: str | None, year: int | None, today: date
-) -> Period:
-    """The period a visitor asked for; by default the last 24 months including this one."""
-    current = days.month_start(today)
-    if year is not None:
-        if month_from is not None or month_to is not None:
-            raise field_error("year", "give either year or from/to, not both")
-        first, last = date(year, 1, 1), min(date(year, 12, 1), current)
+def _named(first: date, granularity: str) -> Period:
+    """The period of the granularity that starts at first."""
+    last = days.add_months(first, MONTHS[granularity] - 1)
+    if granularity == "year":
+        name = f"{first.year}"
+    elif granularity == "half":
+        name = f"{first.year}-H{1 + (first.month - 1) // 6}"
     else:
-        last = _month(month_to, "to") if month_to else current
-        first = (
-            _month(month_from, "from")
-            if month_from
-            else days.add_months(last, -(DEFAULT_MONTHS - 1))
-        )
-    if first.year < EARLIEST_YEAR:
-        raise field_error("from" if year is None else "year", f"must not be before {EARLIEST_YEAR}")
-    if last > current or first > current:
-        raise field_error("to" if year is None else "year", "must not be after the current month")
-    if first > last:
-        raise field_error("from", "must not be after to")
-    if len(days.months_between(first, last)) > MAX_MONTHS:
-        raise field_error("from", f"the period can be at most {MAX_MONTHS} months")
-    return Period(first, last)
+        name = f"{first.year}-Q{1 + (first.month - 1) // 3}"
+    return Period(first, last, name)
+
+
+def containing(day: date, granularity: str) -> Period:
+    """The period of the granularity that contains day."""
+    size = MONTHS[granularity]
+    return _named(date(day.year, 1 + (day.month - 1) // size * size, 1), granularity)
+
+
+def following(period: Period) -> Period:
+    """The next period of the same granularity."""
+    return containing(period.date_to, granularity_of(period.name))
+
+
+def granularity_of(name: str) -> str:
+    """`half`, `quarter` or `year`, from a period's name."""
+    return "half" if "-H" in name else "quarter" if "-Q" in name else "year"
+
+
+def parse_name(name: str) -> Period | None:
+    """The period a name such as `2026-H1`, `2026-Q3` or `2026` stands for (None if none)."""
+    if not _NAME.fullmatch(name) or int(name[:4]) < 2000:
+        return None
+    year = int(name[:4])
+    granularity = granularity_of(name)
+    index = int(name[-1]) if granularity != "year" else 1
+    return _named(date(year, 1 + (index - 1) * MONTHS[granularity], 1), granularity)

@@ -1,22 +1,28 @@
-"""`GET /transparency` (HTML) and `GET /transparency.json`: public, no token."""
+"""The public transparency routes (no token): published reports only.
+
+`GET /transparency` (HTML) and `GET /transparency.json` list the published reports and
+show the newest; `GET /transparency/reports/{period}.json` serves one frozen, signed
+report byte for byte. No route takes a free period: the public sees whole, closed,
+non-overlapping periods, so no two public numbers can be differenced
+(app/stats/publication.py).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import hashlib
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from app.db import ReadSessionDep
-from app.errors import problem_responses
-from app.stats import assembly, page
-from app.stats.period import EARLIEST_YEAR, parse_period
-from app.stats.public_schemas import TransparencyReport
-from app.stats.report_cache import ReportCache
+from app.errors import field_error, problem_responses
+from app.stats import page, publication
+from app.stats.period import NAME_PATTERN
+from app.stats.public_schemas import SignedReport, TransparencyIndex
 
 router = APIRouter(tags=["transparency"])
 
@@ -27,6 +33,10 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'none'; frame-ancestors 'none'"
 )
 CACHE_SECONDS = 60
+"""The index and the page change when a report is published: a short cache."""
+LATEST_CACHE_SECONDS = 300
+"""A report without `?revision=` may gain a revision; a named revision never changes."""
+FROZEN_CACHE = "public, max-age=31536000, immutable"
 _HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Cache-Control": f"public, max-age={CACHE_SECONDS}",
@@ -40,85 +50,91 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+FREE_PERIOD_PARAMETERS = ("from", "to", "year")
+"""What the page once accepted: refused now, so no caller mistakes the newest report for
+the range it asked for."""
 
-MonthFrom = Annotated[
+
+def refuse_free_periods(request: Request) -> None:
+    """422 for `from`, `to` or `year`: the public sees only the published periods."""
+    for name in FREE_PERIOD_PARAMETERS:
+        if name in request.query_params:
+            raise field_error(
+                name,
+                "the public sees only published reports of whole periods; "
+                "their list is at /transparency.json",
+            )
+
+
+NoFreePeriods = Depends(refuse_free_periods)
+PeriodName = Annotated[
     str | None,
     Query(
-        alias="from",
-        pattern=r"^\d{4}-\d{2}$",
-        description="First month, YYYY-MM (default: 23 months before `to`)",
+        pattern=NAME_PATTERN,
+        description="A published period (2026-H1, 2026-Q3 or 2026); default: the newest",
     ),
 ]
-MonthTo = Annotated[
-    str | None,
-    Query(
-        alias="to",
-        pattern=r"^\d{4}-\d{2}$",
-        description="Last month, YYYY-MM (default: this month)",
-    ),
-]
-Year = Annotated[
-    int | None,
-    Query(ge=EARLIEST_YEAR, le=9999, description="A calendar year instead of from/to"),
-]
-
-
-@dataclass(frozen=True)
-class AskedReport:
-    """The report of the period the query string asks for, and how it was asked."""
-
-    report: TransparencyReport
-    year: int | None
-    default_period: bool
-
-
-async def asked_report(
-    request: Request,
-    session: ReadSessionDep,
-    month_from: MonthFrom = None,
-    month_to: MonthTo = None,
-    year: Year = None,
-) -> AskedReport:
-    """The report of the asked period, from the short in-process cache when fresh."""
-    today = datetime.now(UTC).date()
-    period = parse_period(month_from=month_from, month_to=month_to, year=year, today=today)
-    cache: ReportCache = request.app.state.transparency_cache
-    report = cache.get(period)
-    if report is None:
-        async with cache.build_slot:
-            report = cache.get(period)  # built while this request waited?
-            if report is None:
-                report = await assembly.build_report(session=session, period=period)
-                cache.put(period, report)
-    default = year is None and month_from is None and month_to is None
-    return AskedReport(report=report, year=year, default_period=default)
-
-
-AskedReportDep = Annotated[AskedReport, Depends(asked_report)]
 
 
 @router.get(
     "/transparency.json",
-    response_model=TransparencyReport,
+    response_model=TransparencyIndex,
     response_model_by_alias=True,
     responses=problem_responses(422),
+    dependencies=[NoFreePeriods],
 )
-async def transparency_data(asked: AskedReportDep) -> JSONResponse:
-    """The figures of the public transparency page (counts under five shown as "<5")."""
+async def transparency_data(session: ReadSessionDep) -> JSONResponse:
+    """Every published report (each revision, with its URL) and the newest one in full."""
+    view = await publication.public_view(session=session)
     return JSONResponse(
-        asked.report.model_dump(mode="json", by_alias=True),
+        view.index.model_dump(mode="json", by_alias=True),
         headers={**_HEADERS, "Access-Control-Allow-Origin": "*"},
     )
 
 
-@router.get("/transparency", response_class=HTMLResponse, responses=problem_responses(422))
-async def transparency_page(asked: AskedReportDep) -> HTMLResponse:
-    """The public transparency page: charts drawn on the server, a table behind each."""
-    context = page.page_context(
-        asked.report,
-        today=datetime.now(UTC).date(),
-        selected_year=asked.year,
-        default_period=asked.default_period,
-    )
-    html = _templates.get_template("transparency.html").render(**context)
+@router.get(
+    "/transparency",
+    response_class=HTMLResponse,
+    responses=problem_responses(404, 422),
+    dependencies=[NoFreePeriods],
+)
+async def transparency_page(session: ReadSessionDep, period: PeriodName = None) -> HTMLResponse:
+    """The public transparency page: the published reports, charts drawn on the server."""
+    view = await publication.public_view(session=session, period=period)
+    html = _templates.get_template("transparency.html").render(**page.page_context(view))
     return HTMLResponse(html, headers=_HEADERS)
+
+
+@router.get(
+    "/transparency/reports/{period}.json",
+    response_model=SignedReport,
+    responses={
+        304: {"description": "Not modified (the ETag given in If-None-Match still holds)"},
+        **problem_responses(404, 422),
+    },
+)
+async def published_report(
+    request: Request,
+    session: ReadSessionDep,
+    period: Annotated[str, PathParam(pattern=NAME_PATTERN, description="2026-H1, 2026-Q3 or 2026")],
+    revision: Annotated[
+        int | None, Query(ge=1, le=1_000_000, description="A revision; default: the newest")
+    ] = None,
+) -> Response:
+    """One frozen report and its signature, the same bytes on every fetch (404 for a
+    period that is not published, such as the current one)."""
+    stored, body = await publication.signed_envelope(
+        session=session, period=period, revision=revision
+    )
+    etag = f'"{stored.period}-{stored.revision}-{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": FROZEN_CACHE
+        if revision is not None
+        else f"public, max-age={LATEST_CACHE_SECONDS}",
+        "X-Content-Type-Options": "nosniff",
+        "Access-Control-Allow-Origin": "*",
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)

@@ -1,4 +1,5 @@
-"""The published shape of `/transparency.json` (schema `flagbridge.transparency.v1`)."""
+"""The published shapes: a frozen report (schema `flagbridge.transparency.v2`), its signed
+envelope, and the index at `/transparency.json`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ Count = Annotated[
     ),
 ]
 
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
+    Field(json_schema_extra={"format": "date-time"}),
+]
+"""Sent as the one timestamp format (microseconds and Z), like every other time."""
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
@@ -26,9 +34,13 @@ class _Out(BaseModel):
 class PeriodOut(_Out):
     """The calendar months covered, both ends included."""
 
-    from_: str = Field(alias="from", description="First month, YYYY-MM", examples=["2023-07"])
-    to: str = Field(description="Last month, YYYY-MM", examples=["2025-06"])
-    label: str = Field(examples=["July 2023 to June 2025"])
+    id: str = Field(
+        description="The period's name: a half-year, quarter or year",
+        examples=["2026-H1", "2026-Q3", "2026"],
+    )
+    from_: str = Field(alias="from", description="First month, YYYY-MM", examples=["2026-01"])
+    to: str = Field(description="Last month, YYYY-MM", examples=["2026-06"])
+    label: str = Field(examples=["January 2026 to June 2026"])
 
 
 class SuppressionOut(_Out):
@@ -116,23 +128,16 @@ class ResponseTimeOut(_Out):
     name: str
     acknowledge: TimingOut
     outcome: TimingOut
-    overdue: Count = Field(
-        description="Flags unanswered past their deadline now (whatever the period)"
-    )
 
 
 class TransparencyReport(_Out):
-    """Everything the public transparency page shows, suppressed the same way."""
+    """One period's published report, as frozen and signed: every count suppressed alike."""
 
-    schema_: Literal["flagbridge.transparency.v1"] = Field(
-        alias="schema", default="flagbridge.transparency.v1"
+    schema_: Literal["flagbridge.transparency.v2"] = Field(
+        alias="schema", default="flagbridge.transparency.v2"
     )
-    generated_at: Annotated[
-        datetime,
-        PlainSerializer(rfc3339, return_type=str, when_used="json"),
-        Field(json_schema_extra={"format": "date-time"}),
-    ]
-    """Sent as the one timestamp format (microseconds and Z), like every other time."""
+    revision: int = Field(ge=1, description="1, then one more for each published correction")
+    generated_at: Timestamp = Field(description="When this revision was built and signed")
     period: PeriodOut
     suppression: SuppressionOut
     totals: TotalsOut
@@ -142,3 +147,34 @@ class TransparencyReport(_Out):
     outcomes_by_action: list[ActionCount]
     platform_reports: list[PlatformReportOut]
     response_times: list[ResponseTimeOut]
+
+
+class SignedReport(_Out):
+    """A frozen report and its signature: compact JWS (ES256, `kid` in the JWKS) whose
+    payload is the report's canonical JSON."""
+
+    report: TransparencyReport
+    signature: str = Field(description="Compact JWS; its payload is the report, canonical")
+
+
+class PublishedReportRef(_Out):
+    """One published revision of a period's report, and where to fetch it."""
+
+    period: PeriodOut
+    revision: int
+    published_at: Timestamp
+    kid: str = Field(description="The key that signed it (JWKS, or the key history)")
+    url: str = Field(examples=["/transparency/reports/2026-H1.json?revision=1"])
+    suspensions: Count = Field(description="The report's headline figure, as published")
+
+
+class TransparencyIndex(_Out):
+    """Every published report (every revision, oldest period first) and the newest one."""
+
+    schema_: Literal["flagbridge.transparency-index.v1"] = Field(
+        alias="schema", default="flagbridge.transparency-index.v1"
+    )
+    reports: list[PublishedReportRef]
+    latest: TransparencyReport | None = Field(
+        description="The newest revision of the newest period's report (null before the first)"
+    )

@@ -34,6 +34,8 @@ month's small count. README (Transparency page) says so and what an operator can
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Hashable, Iterable, Mapping
 from fractions import Fraction
 from typing import Final, Literal
@@ -47,6 +49,25 @@ SECONDARY: Final[Literal["withheld"]] = "withheld"
 Marker = Literal["<5", "withheld"]
 Published = int | Marker
 """A count as printed: the exact number, PRIMARY (1 to 4) or SECONDARY (5 or more)."""
+
+
+def _make_first_solver_quietly() -> None:
+    """HiGHS writes its banner to file descriptor 1 when a process makes its first solver,
+    before `silent()` can be called: it would break the CLI's `--json` output and the
+    server's JSON log lines. So the first solver is made here, at import (one thread),
+    with descriptor 1 pointed at /dev/null."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+_make_first_solver_quietly()
 
 
 def primary(value: int) -> Published:

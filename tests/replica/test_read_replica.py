@@ -129,7 +129,7 @@ async def test_the_transparency_page_reads_the_replica(
     # The standby counts scans of its own tables: only the app's reads run there.
     scans = (
         "SELECT coalesce(sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)), 0) "
-        "FROM pg_stat_user_tables WHERE relname LIKE '%rollup%'"
+        "FROM pg_stat_user_tables WHERE relname = 'transparency_report'"
     )
     before = await fetchval(standby.dsn(), scans)
     resp = await client.get("/transparency.json")
@@ -138,7 +138,7 @@ async def test_the_transparency_page_reads_the_replica(
     async def scanned() -> bool:
         return await fetchval(standby.dsn(), scans) > before  # type: ignore[operator]
 
-    await eventually(scanned, "the replica's rollup tables to be read")
+    await eventually(scanned, "the replica's published reports to be read")
 
 
 async def test_an_unreachable_replica_sends_reads_to_the_primary(

@@ -105,16 +105,23 @@ def _production(**update) -> Settings:
     )
 
 
+def _bare_app() -> FastAPI:
+    """An app without a lifespan: no read replica, which the lifespan would have set."""
+    app = FastAPI()
+    app.state.read_replica = None
+    return app
+
+
 def test_production_without_a_period_warns_loudly(caplog):
     with caplog.at_level(logging.WARNING, logger="app.main"):
-        jobs = _periodic_jobs(FastAPI(), _production())
+        jobs = _periodic_jobs(_bare_app(), _production())
     assert "retention" not in [j.name for j in jobs]
     assert any("RETENTION IS OFF" in r.getMessage() for r in caplog.records)
 
 
 def test_production_with_a_period_schedules_the_job(caplog):
     with caplog.at_level(logging.WARNING, logger="app.main"):
-        jobs = _periodic_jobs(FastAPI(), _production(retention_days=365))
+        jobs = _periodic_jobs(_bare_app(), _production(retention_days=365))
     assert "retention" in [j.name for j in jobs]
     assert not any("RETENTION IS OFF" in r.getMessage() for r in caplog.records)
 

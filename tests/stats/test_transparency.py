@@ -1,4 +1,5 @@
-"""GET /transparency and /transparency.json: public, air-gapped, suppressed, always renders."""
+"""GET /transparency and /transparency.json: public, air-gapped, suppressed, always renders,
+and showing published reports only."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from typing import Any
 import pytest
 
 from app.stats.public_endpoints import CONTENT_SECURITY_POLICY
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, flag_body, party
 from tests.stats.transparency_helpers import (
     page_text,
+    publish_now,
     report_totals,
     seed_outcomes,
     small_numbers_in_json,
@@ -55,6 +57,14 @@ async def seeded(world, client) -> None:
         client, parties["facepage"], period_start=start, period_end=end, own_detection=1200,
         other=40,
     )  # fmt: skip
+    await publish_now(world)
+
+
+async def latest(client) -> dict[str, Any]:
+    """The newest published report, as /transparency.json shows it."""
+    resp = await client.get("/transparency.json")
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json()["latest"])
 
 
 def assert_public_headers(resp: Any) -> None:
@@ -79,17 +89,27 @@ async def test_fresh_install_renders_a_sensible_empty_page(client):
     assert resp.headers["content-type"].startswith("text/html")
     assert_public_headers(resp)
     assert_self_contained(resp.text)
-    assert "No data for this period" in resp.text
+    assert "No report has been published yet" in resp.text
     assert "How the figures are counted" in resp.text
     data = (await client.get("/transparency.json")).json()
-    assert data["totals"] == {
-        "flags_answered": 0,
-        "suspensions": 0,
-        "self_reported_suspensions": 0,
-    }
-    assert data["suspensions_by_country"] == []
-    assert len(data["suspensions_by_month"]["months"]) == 24
+    assert data == {"schema": "flagbridge.transparency-index.v1", "reports": [], "latest": None}
     assert small_numbers_in_page(resp.text) == []
+
+
+async def test_a_published_period_without_answers_shows_zeros(world, client):
+    agency = await party(world, "agency", country="ID")
+    await party(world, "platform", platform="chirp")
+    resp = await client.post("/v1/flags", json=flag_body("chirp"), headers=agency.headers)
+    assert resp.status_code == 201, resp.text  # open, never answered: nothing to count
+    name = await publish_now(world)
+    data = await latest(client)
+    assert data["period"]["id"] == name
+    assert data["totals"] == {"flags_answered": 0, "suspensions": 0, "self_reported_suspensions": 0}
+    assert data["suspensions_by_country"] == []
+    assert len(data["suspensions_by_month"]["months"]) == 6
+    html = (await client.get("/transparency")).text
+    assert "No data for this period" in html
+    assert small_numbers_in_page(html) == []
 
 
 async def test_page_needs_no_token_and_shows_countries_by_name(client, seeded):
@@ -98,10 +118,11 @@ async def test_page_needs_no_token_and_shows_countries_by_name(client, seeded):
     html = resp.text
     for name in ("Indonesia", "Australia", "Malaysia", "Brunei Darussalam", "Chirp", "FacePage"):
         assert name in html
-    # Every chart has its title, description, a table behind it, and data marks.
+    # Every chart has its title, description, a table behind it, and data marks: the
+    # report's six and the trend across published periods.
     parsed = page_text(html)
-    assert html.count('role="img"') == 6
-    assert html.count("<details>") == 6
+    assert html.count('role="img"') == 7
+    assert html.count("<details>") == 7
     assert len(parsed.data_values) > 10
     assert "self-reported by platforms" in html
     assert_self_contained(html)
@@ -109,9 +130,10 @@ async def test_page_needs_no_token_and_shows_countries_by_name(client, seeded):
 
 async def test_no_count_under_five_appears_on_the_page_or_in_the_json(client, seeded):
     html = (await client.get("/transparency")).text
-    data = (await client.get("/transparency.json")).json()
+    index = (await client.get("/transparency.json")).json()
     assert small_numbers_in_page(html) == []
-    assert small_numbers_in_json(data) == []
+    assert small_numbers_in_json(index) == []
+    data = index["latest"]
     # The small counts are there, as markers.
     countries = {r["country"]: r["count"] for r in data["suspensions_by_country"]}
     assert countries["ID"] == 15
@@ -123,7 +145,7 @@ async def test_no_count_under_five_appears_on_the_page_or_in_the_json(client, se
 
 
 async def test_totals_cannot_give_back_a_suppressed_cell(client, seeded):
-    data = (await client.get("/transparency.json")).json()
+    data = await latest(client)
     total = data["totals"]["suspensions"]
     countries = [r["count"] for r in data["suspensions_by_country"]]
     platforms = [r["count"] for r in data["suspensions_by_platform"]]
@@ -160,10 +182,15 @@ async def test_json_follows_its_schema(client, seeded):
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("application/json")
     assert_public_headers(resp)
-    data = resp.json()
-    assert data["schema"] == "flagbridge.transparency.v1"
+    index = resp.json()
+    assert [(r["period"]["id"], r["revision"]) for r in index["reports"]] == [
+        (index["latest"]["period"]["id"], 1)
+    ]
+    data = index["latest"]
+    assert data["schema"] == "flagbridge.transparency.v2"
     assert set(data) == {
         "schema",
+        "revision",
         "generated_at",
         "period",
         "suppression",
@@ -179,12 +206,16 @@ async def test_json_follows_its_schema(client, seeded):
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z", data["generated_at"])
     assert data["suppression"]["primary"] == "<5"
     now = datetime.now(UTC)
-    assert data["period"]["to"] == f"{now.year:04d}-{now.month:02d}"
+    half = 1 + (now.month - 1) // 6
+    assert data["period"]["id"] == f"{now.year}-H{half}"
+    assert data["period"]["from"] == f"{now.year}-{6 * half - 5:02d}"
+    assert data["period"]["to"] == f"{now.year}-{6 * half:02d}"
     months = data["suspensions_by_month"]["months"]
+    assert len(months) == 6
     slugs = [p["platform"] for p in data["suspensions_by_month"]["platforms"]]
     assert set(slugs) == {"chirp", "facepage", "vidtube"}
     assert all(set(m["counts"]) == set(slugs) for m in months)
-    this_month = months[-1]["counts"]
+    this_month = next(m["counts"] for m in months if m["month"] == f"{now:%Y-%m}")
     assert this_month == {"chirp": 19, "facepage": "withheld", "vidtube": "<5"}
     assert {r["action"] for r in data["outcomes_by_action"]} == {
         "account_suspended",
@@ -195,7 +226,7 @@ async def test_json_follows_its_schema(client, seeded):
         "insufficient_information",
     }
     for row in data["response_times"]:
-        assert set(row) == {"platform", "name", "acknowledge", "outcome", "overdue"}
+        assert set(row) == {"platform", "name", "acknowledge", "outcome"}
         for step in ("acknowledge", "outcome"):
             timing = row[step]
             if not isinstance(timing["flags"], int) or timing["flags"] < 5:
@@ -207,45 +238,35 @@ async def test_openapi_documents_the_public_json(client):
     op = spec["paths"]["/transparency.json"]["get"]
     assert "security" not in op
     schema = op["responses"]["200"]["content"]["application/json"]["schema"]
-    assert schema["$ref"].endswith("/TransparencyReport")
+    assert schema["$ref"].endswith("/TransparencyIndex")
     assert "/transparency" in spec["paths"]
-
-
-async def test_period_by_year_and_by_months(client, seeded):
-    year = datetime.now(UTC).year
-    data = (await client.get(f"/transparency.json?year={year}")).json()
-    assert data["period"]["from"] == f"{year}-01"
-    assert data["totals"]["suspensions"] == 28
-    last_year = (await client.get(f"/transparency.json?year={year - 1}")).json()
-    assert last_year["totals"]["suspensions"] == 0
-    assert len(last_year["suspensions_by_month"]["months"]) == 12
-    data = (await client.get(f"/transparency.json?from={year - 1}-03&to={year - 1}-05")).json()
-    assert [m["month"] for m in data["suspensions_by_month"]["months"]] == [
-        f"{year - 1}-03",
-        f"{year - 1}-04",
-        f"{year - 1}-05",
-    ]
-    html = (await client.get(f"/transparency?year={year}")).text
-    assert f'href="/transparency?year={year}" aria-current="page"' in html
+    report = spec["paths"]["/transparency/reports/{period}.json"]["get"]
+    assert "security" not in report
+    assert {"200", "304", "404", "422"} <= set(report["responses"])
 
 
 @pytest.mark.parametrize(
-    "query",
-    [
-        "from=2024-13",
-        "from=24-01",
-        "to=2024-1",
-        "from=2024-06&to=2024-01",
-        "year=2024&from=2024-01",
-        "year=1999",
-        "from=1999-12",
-        "to=9999-01",
-        "from=2000-01&to=2024-01",
-    ],
+    "query", ["from=2024-01", "to=2024-06", "year=2024", "from=2024-01&to=2024-06"]
 )
-async def test_bad_periods_are_422_problems(client, query):
+async def test_free_periods_are_refused(client, seeded, query):
+    """The public cannot choose a range: every figure comes from one published period."""
     for path in ("/transparency", "/transparency.json"):
-        assert_problem(await client.get(f"{path}?{query}"), 422)
+        problem = assert_problem(await client.get(f"{path}?{query}"), 422)
+        assert problem["errors"][0]["field"] in ("from", "to", "year")
+
+
+async def test_the_page_shows_a_published_period_and_nothing_else(client, seeded):
+    data = await latest(client)
+    name = data["period"]["id"]
+    html = (await client.get(f"/transparency?period={name}")).text
+    assert f'href="/transparency?period={name}" aria-current="page"' in html
+    assert data["period"]["label"] in html
+    year = int(name[:4])
+    following = f"{year}-H2" if name.endswith("H1") else f"{year + 1}-H1"
+    for unpublished in (following, f"{year - 1}-Q1", "2001"):
+        assert_problem(await client.get(f"/transparency?period={unpublished}"), 404)
+    for malformed in ("2026-H3", "26-H1", "2026-06"):
+        assert_problem(await client.get(f"/transparency?period={malformed}"), 422)
 
 
 async def test_values_from_the_database_are_escaped(world, client):
@@ -263,6 +284,7 @@ async def test_values_from_the_database_are_escaped(world, client):
             .where(Organization.id == org.id)
             .values(name='<img src=x onerror="alert(1)">')
         )
+    await publish_now(world)
     html = (await client.get("/transparency")).text
     assert "<img src=x" not in html
     assert "&lt;img src=x" in html
