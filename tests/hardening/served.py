@@ -94,6 +94,10 @@ class ServedApp:
         # uvicorn's supervisor also runs a resource tracker child for multiprocessing.
         return [int(c) for c in children if "resource_tracker" not in _cmdline(int(c))]
 
+    def started_workers(self) -> int:
+        """How many worker processes have finished starting up, ever (from the log)."""
+        return self.log.read_text(errors="replace").count('"msg": "flagbridge started"')
+
     def stop(self) -> None:
         """Stop the server gracefully (SIGTERM), killing it if it does not go."""
         if self._process is None or self._process.poll() is not None:
