@@ -143,6 +143,11 @@ class Settings(BaseSettings):
         le=1000,
         description="Long-polls (`wait` > 0) one client may have waiting per process; more is 429.",
     )
+    database_start_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a starting server waits for an unreachable database.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -204,11 +204,6 @@ class RequestContextMiddleware:
 
         try:
             downstream_receive = receive
-            allow = self._method_not_allowed(scope)
-            if allow is not None:
-                err = MethodNotAllowed(headers={"Allow": allow})
-                await self._send_problem(send_wrapper, err.to_problem(), err.headers)
-                return
             if scope["method"] in _BODY_METHODS:
                 # Authenticate before reading a byte of the body: an anonymous client must
                 # not make us wait for, or buffer, megabytes it was never allowed to send.
@@ -229,6 +224,11 @@ class RequestContextMiddleware:
                 except _BodyTooLarge:
                     await self._send_too_large(send_wrapper, limit)
                     return
+            allow = self._method_not_allowed(scope)
+            if allow is not None:
+                err = MethodNotAllowed(headers={"Allow": allow})
+                await self._send_problem(send_wrapper, err.to_problem(), err.headers)
+                return
             await self.app(scope, downstream_receive, send_wrapper)
         except Exception as exc:
             if database_unavailable(exc):

@@ -1,6 +1,10 @@
-"""Faults under load: a worker killed with SIGKILL and PostgreSQL crash-restarted while
-clients submit flags. Nothing acknowledged is lost or duplicated, the feed carries each flag
-exactly once, the audit chain verifies, and no request is answered with a 500.
+"""Faults: a worker killed with SIGKILL and PostgreSQL crash-restarted while clients
+submit flags, and a server starting while the database is away.
+
+Under load, nothing acknowledged is lost or duplicated, the feed carries each flag exactly
+once, the audit chain verifies, and no request is answered with a 500. A worker that starts
+during the outage waits for the database instead of failing, which would make uvicorn's
+supervisor stop every worker.
 
 The server is `flagbridge serve --workers 2` on its own embedded PostgreSQL (so restarting
 that cluster disturbs no other test). Clients retry as a well-behaved client does: the same
@@ -26,7 +30,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.config import Settings
+from app.main import create_app
 from tests.conftest import flag_body
+from tests.hardening.proxy import DatabaseProxy
 from tests.hardening.served import ROOT, ServedApp, server_env
 from tests.openapi_check import ResponseChecker
 
@@ -227,3 +234,26 @@ async def test_nothing_is_lost_or_duplicated_through_a_killed_worker_and_a_datab
         verified = await client.get("/v1/audit/verify", headers=auth["observer"])
         assert verified.status_code == 200, verified.text
         assert verified.json()["status"] == "ok", verified.text
+
+
+async def test_a_server_starting_while_the_database_is_away_waits_for_it(
+    settings: Settings, database_url: str
+) -> None:
+    proxy = DatabaseProxy(database_url)
+    await proxy.start()
+    await proxy.cut()
+    application = create_app(settings, database_url=proxy.url)
+    lifespan = application.router.lifespan_context(application)
+    starting = asyncio.create_task(lifespan.__aenter__())
+    # Refused connections fail at once; a start-up that gives up would be done by now.
+    await asyncio.sleep(1.5)
+    assert not starting.done(), starting.exception()
+
+    await proxy.start()
+    await asyncio.wait_for(starting, timeout=60)
+    try:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/readyz")).status_code == 200
+    finally:
+        await lifespan.__aexit__(None, None, None)
