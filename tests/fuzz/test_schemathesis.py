@@ -72,6 +72,9 @@ def test_every_operation_keeps_the_contract_under_fuzzing(
         "all",
         "--exclude-checks",
         "positive_data_acceptance",
+        # The feed's long-poll answers after up to `wait` (at most 30) seconds, by design.
+        "--max-response-time",
+        "45",
         "--max-examples",
         str(EXAMPLES),
         "--seed",
