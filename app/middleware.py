@@ -226,8 +226,8 @@ class RequestContextMiddleware:
                     return
             allow = self._method_not_allowed(scope)
             if allow is not None:
-                err = MethodNotAllowed(headers={"Allow": allow})
-                await self._send_problem(send_wrapper, err.to_problem(), err.headers)
+                refused = MethodNotAllowed(headers={"Allow": allow})
+                await self._send_problem(send_wrapper, refused.to_problem(), refused.headers)
                 return
             await self.app(scope, downstream_receive, send_wrapper)
         except Exception as exc:
