@@ -32,7 +32,13 @@ def free_port() -> int:
 def server_env(data_dir: Path, database_url: str | None = None, **extra: str) -> dict[str, str]:
     """The environment of a served app: its own data folder, and a database if given."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "FLAGBRIDGE_ENV"}}
-    env.update(FLAGBRIDGE_DATA_DIR=str(data_dir), FLAGBRIDGE_ENV="development", **extra)
+    # INFO: started_workers() counts the workers' start-up lines.
+    env.update(
+        FLAGBRIDGE_DATA_DIR=str(data_dir),
+        FLAGBRIDGE_ENV="development",
+        FLAGBRIDGE_LOG_LEVEL="INFO",
+        **extra,
+    )
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     return env
