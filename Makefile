@@ -8,7 +8,7 @@ export HOST PORT
 
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck openapi install clean bench
+.PHONY: run test lint format typecheck openapi install clean bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ typecheck: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/flagbridge openapi > openapi/openapi.json
+
+# The fuzzing that `make test` runs briefly, long: FUZZ_EXAMPLES per operation and role.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest tests/fuzz -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

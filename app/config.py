@@ -185,6 +185,11 @@ class Settings(BaseSettings):
     transparency_publish_seconds: float = Field(
         default=3600.0, gt=0, description="How often a server looks for reports due."
     )
+    database_start_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a starting server waits for an unreachable database.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import math
@@ -220,3 +221,26 @@ def _positional(statement: str) -> tuple[str, tuple[str, ...]]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+async def wait_for_database(url: str, *, within: float) -> None:
+    """Return once the database takes a connection, retrying while it cannot be reached.
+
+    A worker that (re)starts while PostgreSQL restarts would otherwise fail its start-up,
+    and uvicorn's supervisor then stops every worker. After `within` seconds the error is
+    raised, so a wrong URL or a database that stays away still fails start-up loudly.
+    """
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            conn = await asyncpg.connect(dsn, timeout=10)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            away = isinstance(exc, OSError | TimeoutError) or database_unavailable(exc)
+            if not away or loop.time() >= deadline:
+                raise
+            await asyncio.sleep(0.5)
+        else:
+            await conn.close()
+            return

@@ -22,7 +22,13 @@ from app.auth.keys import load_key_ring
 from app.auth.revocation import RevocationList
 from app.auth.tokens import TokenVerifier
 from app.config import Settings, get_settings
-from app.db import make_engine, make_pg_pool, make_read_replica, make_sessionmaker
+from app.db import (
+    make_engine,
+    make_pg_pool,
+    make_read_replica,
+    make_sessionmaker,
+    wait_for_database,
+)
 from app.deadlines import endpoints as deadlines_endpoints
 from app.embedded import resolve_database_url_async, to_asyncpg_url
 from app.errors import Problem, register_error_handlers
@@ -77,6 +83,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         url = database_url or await resolve_database_url_async(
             settings.database_url, settings.data_dir
         )
+        await wait_for_database(url, within=settings.database_start_wait_seconds)
         engine = make_engine(
             url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
         )

@@ -20,6 +20,7 @@ from app.auth.principal import authenticate
 from app.errors import (
     PROBLEM_MEDIA_TYPE,
     AppError,
+    MethodNotAllowed,
     PayloadTooLarge,
     database_unavailable,
     generic_problem,
@@ -101,16 +102,29 @@ class _RouteTable:
 
     def __init__(self, openapi: dict[str, Any]) -> None:
         self._routes = [
-            (compile_path(template)[0], template, {m.upper() for m in operations})
+            (compile_path(template)[0], template, frozenset(m.upper() for m in operations))
             for template, operations in openapi.get("paths", {}).items()
         ]
+        self._concrete = {t: methods for _, t, methods in self._routes if "{" not in t}
 
     def template(self, method: str, path: str) -> str | None:
         """The template of the operation this method and path reach, if any."""
+        if path in self._concrete:
+            return path if method in self._concrete[path] else None
         for regex, template, methods in self._routes:
             if method in methods and regex.match(path):
                 return template
         return None
+
+    def allowed(self, path: str) -> frozenset[str]:
+        """Every documented method of the resource at path (empty if there is none).
+
+        As OpenAPI matches paths, a concrete path wins over a template that also matches it:
+        `GET /v1/flags/batch` is a wrong method on the batch route, not a flag id.
+        """
+        if path in self._concrete:
+            return self._concrete[path]
+        return frozenset().union(*(m for regex, _, m in self._routes if regex.match(path)))
 
 
 class RequestContextMiddleware:
@@ -123,10 +137,24 @@ class RequestContextMiddleware:
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._table: _RouteTable | None = None
 
-    def _template(self, scope: Scope) -> str | None:
+    def _routes(self, scope: Scope) -> _RouteTable:
         if self._table is None:
             self._table = _RouteTable(scope["app"].openapi())
-        return self._table.template(scope["method"], scope["path"])
+        return self._table
+
+    def _template(self, scope: Scope) -> str | None:
+        return self._routes(scope).template(scope["method"], scope["path"])
+
+    def _method_not_allowed(self, scope: Scope) -> str | None:
+        """The Allow header when the resource exists but not with this method, else None.
+
+        Answered here rather than by the router, which lists only the methods of the first
+        route whose path matches, while a resource here is often two routes (GET and POST).
+        """
+        allowed = self._routes(scope).allowed(scope["path"])
+        if not allowed or scope["method"] in allowed:
+            return None
+        return ", ".join(sorted(allowed))
 
     def _count(self, method: str, route: str, status: int, elapsed: float) -> None:
         # labels() hashes and locks on every call; the children are few, so keep them.
@@ -195,6 +223,11 @@ class RequestContextMiddleware:
                 except _BodyTooLarge:
                     await self._send_too_large(send_wrapper, limit)
                     return
+            allow = self._method_not_allowed(scope)
+            if allow is not None:
+                refused = MethodNotAllowed(headers={"Allow": allow})
+                await self._send_problem(send_wrapper, refused.to_problem(), refused.headers)
+                return
             await self.app(scope, downstream_receive, send_wrapper)
         except Exception as exc:
             if database_unavailable(exc):

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import sys
+from typing import Any
 
 from app.auth import keys as keyring
 from app.cli.common import (
@@ -33,6 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    serve.add_argument(
+        "--worker-healthcheck-timeout",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="with several workers, restart one that has not answered the supervisor's ping "
+        "for this long (default 30; uvicorn's 5 kills workers still starting on a busy host)",
+    )
     serve.add_argument(
         "--proxy-headers",
         action="store_true",
@@ -111,17 +120,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # atexit hooks run, so the embedded PostgreSQL this process started is stopped too.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.run(
-        "app.main:create_app",
+        "app.cli.admin:served_app",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
+        timeout_worker_healthcheck=args.worker_healthcheck_timeout,
         access_log=False,
         log_config=None,
         proxy_headers=args.proxy_headers,
         server_header=False,
     )
     return 0
+
+
+def served_app() -> Any:
+    """The app of one server process, logging as `serve` does.
+
+    Worker processes start afresh (spawned, not forked), so the logging that `flagbridge
+    serve` set up in the supervisor is not theirs: without this their access log is silent
+    and their errors are printed as plain text.
+    """
+    from app.main import create_app
+    from app.observability import configure_logging
+
+    configure_logging(get_settings().log_level)
+    return create_app()
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
