@@ -23,6 +23,8 @@ class AdvisoryLock(IntEnum):
     """Seeding the demo's two years of history."""
     STATS_FOLD = 7243004
     """Folding statistics rollups (and rebuilding them)."""
+    AUDIT_VERIFY = 7243005
+    """Verifying the audit chain: one verification at a time across every process."""
 
 
 class LockNamespace(IntEnum):
