@@ -19,7 +19,7 @@ import asyncio
 import hashlib
 import itertools
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -109,21 +109,8 @@ async def seal_pending(sessionmaker: async_sessionmaker[AsyncSession], *, batch:
             )
             if not rows:
                 return total
-            values = []
-            for row in rows:
-                position += 1
-                leaf = entry_hash(dict(row))
-                previous = chain_hash(previous, leaf)
-                values.append(
-                    {
-                        "p": position,
-                        "s": row["seq"],
-                        "t": row["txid"],
-                        "a": row["at"],
-                        "e": leaf,
-                        "c": previous,
-                    }
-                )
+            # Hashing is CPU work: a worker thread, so the event loop keeps serving.
+            values = await asyncio.to_thread(_links, rows, position, previous)
             await session.execute(
                 text(
                     "INSERT INTO audit_seal (position, entry_seq, entry_txid, entry_at, "
@@ -134,6 +121,26 @@ async def seal_pending(sessionmaker: async_sessionmaker[AsyncSession], *, batch:
             total += len(rows)
         if len(rows) < batch:
             return total
+
+
+def _links(rows: Sequence[Any], position: int, previous: bytes) -> list[dict[str, Any]]:
+    """The chain links of entries appended after `position`, whose chain hash is `previous`."""
+    values = []
+    for row in rows:
+        position += 1
+        leaf = entry_hash(dict(row))
+        previous = chain_hash(previous, leaf)
+        values.append(
+            {
+                "p": position,
+                "s": row["seq"],
+                "t": row["txid"],
+                "a": row["at"],
+                "e": leaf,
+                "c": previous,
+            }
+        )
+    return values
 
 
 def exported(row: dict[str, Any]) -> dict[str, Any]:
