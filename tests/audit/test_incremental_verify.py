@@ -133,8 +133,10 @@ class _HeldHashing:
 async def test_event_loop_serves_while_a_verification_hashes(
     app, world, client, checkpointed, monkeypatch
 ):
-    held = _HeldHashing(monkeypatch)
     auditor = await party(world, "observer")
+    # Sealed beforehand, so that the hashing held is the verification's own.
+    await sealing.seal_pending(app.state.sessionmaker)
+    held = _HeldHashing(monkeypatch)
     running = asyncio.create_task(
         client.get(VERIFY, params={"full": "true"}, headers=auditor.headers)
     )
