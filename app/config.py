@@ -190,6 +190,18 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a starting server waits for an unreachable database.",
     )
+    audit_full_verify_interval_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Minimum time between one client's full audit verifications "
+        "(`GET /v1/audit/verify?full=true`); sooner is 429.",
+    )
+    audit_full_verify_every_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description="How often the servers verify the whole audit chain in the background "
+        "(one run across all processes and hosts; a mismatch is logged as an error).",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

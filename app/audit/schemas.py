@@ -77,6 +77,18 @@ class ChainVerification(BaseModel):
     first_bad_seq: int | None
     first_bad_position: int | None
     problem: str | None
+    full: bool = Field(
+        description="Whether the run recomputed the chain from its start (`?full=true`, or no "
+        "verified checkpoint to start from yet)"
+    )
+    from_seq: int = Field(description="First chain position checked")
+    to_seq: int = Field(
+        description="Last chain position that held (`from_seq` - 1 when there was nothing new)"
+    )
+    start_checkpoint: CheckpointOut | None = Field(
+        description="The checkpoint an incremental run started from: an earlier run verified "
+        "everything up to it, its signature verifies and the chain still reaches its head"
+    )
     checkpoint: CheckpointOut | Omitted = Field(
         default=None, description="Present when a checkpoint does not match the chain"
     )

@@ -15,9 +15,11 @@ Hashes (RFC 6962-style domain separation):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import itertools
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -107,21 +109,8 @@ async def seal_pending(sessionmaker: async_sessionmaker[AsyncSession], *, batch:
             )
             if not rows:
                 return total
-            values = []
-            for row in rows:
-                position += 1
-                leaf = entry_hash(dict(row))
-                previous = chain_hash(previous, leaf)
-                values.append(
-                    {
-                        "p": position,
-                        "s": row["seq"],
-                        "t": row["txid"],
-                        "a": row["at"],
-                        "e": leaf,
-                        "c": previous,
-                    }
-                )
+            # Hashing is CPU work: a worker thread, so the event loop keeps serving.
+            values = await asyncio.to_thread(_links, rows, position, previous)
             await session.execute(
                 text(
                     "INSERT INTO audit_seal (position, entry_seq, entry_txid, entry_at, "
@@ -132,6 +121,26 @@ async def seal_pending(sessionmaker: async_sessionmaker[AsyncSession], *, batch:
             total += len(rows)
         if len(rows) < batch:
             return total
+
+
+def _links(rows: Sequence[Any], position: int, previous: bytes) -> list[dict[str, Any]]:
+    """The chain links of entries appended after `position`, whose chain hash is `previous`."""
+    values = []
+    for row in rows:
+        position += 1
+        leaf = entry_hash(dict(row))
+        previous = chain_hash(previous, leaf)
+        values.append(
+            {
+                "p": position,
+                "s": row["seq"],
+                "t": row["txid"],
+                "a": row["at"],
+                "e": leaf,
+                "c": previous,
+            }
+        )
+    return values
 
 
 def exported(row: dict[str, Any]) -> dict[str, Any]:
@@ -192,7 +201,7 @@ async def export_entries(
 
 @dataclass
 class Verification:
-    """The result of recomputing the chain."""
+    """The result of recomputing the chain after position `after` (0: from its start)."""
 
     ok: bool
     entries: int
@@ -201,6 +210,7 @@ class Verification:
     first_bad_position: int | None = None
     problem: str | None = None
     archived: int = 0
+    after: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -212,6 +222,9 @@ class Verification:
             "first_bad_seq": self.first_bad_seq,
             "first_bad_position": self.first_bad_position,
             "problem": self.problem,
+            "full": self.after == 0,
+            "from_seq": self.after + 1,
+            "to_seq": self.after + self.entries,
         }
 
 
@@ -226,11 +239,13 @@ class _Archive:
     lines: Iterator[dict[str, Any]] | None = None
 
 
-async def _stream(session: AsyncSession, chunk: int) -> AsyncIterator[dict[str, Any]]:
-    """Chain links in order with their entries. The join includes `at` so that only the
-    entry's own month partition is probed; entries not found there (archived, deleted, or
-    with an edited `at`) are looked up by seq alone, once per chunk."""
-    after = 0
+async def _stream(
+    session: AsyncSession, chunk: int, after: int
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Chain links after `after` in order with their entries, a chunk at a time. The join
+    includes `at` so that only the entry's own month partition is probed; entries not found
+    there (archived, deleted, or with an edited `at`) are looked up by seq alone, once per
+    chunk."""
     while True:
         rows = (
             (
@@ -260,22 +275,110 @@ async def _stream(session: AsyncSession, chunk: int) -> AsyncIterator[dict[str, 
                 {"s": missing},
             )
             moved = {r["seq"]: r for r in found.mappings()}
+        out = []
         for row in rows:
-            out = dict(row)
-            if not out["present"] and out["entry_seq"] in moved:
-                out.update(moved[out["entry_seq"]], present=True)
-            yield out
+            link = dict(row)
+            if not link["present"] and link["entry_seq"] in moved:
+                link.update(moved[link["entry_seq"]], present=True)
+            out.append(link)
+        yield out
         after = rows[-1]["position"]
+
+
+class _ChainCheck:
+    """The running state of one verification. `check` hashes a chunk of links and runs in
+    a worker thread (about 9 s of CPU per million entries must not stall the event loop);
+    the chunks are checked one after another, so the state is never shared."""
+
+    def __init__(self, archives: list[_Archive], *, after: int, head: bytes, progress: Any) -> None:
+        self.archives = archives
+        self.after = after
+        self.previous = head
+        self.count = 0
+        self.progress = progress
+
+    def _result(self, *, ok: bool, entries: int, **problem: Any) -> Verification:
+        return Verification(
+            ok=ok,
+            entries=entries,
+            head=self.previous.hex() if self.after or self.count else None,
+            archived=sum(a.seen for a in self.archives),
+            after=self.after,
+            **problem,
+        )
+
+    def _broken(self, row: dict[str, Any], problem: str) -> Verification:
+        return self._result(
+            ok=False,
+            entries=self.count - 1,
+            first_bad_seq=row["entry_seq"],
+            first_bad_position=row["position"],
+            problem=problem,
+        )
+
+    def check(self, rows: list[dict[str, Any]]) -> Verification | None:
+        """The first link of the chunk that does not hold, as the run's result (None: all hold)."""
+        for row in rows:
+            self.count += 1
+            problem = self._problem(row)
+            if problem is not None:
+                return self._broken(row, problem)
+            self.previous = bytes(row["chain_hash"])
+            if self.progress is not None:
+                self.progress(self.count)
+        return None
+
+    def _problem(self, row: dict[str, Any]) -> str | None:
+        sealed_leaf = bytes(row["entry_hash"])
+        if row["position"] != self.after + self.count:
+            return "a position is missing from the chain"
+        if row["present"]:
+            if entry_hash(row) != sealed_leaf:
+                return "the entry does not match its sealed hash (edited or swapped)"
+        else:
+            home = next((a for a in self.archives if a.start <= row["entry_at"] < a.end), None)
+            if home is None:
+                return "the sealed entry is missing from the audit log"
+            home.seen += 1
+            if home.seen > home.expected:
+                return f"more entries are missing than {home.name} archived"
+            if home.lines is not None:
+                line = next(home.lines, None)
+                if line is None or (line.get("chain") or {}).get("position") != row["position"]:
+                    return f"the archive file of {home.name} lacks this entry"
+                if exported_entry_hash(line) != sealed_leaf:
+                    return f"the archived entry ({home.name}) was altered"
+        if chain_hash(self.previous, sealed_leaf) != bytes(row["chain_hash"]):
+            return "the chain hash does not follow from the previous link"
+        return None
+
+    def finish(self) -> Verification:
+        """The result once every link held. Only a run from the chain's start saw every
+        link of an archived month, so only it can check that their number is exact."""
+        for archive in self.archives if self.after == 0 else []:
+            extra = next(archive.lines, None) if archive.lines is not None else None
+            if archive.seen != archive.expected or extra is not None:
+                return self._result(
+                    ok=False,
+                    entries=self.count,
+                    problem=f"{archive.name} archived {archive.expected} entries but the "
+                    f"chain has {archive.seen} of them"
+                    + (" and its file has more lines" if extra is not None else ""),
+                )
+        return self._result(ok=True, entries=self.count)
 
 
 async def verify_chain(
     session: AsyncSession,
     *,
+    after: int = 0,
+    head: bytes = GENESIS,
     chunk: int = 5000,
     progress: Any = None,
     archive_files: dict[str, Iterator[dict[str, Any]]] | None = None,
 ) -> Verification:
-    """Recompute every link in constant memory; report the first entry that does not match.
+    """Recompute every link after position `after` (whose chain hash is `head`) in constant
+    memory, hashing off the event loop; report the first entry that does not match.
 
     Entries of archived months (audit_archive) are absent from the database: their links
     are still checked, exactly `entry_count` of them must fall in each archived month, and
@@ -291,60 +394,15 @@ async def verify_chain(
         )
     ]
     for archive in archives:
-        archive.lines = (archive_files or {}).get(archive.sha256)
-    previous = GENESIS
-    count = 0
-
-    def broken(row: dict[str, Any], problem: str) -> Verification:
-        return Verification(
-            ok=False,
-            entries=count - 1,
-            head=previous.hex(),
-            first_bad_seq=row["entry_seq"],
-            first_bad_position=row["position"],
-            problem=problem,
-            archived=sum(a.seen for a in archives),
-        )
-
-    async for row in _stream(session, chunk):
-        count += 1
-        sealed_leaf = bytes(row["entry_hash"])
-        if row["position"] != count:
-            return broken(row, "a position is missing from the chain")
-        if row["present"]:
-            if entry_hash(row) != sealed_leaf:
-                return broken(row, "the entry does not match its sealed hash (edited or swapped)")
-        else:
-            home = next((a for a in archives if a.start <= row["entry_at"] < a.end), None)
-            if home is None:
-                return broken(row, "the sealed entry is missing from the audit log")
-            home.seen += 1
-            if home.seen > home.expected:
-                return broken(row, f"more entries are missing than {home.name} archived")
-            if home.lines is not None:
-                line = next(home.lines, None)
-                if line is None or (line.get("chain") or {}).get("position") != row["position"]:
-                    return broken(row, f"the archive file of {home.name} lacks this entry")
-                if exported_entry_hash(line) != sealed_leaf:
-                    return broken(row, f"the archived entry ({home.name}) was altered")
-        if chain_hash(previous, sealed_leaf) != bytes(row["chain_hash"]):
-            return broken(row, "the chain hash does not follow from the previous link")
-        previous = bytes(row["chain_hash"])
-        if progress is not None:
-            progress(count)
-    archived = sum(a.seen for a in archives)
-    for archive in archives:
-        extra = next(archive.lines, None) if archive.lines is not None else None
-        if archive.seen != archive.expected or extra is not None:
-            return Verification(
-                ok=False,
-                entries=count,
-                head=previous.hex(),
-                problem=f"{archive.name} archived {archive.expected} entries but the chain "
-                f"has {archive.seen} of them"
-                + (" and its file has more lines" if extra is not None else ""),
-                archived=archived,
+        lines = (archive_files or {}).get(archive.sha256)
+        if lines is not None and after:
+            lines = itertools.dropwhile(
+                lambda line: ((line.get("chain") or {}).get("position") or 0) <= after, lines
             )
-    return Verification(
-        ok=True, entries=count, head=previous.hex() if count else None, archived=archived
-    )
+        archive.lines = lines
+    state = _ChainCheck(archives, after=after, head=head, progress=progress)
+    async for rows in _stream(session, chunk, after):
+        broken = await asyncio.to_thread(state.check, rows)
+        if broken is not None:
+            return broken
+    return await asyncio.to_thread(state.finish)

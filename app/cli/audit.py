@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit import checkpoints, partitions, sealing, verification
+from app.audit import checkpoints, partitions, runs, sealing, verification
 from app.auth.keys import KeyRing, load_key_ring
 from app.cli import witness
 from app.cli.common import (
@@ -40,6 +40,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         cmd_verify,
         help="recompute the chain; exit 1 and name the first bad entry if it is broken",
     )
+    scope = verify.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--full",
+        dest="incremental",
+        action="store_false",
+        help="recompute the whole chain from its start (the default: the operator's deep check)",
+    )
+    scope.add_argument(
+        "--incremental",
+        dest="incremental",
+        action="store_true",
+        help="check only what follows the newest checkpoint an earlier run verified, as "
+        "GET /v1/audit/verify does by default",
+    )
+    verify.set_defaults(incremental=False)
     verify.add_argument(
         "--from-checkpoint",
         metavar="FILE",
@@ -178,8 +193,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 "problem": "an archive file matches no recorded archive (altered, or not "
                 f"written by `audit archive`): sha256 {unknown[0]}",
             }
+        # Waits for a verification the servers are running rather than failing.
+        await runs.take_turn(session, wait=True)
         return await verification.verify_log(
-            session, ring, saved=saved, archive_files=files, progress=_progress
+            session,
+            ring,
+            full=not args.incremental,
+            saved=saved,
+            archive_files=files,
+            progress=_progress,
         )
 
     result = in_transaction(run)
@@ -189,7 +211,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         emit(
             args,
             result,
-            f"ok: {result['entries']} entries, head {result['head']}" + _vouched(result),
+            f"ok: {result['entries']} entries, head {result['head']}"
+            + _range(result)
+            + _vouched(result),
         )
         return 0
     where = (
@@ -203,6 +227,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     )
     emit(args, result, f"MISMATCH at {where}: {result['problem']}")
     return 1
+
+
+def _range(result: dict[str, Any]) -> str:
+    """Which positions an incremental run checked, in words."""
+    start = result.get("start_checkpoint")
+    if start is None:
+        return ""
+    return (
+        f" (positions {result['from_seq']}..{result['to_seq']}, after checkpoint seq "
+        f"{start['seq']})"
+    )
 
 
 def _vouched(result: dict[str, Any]) -> str:

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the command; returns the exit code."""
     from app.cli.common import fail, missing_database
     from app.config import get_settings
+    from app.embedded import EmbeddedUnavailable
     from app.migrations import MigrationRefused
     from app.observability import configure_logging
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(args, why, code=2)
     try:
         code = args.func(args)
-    except MigrationRefused as exc:
+    except (MigrationRefused, EmbeddedUnavailable) as exc:
         # Every command migrates first; the service's restricted role cannot (by design).
         return fail(args, str(exc))
     return int(code or 0)

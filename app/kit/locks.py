@@ -27,6 +27,8 @@ class AdvisoryLock(IntEnum):
     """Removing personal data past the retention period: one run at a time."""
     TRANSPARENCY_PUBLISH = 7243013
     """Publishing transparency reports: one publisher at a time, so a revision is made once."""
+    AUDIT_VERIFY = 7243014
+    """Verifying the audit chain: one verification at a time across every process."""
 
 
 class LockNamespace(IntEnum):

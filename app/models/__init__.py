@@ -9,6 +9,7 @@ from app.models.audit_checkpoint import AuditCheckpoint
 from app.models.audit_cosignature import AuditCosignature
 from app.models.audit_entry import AuditEntry
 from app.models.audit_seal import AuditSeal
+from app.models.audit_verification import AuditVerification
 from app.models.base import Base
 from app.models.deadline_policy import DeadlinePolicy
 from app.models.feed_event import FeedEvent
@@ -45,6 +46,7 @@ __all__ = [
     "AuditCosignature",
     "AuditEntry",
     "AuditSeal",
+    "AuditVerification",
     "Base",
     "DeadlinePolicy",
     "FeedEvent",
