@@ -128,33 +128,32 @@ def _items_sql(events: str, principal: Principal, *, deliver: bool) -> str:
     """One statement: the events, the first hand-over of their flags when `deliver`, and
     the page as one JSON text (items in cursor order), its size and its last (txid, id).
 
-    Each flag is rendered once, as the principal sees it now: a flag this statement
-    delivers is rendered by the UPDATE (the statement's snapshot would show it undelivered).
+    Each flag is rendered as the principal sees it now: a flag this statement delivers is
+    rendered by the UPDATE (the statement's snapshot would show it undelivered).
     """
     ctes = f"ev AS ({events})"
-    delivered_doc, done = "NULL::jsonb", "0"
+    flag_doc = f"(SELECT {flag_json_sql(principal)} FROM flag f WHERE f.id = ev.flag_id)"  # noqa: S608
+    done = "0"
     if deliver:
+        # Looked up by key, not joined: the planner cannot know the page's size, and a
+        # nested loop over the delivered set would be quadratic.
         ctes += "," + _delivery_ctes("SELECT flag_id FROM ev")  # noqa: S608
-        delivered_doc = "(SELECT d.doc FROM delivered d WHERE d.id = ev.flag_id)"
+        ctes += ", docs AS (SELECT jsonb_object_agg(id::text, doc) AS m FROM delivered)"
+        flag_doc = f"coalesce((SELECT m FROM docs) -> ev.flag_id::text, {flag_doc})"  # noqa: S608
         done = "(SELECT count(*) FROM delivered_audit)"
     return f"""
     WITH {ctes},
-    fl AS (
-        SELECT f.id, {flag_json_sql(principal)} AS doc
-        FROM flag f WHERE f.id IN (SELECT flag_id FROM ev)
-    ), ho AS (
-        SELECT h.id, fb_hold_json(h) AS doc FROM hold h WHERE h.id IN (SELECT hold_id FROM ev)
-    ), items AS (
+    items AS (
         SELECT ev.txid, ev.id,
                jsonb_build_object('event_id', ev.id::text, 'type', ev.type,
                                   'occurred_at', fb_ts(ev.occurred_at))
-               || CASE WHEN ev.flag_id IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object(
-                      'flag', coalesce({delivered_doc}, fl.doc)) END
-               || CASE WHEN ev.hold_id IS NULL THEN '{{}}'::jsonb
-                       ELSE jsonb_build_object('hold', ho.doc) END
+               || CASE WHEN ev.flag_id IS NULL THEN '{{}}'::jsonb
+                       ELSE jsonb_build_object('flag', {flag_doc}) END
+               || CASE WHEN ev.hold_id IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object(
+                      'hold', (SELECT fb_hold_json(h) FROM hold h WHERE h.id = ev.hold_id)) END
                || CASE WHEN ev.data IS NULL OR ev.data IN ('{{}}'::jsonb, 'null'::jsonb)
                        THEN '{{}}'::jsonb ELSE jsonb_build_object('data', ev.data) END AS item
-        FROM ev LEFT JOIN fl ON fl.id = ev.flag_id LEFT JOIN ho ON ho.id = ev.hold_id
+        FROM ev
     )
     SELECT count(*) AS n,
            (array_agg(txid::text ORDER BY txid DESC, id DESC))[1] AS last_txid,
