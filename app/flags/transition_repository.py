@@ -59,13 +59,13 @@ async def write_transition_rows(
 async def lock_visible(
     session: AsyncSession, *, principal: Principal, flag_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, Any]]:
-    """The raw rows of the flags the caller may see, locked FOR UPDATE in id order (two
-    batches over the same flags then wait for each other instead of deadlocking)."""
+    """What answers are judged on, of the flags the caller may see, locked FOR UPDATE in id
+    order (two batches over the same flags then wait for each other, never deadlock)."""
     where, params = visibility_clause(principal)
     rows = await session.execute(
         text(
-            f"SELECT f.* FROM flag f WHERE f.id = ANY(:ids) AND {where} "  # noqa: S608
-            "ORDER BY f.id FOR UPDATE OF f"
+            "SELECT f.id, f.status, f.outcome_action, f.submitted_at, f.agency_org_id "  # noqa: S608
+            f"FROM flag f WHERE f.id = ANY(:ids) AND {where} ORDER BY f.id FOR UPDATE OF f"
         ),
         {**params, "ids": sorted(set(flag_ids))},
     )
