@@ -40,6 +40,7 @@ FILES: tuple[str, ...] = (
     "orgs/sql/platforms.sql",
     "audit/sql/append_only.sql",
     "audit/sql/partitions.sql",
+    "audit/sql/record_many.sql",
     "audit/sql/record.sql",
     "flags/sql/accounts.sql",
     "flags/sql/deadline.sql",

@@ -21,6 +21,7 @@ write transaction such as a 1000-flag batch).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import uuid
@@ -77,117 +78,142 @@ def make_cursor(txid: int, event_id: int) -> str:
     return encode_cursor([str(txid), event_id, int(time.time())])
 
 
-async def _page(
-    session: AsyncSession, *, org_id: uuid.UUID, after: tuple[int, int], limit: int
-) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        text(
-            """
-            SELECT e.id, e.txid::text::bigint AS txid, e.type, fb_ts(e.occurred_at) AS occurred_at,
-                   e.flag_id, e.hold_id, e.data
-            FROM feed_event e
-            WHERE e.recipient_org_id = :org
-              AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
-              AND (e.txid, e.id) > (CAST(CAST(:txid AS text) AS xid8), :id)
-            ORDER BY e.txid, e.id
-            LIMIT :limit
-            """
-        ),
-        {"org": org_id, "txid": str(after[0]), "id": after[1], "limit": limit},
+# The events of a page: after the cursor, below the snapshot's xmin (see above).
+_PAGE_EVENTS = """
+    SELECT e.id, e.txid, e.type, e.occurred_at, e.flag_id, e.hold_id, e.data
+    FROM feed_event e
+    WHERE e.recipient_org_id = :org
+      AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+      AND (e.txid, e.id) > (CAST(CAST(:txid AS text) AS xid8), :id)
+    ORDER BY e.txid, e.id
+    LIMIT :limit
+"""
+# Named events (a webhook's first attempt renders its one event as the feed shows it).
+_LISTED_EVENTS = """
+    SELECT e.id, e.txid, e.type, e.occurred_at, e.flag_id, e.hold_id, e.data
+    FROM feed_event e WHERE e.id = ANY(:event_ids)
+"""
+
+
+def _delivery_ctes(flag_ids: str) -> str:
+    """First hand-over of the platform's flags among `flag_ids` (a SQL set) as sets:
+    `delivered` (each flag's id and its JSON after the change), its history events, and
+    `delivered_audit` (one row; select it so its audit entries are written)."""
+    return f"""
+    delivered AS (
+        UPDATE flag f SET delivered_at = now(), updated_at = now()
+        WHERE f.id IN ({flag_ids}) AND f.delivered_at IS NULL AND f.platform_org_id = :org
+        RETURNING f.id, fb_flag_json_for_platform(f) AS doc
+    ), delivered_history AS (
+        INSERT INTO flag_event (flag_id, type, actor_org_id, actor_client_id)
+        SELECT id, 'delivered', :org, :client FROM delivered ORDER BY id
+    ), delivered_audit AS (
+        SELECT fb_audit_record_many(coalesce(jsonb_agg(
+                   CAST(:audit AS jsonb) || jsonb_build_object('object_id', id::text)
+                   ORDER BY id), '[]'::jsonb)) AS done
+        FROM delivered
+    )"""  # noqa: S608 - a fixed fragment; values are bound parameters
+
+
+def _delivery_params(principal: Principal, via: str) -> dict[str, Any]:
+    entry = audit.entry(actor=principal, action="flag.delivered", object_type="flag")
+    return {
+        "org": principal.org_id,
+        "client": principal.client_id,
+        "audit": json.dumps({**entry, "data": {"via": via}}),
+    }
+
+
+def _items_sql(events: str, principal: Principal, *, deliver: bool) -> str:
+    """One statement: the events, the first hand-over of their flags when `deliver`, and
+    the page as one JSON text (items in cursor order), its size and its last (txid, id).
+
+    Each flag is rendered as the principal sees it now: a flag this statement delivers is
+    rendered by the UPDATE (the statement's snapshot would show it undelivered).
+    """
+    ctes = f"ev AS ({events})"
+    flag_doc = f"(SELECT {flag_json_sql(principal)} FROM flag f WHERE f.id = ev.flag_id)"  # noqa: S608
+    done = "0"
+    if deliver:
+        # Looked up by key, not joined: the planner cannot know the page's size, and a
+        # nested loop over the delivered set would be quadratic.
+        ctes += "," + _delivery_ctes("SELECT flag_id FROM ev")  # noqa: S608
+        ctes += ", docs AS (SELECT jsonb_object_agg(id::text, doc) AS m FROM delivered)"
+        flag_doc = f"coalesce((SELECT m FROM docs) -> ev.flag_id::text, {flag_doc})"  # noqa: S608
+        done = "(SELECT count(*) FROM delivered_audit)"
+    return f"""
+    WITH {ctes},
+    items AS (
+        SELECT ev.txid, ev.id,
+               jsonb_build_object('event_id', ev.id::text, 'type', ev.type,
+                                  'occurred_at', fb_ts(ev.occurred_at))
+               || CASE WHEN ev.flag_id IS NULL THEN '{{}}'::jsonb
+                       ELSE jsonb_build_object('flag', {flag_doc}) END
+               || CASE WHEN ev.hold_id IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object(
+                      'hold', (SELECT fb_hold_json(h) FROM hold h WHERE h.id = ev.hold_id)) END
+               || CASE WHEN ev.data IS NULL OR ev.data IN ('{{}}'::jsonb, 'null'::jsonb)
+                       THEN '{{}}'::jsonb ELSE jsonb_build_object('data', ev.data) END AS item
+        FROM ev
     )
-    return [dict(r._mapping) for r in rows]
+    SELECT count(*) AS n,
+           (array_agg(txid::text ORDER BY txid DESC, id DESC))[1] AS last_txid,
+           (array_agg(id ORDER BY txid DESC, id DESC))[1] AS last_id,
+           coalesce(json_agg(item ORDER BY txid, id), '[]')::text AS items,
+           {done} AS delivered
+    FROM items
+    """  # noqa: S608 - fixed fragments; every value is a bound parameter
+
+
+async def read_once(
+    session: AsyncSession, *, principal: Principal, after: tuple[int, int], limit: int
+) -> tuple[int, str, tuple[int, int]]:
+    """(items, the page's items as JSON text, position after them); a platform's first
+    read of a flag hands it over. One statement, whatever the page's size."""
+    deliver = principal.kind == "platform"
+    params: dict[str, Any] = {
+        "org": principal.org_id, "txid": str(after[0]), "id": after[1], "limit": limit
+    }  # fmt: skip
+    if deliver:
+        params |= _delivery_params(principal, "feed")
+    row = (
+        await session.execute(text(_items_sql(_PAGE_EVENTS, principal, deliver=deliver)), params)
+    ).one()
+    if not row.n:
+        return 0, "[]", after
+    return int(row.n), str(row.items), (int(row.last_txid), int(row.last_id))
+
+
+_DELIVER_LISTED = _delivery_ctes("SELECT unnest(CAST(:ids AS uuid[]))")
+_MARK_DELIVERED = f"WITH {_DELIVER_LISTED} SELECT done FROM delivered_audit"  # noqa: S608
 
 
 async def mark_delivered(
     session: AsyncSession, *, principal: Principal, flag_ids: list[uuid.UUID], via: str = "feed"
 ) -> None:
-    """First hand-over of flags to their platform: set delivered_at, history, audit
-    (`via` the feed or its webhook, app/webhooks)."""
-    delivered = await session.execute(
-        text(
-            """
-            WITH d AS (
-                UPDATE flag SET delivered_at = now(), updated_at = now()
-                WHERE id = ANY(:ids) AND delivered_at IS NULL AND platform_org_id = :org
-                RETURNING id
-            ), h AS (
-                INSERT INTO flag_event (flag_id, type, actor_org_id, actor_client_id)
-                SELECT id, 'delivered', :org, :client FROM d
-            )
-            SELECT id FROM d
-            """
-        ),
-        {"ids": flag_ids, "org": principal.org_id, "client": principal.client_id},
+    """First hand-over of flags to their platform: set delivered_at, history, audit, as
+    sets in one statement (`via` the feed or its webhook, app/webhooks)."""
+    await session.execute(
+        text(_MARK_DELIVERED),
+        {"ids": flag_ids, **_delivery_params(principal, via)},
     )
-    for (flag_id,) in delivered:
-        await audit.record(
-            session=session,
-            actor=principal,
-            action="flag.delivered",
-            object_type="flag",
-            object_id=flag_id,
-            data={"via": via},
-        )
 
 
 async def render_events(
     session: AsyncSession, principal: Principal, events: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Feed items of event rows, each with its flag (or hold) as the principal sees it now."""
-    flag_ids = sorted({e["flag_id"] for e in events if e["flag_id"]})
-    hold_ids = sorted({e["hold_id"] for e in events if e["hold_id"]})
-    flags: dict[str, Any] = {}
-    holds: dict[str, Any] = {}
-    if flag_ids:
-        rows = await session.execute(
-            text(
-                f"SELECT f.id::text, {flag_json_sql(principal)} "  # noqa: S608
-                "FROM flag f WHERE f.id = ANY(:ids)"
-            ),
-            {"ids": flag_ids},
+    """Feed items of event rows (by their `id`), as the feed shows them to the principal."""
+    row = (
+        await session.execute(
+            text(_items_sql(_LISTED_EVENTS, principal, deliver=False)),
+            {"event_ids": [e["id"] for e in events]},
         )
-        flags = {r[0]: r[1] for r in rows}
-    if hold_ids:
-        rows = await session.execute(
-            text("SELECT h.id::text, fb_hold_json(h) FROM hold h WHERE h.id = ANY(:ids)"),
-            {"ids": hold_ids},
-        )
-        holds = {r[0]: r[1] for r in rows}
-    items = []
-    for e in events:
-        item: dict[str, Any] = {
-            "event_id": str(e["id"]),
-            "type": e["type"],
-            "occurred_at": e["occurred_at"],
-        }
-        if e["flag_id"]:
-            item["flag"] = flags.get(str(e["flag_id"]))
-        if e["hold_id"]:
-            item["hold"] = holds.get(str(e["hold_id"]))
-        if e["data"]:
-            item["data"] = e["data"]
-        items.append(item)
-    return items
+    ).one()
+    return list(json.loads(row.items))
 
 
-async def read_once(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    after: tuple[int, int],
-    limit: int,
-) -> tuple[list[dict[str, Any]], tuple[int, int]]:
-    """One read of the feed: items after the cursor and the new position."""
-    events = await _page(session, org_id=principal.org_id, after=after, limit=limit)
-    if not events:
-        return [], after
-    if principal.kind == "platform":
-        ids = sorted({e["flag_id"] for e in events if e["flag_id"]})
-        if ids:
-            await mark_delivered(session, principal=principal, flag_ids=ids)
-    items = await render_events(session, principal, events)
-    last = events[-1]
-    return items, (int(last["txid"]), int(last["id"]))
+def _page_body(items: str, position: tuple[int, int]) -> str:
+    """A FeedPage as JSON text around the items' text, without parsing them again."""
+    return f'{{"items":{items},"next_cursor":{json.dumps(make_cursor(*position))}}}'
 
 
 async def record_poll(session: AsyncSession, org_id: uuid.UUID) -> None:
@@ -212,8 +238,9 @@ async def read_feed(
     retention_days: int,
     max_waiters: int,
     disconnected: Callable[[], Awaitable[bool]] | None = None,
-) -> dict[str, Any]:
-    """Read the feed, long-polling up to `wait` seconds for the first event.
+) -> str:
+    """Read the feed, long-polling up to `wait` seconds for the first event; the page as
+    JSON text (its items are serialised once, by the statement that reads them).
 
     Each attempt is its own short transaction, so no connection is held while waiting;
     waiting is on an in-process event woken by NOTIFY (or a periodic re-check). The poll is
@@ -241,22 +268,22 @@ async def _read_until(
     limit: int,
     deadline: float,
     disconnected: Callable[[], Awaitable[bool]] | None,
-) -> dict[str, Any]:
+) -> str:
     """Read, then wait and re-read until an event comes or the deadline passes."""
     first = True
     while True:
         async with sessionmaker() as session, session.begin():
-            items, position = await read_once(
+            count, items, position = await read_once(
                 session, principal=principal, after=after, limit=limit
             )
             if first:
                 await record_poll(session, principal.org_id)
                 first = False
         remaining = deadline - time.monotonic()
-        if items or remaining <= 0:
-            FEED_EVENTS_SERVED.labels(principal.kind).inc(len(items))
-            return {"items": items, "next_cursor": make_cursor(*position)}
+        if count or remaining <= 0:
+            FEED_EVENTS_SERVED.labels(principal.kind).inc(count)
+            return _page_body(items, position)
         await waiters.wait(str(principal.org_id), min(remaining, RECHECK_SECONDS))
         if disconnected is not None and await disconnected():
             # The client gave up; stop polling the database on its behalf.
-            return {"items": [], "next_cursor": make_cursor(*position)}
+            return _page_body("[]", position)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,20 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal
-from app.db import after_commit
-from app.errors import AppError, Conflict, NotFound, field_error, invalid
+from app.errors import AppError, NotFound, field_error, invalid
 from app.flags import repository as repo
+from app.flags.answers import Answer, Answered, answer_flags
 from app.flags.repository import DB_NOW
 from app.flags.schemas import MAX_EVIDENCE, FlagCreate, FlagFilter, PlatformAccountIn
-from app.flags.state import Action, Status, is_noop, next_status
+from app.flags.state import Action, Status, next_status
+from app.flags.transitions import Poke, Step, leave_behind
 from app.identity import binding
 from app.identity import repository as identity_repo
 from app.identity.service import identity_of
 from app.kit.canonical import sha256_hex
-from app.kit.clock import utc_now
 from app.kit.pagination import decode_time_id_cursor, keyset_page
-
-Poke = Callable[[list[str]], None]
 
 
 def request_hash(payload: Any) -> str:
@@ -92,12 +90,6 @@ async def _locked(
     return row
 
 
-def _poke_after_commit(session: AsyncSession, poke: Poke | None, *orgs: uuid.UUID) -> None:
-    if poke is not None and orgs:
-        ids = [str(o) for o in orgs]
-        after_commit(session, lambda: poke(ids))
-
-
 async def _transition(
     session: AsyncSession,
     *,
@@ -113,43 +105,33 @@ async def _transition(
     audit_free_text: dict[str, str | None] | None = None,
     poke: Poke | None = None,
 ) -> dict[str, Any]:
-    """Move the flag to `new` (setting `values` too) and leave what every transition
-    leaves behind: the flag's history event, the `flag.<event>` feed event for the other
-    side (`tell`), and the audit entry (free text only by hash). Returns the flag as the
-    actor sees it."""
+    """Move the flag to `new` (setting `values` too) and leave what every transition leaves
+    behind (`transitions.leave_behind`, the set-wise home, with this one step). Returns the
+    flag as the actor sees it."""
     await repo.update_flag(session, flag["id"], {"status": new.value, **values})
-    await repo.add_history(session, flag_id=flag["id"], type_=event, actor=actor, data=event_data)
-    if tell is not None:
-        await repo.add_feed_event(
-            session, recipient=tell, type_=FEED_TYPES[event], flag_id=flag["id"], data=feed_data
-        )
-        _poke_after_commit(session, poke, tell)
-    await audit.record(
-        session=session,
-        actor=actor,
-        action=AUDIT_ACTIONS[event],
-        object_type="flag",
-        object_id=flag["id"],
-        data={"from": flag["status"], "to": new.value, **(audit_data or {})},
-        free_text=audit_free_text,
+    step = Step(
+        flag_id=flag["id"],
+        old=flag["status"],
+        new=new.value,
+        event=event,
+        event_data=event_data or {},
+        tell=tell,
+        feed_data=feed_data or {},
+        audit_data=audit_data or {},
+        audit_free_text=audit_free_text or {},
     )
+    await leave_behind(session=session, actor=actor, steps=[step], poke=poke)
     return await repo.render(session, flag["id"], actor)
 
 
-FEED_TYPES = {
-    "acknowledged": "flag.acknowledged",
-    "info_requested": "flag.info_requested",
-    "info_provided": "flag.info_provided",
-    "outcome": "flag.closed",
-    "withdrawn": "flag.withdrawn",
-}
-AUDIT_ACTIONS = {
-    "acknowledged": "flag.acknowledged",
-    "info_requested": "flag.info_requested",
-    "info_provided": "flag.info_provided",
-    "outcome": "flag.outcome_recorded",
-    "withdrawn": "flag.withdrawn",
-}
+async def _answer_one(
+    session: AsyncSession, principal: Principal, answer: Answer, poke: Poke | None
+) -> Answered:
+    """One ack or outcome through the set-wise path (app/flags/answers.py); raises its error."""
+    (done,) = await answer_flags(session=session, principal=principal, answers=[answer], poke=poke)
+    if done.error is not None:
+        raise done.error
+    return done
 
 
 async def acknowledge(
@@ -161,21 +143,11 @@ async def acknowledge(
     account: PlatformAccountIn | None = None,
 ) -> dict[str, Any]:
     """Platform acknowledges receipt (idempotent), optionally stating the account's id."""
-    flag = await _locked(session, principal, flag_id)
     if account is not None:
+        flag = await _locked(session, principal, flag_id)
         await _bind_platform_account(session, actor=principal, flag=flag, account=account)
-    if is_noop(flag["status"], Action.ACKNOWLEDGE):
-        return await repo.render(session, flag_id, principal)
-    return await _transition(
-        session,
-        actor=principal,
-        flag=flag,
-        new=next_status(flag["status"], Action.ACKNOWLEDGE),
-        values={"acknowledged_at": DB_NOW},
-        event="acknowledged",
-        tell=flag["agency_org_id"],
-        poke=poke,
-    )
+    done = await _answer_one(session, principal, Answer(flag_id=flag_id, type="ack"), poke)
+    return dict(json.loads(done.flag or "null"))
 
 
 async def request_info(
@@ -249,46 +221,14 @@ async def record_outcome(
 ) -> tuple[dict[str, Any], bool]:
     """Platform reports what it did (optionally stating the account's id); closes the flag.
     Returns (flag, changed)."""
-    flag = await _locked(session, principal, flag_id)
     if account is not None:
+        flag = await _locked(session, principal, flag_id)
         await _bind_platform_account(session, actor=principal, flag=flag, account=account)
-    if flag["status"] == Status.CLOSED:
-        if flag["outcome_action"] == action:
-            return await repo.render(session, flag_id, principal), False
-        raise Conflict(
-            f"This flag is already closed with outcome {flag['outcome_action']}",
-            current_status=flag["status"],
-            current_action=flag["outcome_action"],
-        )
-    new = next_status(flag["status"], Action.RECORD_OUTCOME)
-    now = utc_now()
-    when = actioned_at or now
-    if when > now + timedelta(minutes=5):
-        raise field_error("actioned_at", "is in the future")
-    if when < flag["submitted_at"] - timedelta(days=3650):
-        raise field_error("actioned_at", "is implausibly old")
-    await repo.shift_due_at(session, flag_id)  # settle a paused clock before closing
-    rendered = await _transition(
-        session,
-        actor=principal,
-        flag=flag,
-        new=new,
-        values={
-            "closed_at": DB_NOW,
-            "outcome_action": action,
-            "outcome_note": note,
-            "actioned_at": when,
-            "acknowledged_at": flag["acknowledged_at"] or DB_NOW,
-            "info_requested_at": None,
-        },
-        event="outcome",
-        event_data={"action": action, "note": note, "actioned_at": when.isoformat()},
-        tell=flag["agency_org_id"],
-        audit_data={"action": action, "actioned_at": when.isoformat()},
-        audit_free_text={"note": note},
-        poke=poke,
+    answer = Answer(
+        flag_id=flag_id, type="outcome", action=action, note=note, actioned_at=actioned_at
     )
-    return rendered, True
+    done = await _answer_one(session, principal, answer, poke)
+    return dict(json.loads(done.flag or "null")), done.changed
 
 
 async def withdraw(

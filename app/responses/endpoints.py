@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.auth.dependencies import RespondDep
 from app.db import SessionDep
@@ -58,9 +58,10 @@ async def record_flag_outcome(
 @router.post("/v1/outcomes/batch", response_model=OutcomeBatchOut)
 async def record_outcome_batch(
     body: OutcomeBatchIn, principal: RespondDep, session: SessionDep, poke: PokeDep
-) -> JSONResponse:
-    """Up to 1000 acks and outcomes; each item succeeds or fails on its own (savepoints)."""
+) -> Response:
+    """Up to 1000 acks and outcomes; each item succeeds or fails on its own."""
     results = await service.record_batch(
         session=session, principal=principal, items=body.items, poke=poke
     )
-    return JSONResponse({"results": results})
+    # The results are JSON text already (each flag as its statement rendered it).
+    return Response(results, media_type="application/json")

@@ -99,3 +99,70 @@ def answer_batches(base: str, token: str, flag_ids: list[str], *, size: int) -> 
                 "per_batch": latency_summary(samples) if samples else None,
             }
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Only the delivery and answer paths, on a fresh platform: several rounds in one run, so
+    a change can be compared with its base in the same session of a shared machine."""
+    import argparse
+    import asyncio
+    import json
+    import uuid
+
+    from benchmarks.harness.database import open_database
+    from benchmarks.harness.profile import recording, top_frames
+    from benchmarks.harness.servers import fetch_token, flagbridge_env, start_ready, stop_server
+    from benchmarks.workloads.batch import create_paths_world, submit_batches
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--rounds", type=int, default=3, help="fresh platforms, one after another")
+    parser.add_argument("--batches", type=int, default=4, help="batches of flags per round (4)")
+    parser.add_argument("--size", type=int, default=1000, help="flags per batch and answers (1000)")
+    parser.add_argument("--page", type=int, default=500, help="feed page size (500)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the server per path")
+    args = parser.parse_args(argv)
+    db, _ = open_database("flagbridge_bench_delivery")
+    server = start_ready(
+        "flagbridge-delivery", ["app.main:create_app", "--factory"], flagbridge_env(db),
+        "/v1/feed", "/readyz",
+    )  # fmt: skip
+    rounds: list[dict[str, Any]] = []
+    try:
+        for n in range(args.rounds):
+            run_id = f"{uuid.uuid4().hex[:8]}"
+            world = asyncio.run(create_paths_world(db, run_id))
+            agency = fetch_token(server, world["agency_client_id"], world["agency_secret"])
+            platform = fetch_token(server, world["platform_client_id"], world["platform_secret"])
+            batch = submit_batches(
+                server.base, agency, world["platform"], f"{run_id}q",
+                batches=args.batches, size=args.size,
+            )  # fmt: skip
+            out: dict[str, Any] = {"profiles": {}}
+            pid = server.proc.pid if args.profile and n == args.rounds - 1 else None
+            with recording(pid, "delivery-feed") as path:
+                out["feed"] = read_feed(server.base, platform, page=args.page)
+            if path is not None and path.exists():
+                out["profiles"]["feed"] = top_frames(path)
+            with recording(pid, "delivery-answers") as path:
+                out["answers"] = answer_batches(
+                    server.base, platform, batch["flag_ids"], size=args.size
+                )
+            if path is not None and path.exists():
+                out["profiles"]["answers"] = top_frames(path)
+            rounds.append(out)
+            summary = {
+                "first_items_per_s": out["feed"]["first"]["items_per_s"],
+                "first_page": out["feed"]["first"]["per_page"],
+                "reread_page": out["feed"]["reread"]["per_page"],
+                **{f"{k}_items_per_s": v["items_per_s"] for k, v in out["answers"].items()},
+                **{f"{k}_failed": v["failed"] for k, v in out["answers"].items()},
+            }
+            print(json.dumps(summary), flush=True)
+    finally:
+        stop_server(server)
+    print(json.dumps(rounds[-1]["profiles"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

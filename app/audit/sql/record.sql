@@ -1,13 +1,11 @@
 -- fb_audit_record: append one entry to the audit log.
 --
--- The only writer of audit_entry rows: fb_submit_flag calls it inside the submission
+-- The writer of single audit rows: fb_submit_flag calls it inside the submission
 -- statement, and app/audit/service.py::record (every other audited change) calls it with
 -- the request's id and client IP. In SQL so that the submission hot path writes its audit
--- entry without a round trip of its own, and so that both paths build the row the same way.
---
--- Free text (a summary, a question, a reason) is never stored in the log, only its SHA-256:
--- retention purges then never have to touch the append-only log. p_free_text maps a name
--- to its text; each becomes `<name>_sha256` in data (hex, or null for a null text).
+-- entry without a round trip of its own. The row itself (and the hashing of free text) is
+-- built by fb_audit_record_many (record_many.sql), so single and set-wise writers build it
+-- the same way.
 CREATE OR REPLACE FUNCTION fb_audit_record(p_actor_client uuid, p_actor_org uuid,
                                            p_actor_label text, p_client_ip text,
                                            p_request_id text, p_action text,
@@ -16,12 +14,9 @@ CREATE OR REPLACE FUNCTION fb_audit_record(p_actor_client uuid, p_actor_org uuid
                                            p_free_text jsonb DEFAULT '{}'::jsonb)
 RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO audit_entry (actor_client_id, actor_org_id, actor_label, client_ip, request_id,
-                             action, object_type, object_id, data)
-    VALUES (p_actor_client, p_actor_org, p_actor_label, p_client_ip, p_request_id, p_action,
-            p_object_type, p_object_id,
-            p_data || coalesce((
-                SELECT jsonb_object_agg(t.key || '_sha256',
-                                        encode(sha256(convert_to(t.value, 'UTF8')), 'hex'))
-                FROM jsonb_each_text(p_free_text) AS t), '{}'::jsonb))
+    SELECT fb_audit_record_many(jsonb_build_array(jsonb_build_object(
+        'actor_client', p_actor_client, 'actor_org', p_actor_org, 'actor_label', p_actor_label,
+        'client_ip', p_client_ip, 'request_id', p_request_id, 'action', p_action,
+        'object_type', p_object_type, 'object_id', p_object_id, 'data', p_data,
+        'free_text', p_free_text)))
 $$;
