@@ -20,6 +20,7 @@ from app.audit import endpoints as audit_endpoints
 from app.auth import endpoints as auth_endpoints
 from app.auth.keys import load_key_ring
 from app.auth.revocation import RevocationList
+from app.auth.secrets import gate as hash_gate
 from app.auth.tokens import TokenVerifier
 from app.config import Settings, get_settings
 from app.db import make_engine, make_pg_pool, make_sessionmaker
@@ -41,6 +42,8 @@ from app.migrations import head_revision
 from app.ops import endpoints as ops_endpoints
 from app.orgs import endpoints as orgs_endpoints
 from app.platform_reports import endpoints as platform_reports_endpoints
+from app.ratelimit import endpoints as ratelimit_endpoints
+from app.ratelimit.limiter import Limiter
 from app.responses import endpoints as responses_endpoints
 from app.stats import endpoints as stats_endpoints
 from app.stats import public_endpoints as transparency_endpoints
@@ -102,6 +105,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.revocations = RevocationList(
             engine, listener, settings.revocation_refresh_seconds
         )
+        hash_gate.configure(
+            concurrency=settings.rate_hash_concurrency, queue=settings.rate_hash_queue
+        )
+        app.state.rate_limits = Limiter(app.state.sessionmaker, settings)
+        await app.state.rate_limits.start()
         app.state.feed_waiters = FeedWaiters()
         app.state.feed_notifier = FeedNotifier(listener, app.state.feed_waiters)
         await listener.start()
@@ -126,6 +134,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             for job in jobs:
                 await job.stop()
             await app.state.feed_notifier.stop()
+            await app.state.rate_limits.stop()
             await app.state.revocations.stop()
             await listener.stop()
             await app.state.pg_pool.close()
@@ -168,6 +177,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         stats_endpoints,
         audit_endpoints,
         orgs_endpoints,
+        ratelimit_endpoints,
         deadlines_endpoints,
         ops_endpoints,
         transparency_endpoints,
@@ -213,7 +223,12 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
     async def fold_stats() -> None:
         await stats_service.fold_stripes(sessionmaker=state.sessionmaker)
 
+    async def refresh_rate_limits() -> None:
+        await state.rate_limits.policies.refresh(state.sessionmaker)
+
     jobs = [
+        Periodic("rate-limit-policies", settings.rate_policy_refresh_seconds, refresh_rate_limits),
+        Periodic("rate-limit-prune", 600.0, lambda: state.rate_limits.prune()),
         Periodic("audit-seal", settings.audit_seal_seconds, seal_audit_log),
         Periodic("audit-partitions", 6 * 3600.0, make_audit_partitions),
         Periodic("stats-fold", settings.stats_fold_seconds, fold_stats),

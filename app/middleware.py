@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.principal import authenticate
+from app.auth.principal import Principal, authenticate
 from app.errors import (
     PROBLEM_MEDIA_TYPE,
     AppError,
@@ -34,6 +34,7 @@ from app.observability import (
     client_ip_var,
     request_id_var,
 )
+from app.ratelimit.decision import Decision
 
 access_log = logging.getLogger("flagbridge.access")
 error_log = logging.getLogger("flagbridge.errors")
@@ -48,6 +49,19 @@ BATCH_ROUTES = frozenset({"/v1/flags/batch", "/v1/outcomes/batch"})
 ANONYMOUS_BODY_ROUTES = frozenset({"/oauth/token"})
 """Routes that take a body without a bearer token; every other one is authenticated first."""
 
+
+RATE_LIMIT_HEADERS = {
+    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}},
+    "RateLimit-Policy": {
+        "description": 'The budget (draft-ietf-httpapi-ratelimit-headers): `"writes";q=600;w=60`',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of it and when it resets: `"writes";r=0;t=12`',
+        "schema": {"type": "string"},
+    },
+}
+"""The headers of a 429 (and, but Retry-After, of every answer to a limited route)."""
 
 # Operations that never touch the database (so never answer 503): health, metrics and
 # the key documents served from the in-memory key ring. /readyz documents its own 503.
@@ -66,14 +80,19 @@ def document_cross_cutting_statuses(openapi: dict[str, Any]) -> None:
 
     - 413: this layer caps the body of every request of a method that may carry one;
     - 400: FastAPI answers a body it cannot decode (invalid UTF-8, a broken form) with 400;
-    - 503: every route that reads or writes the database answers 503 while it is away.
+    - 503: every route that reads or writes the database answers 503 while it is away;
+    - 429: every authenticated route counts against its client's budget (app/ratelimit),
+      and the token route against its source address's.
 
     Written once here from the same rules that send them, not in each route's declaration.
     """
-    too_large, malformed, away = (problem_responses(c)[c] for c in (413, 400, 503))
+    too_large, malformed, away, limited = (problem_responses(c)[c] for c in (413, 400, 503, 429))
+    limited = {**limited, "headers": RATE_LIMIT_HEADERS}
     for path, operations in openapi.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
+            if "security" in operation or path in ANONYMOUS_BODY_ROUTES:
+                responses.setdefault("429", limited)
             if method.upper() in _BODY_METHODS:
                 responses.setdefault("413", too_large)
             if "requestBody" in operation:
@@ -105,6 +124,12 @@ class _RouteTable:
             (compile_path(template)[0], template, {m.upper() for m in operations})
             for template, operations in openapi.get("paths", {}).items()
         ]
+        self.authenticated = {
+            (method.upper(), template)
+            for template, operations in openapi.get("paths", {}).items()
+            for method, operation in operations.items()
+            if "security" in operation
+        }
 
     def template(self, method: str, path: str) -> str | None:
         """The template of the operation this method and path reach, if any."""
@@ -124,10 +149,32 @@ class RequestContextMiddleware:
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._table: _RouteTable | None = None
 
-    def _template(self, scope: Scope) -> str | None:
+    def _routes(self, scope: Scope) -> _RouteTable:
         if self._table is None:
             self._table = _RouteTable(scope["app"].openapi())
-        return self._table.template(scope["method"], scope["path"])
+        return self._table
+
+    def _template(self, scope: Scope) -> str | None:
+        return self._routes(scope).template(scope["method"], scope["path"])
+
+    async def _within_budget(
+        self, scope: Scope, template: str | None, principal: Principal | None
+    ) -> Decision | None:
+        """Count an authenticated request against its client's budget (app/ratelimit).
+
+        Requests without a valid token are not counted here: their route answers 401.
+        """
+        if (scope["method"], template) not in self._routes(scope).authenticated:
+            return None
+        if principal is None:
+            try:
+                principal = await authenticate(Request(scope))
+            except AppError:
+                return None
+        limiter = scope["app"].state.rate_limits
+        return await limiter.admit_call(  # type: ignore[no-any-return]
+            principal, writes=scope["method"] in _BODY_METHODS
+        )
 
     def _count(self, method: str, route: str, status: int, elapsed: float) -> None:
         # labels() hashes and locks on every call; the children are few, so keep them.
@@ -167,25 +214,41 @@ class RequestContextMiddleware:
         rid_header = (b"x-request-id", rid.encode("latin-1"))
         status_holder = {"status": 500, "started": False}
 
+        extra_headers = [rid_header]
+
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["started"] = True
-                message["headers"] = [*message.get("headers", []), rid_header]
+                message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
         try:
             downstream_receive = receive
+            template = self._template(scope)
+            principal = None
+            # Authenticate before reading a byte of the body: an anonymous client must
+            # not make us wait for, or buffer, megabytes it was never allowed to send.
+            if (
+                scope["method"] in _BODY_METHODS
+                and template is not None
+                and template not in ANONYMOUS_BODY_ROUTES
+            ):
+                try:
+                    principal = await authenticate(Request(scope))
+                except AppError as err:
+                    await self._send_problem(send_wrapper, err.to_problem(), err.headers)
+                    return
+            budget = await self._within_budget(scope, template, principal)
+            if budget is not None:
+                if not budget.allowed:
+                    refusal = budget.refusal("This client has used its budget of requests")
+                    await self._send_problem(send_wrapper, refusal.to_problem(), refusal.headers)
+                    return
+                extra_headers += [
+                    (k.lower().encode(), v.encode()) for k, v in budget.headers().items()
+                ]
             if scope["method"] in _BODY_METHODS:
-                # Authenticate before reading a byte of the body: an anonymous client must
-                # not make us wait for, or buffer, megabytes it was never allowed to send.
-                template = self._template(scope)
-                if template is not None and template not in ANONYMOUS_BODY_ROUTES:
-                    try:
-                        await authenticate(Request(scope))
-                    except AppError as err:
-                        await self._send_problem(send_wrapper, err.to_problem(), err.headers)
-                        return
                 limit = self._limit_for(template)
                 length = _header(scope, b"content-length")
                 if length is not None and length.isdigit() and int(length) > limit:

@@ -25,6 +25,10 @@ from app.models.outcome_rollup_narrow_day import OutcomeRollupNarrowDay
 from app.models.outcome_rollup_narrow_month import OutcomeRollupNarrowMonth
 from app.models.platform_report import PlatformReport
 from app.models.platform_report_row import PlatformReportRow
+from app.models.rate_limit_backoff import RateLimitBackoff
+from app.models.rate_limit_policy import RateLimitPolicy
+from app.models.rate_limit_waiter import RateLimitWaiter
+from app.models.rate_limit_window import RateLimitWindow
 from app.models.response_time_rollup_day import ResponseTimeRollupDay
 from app.models.response_time_rollup_month import ResponseTimeRollupMonth
 from app.models.response_time_rollup_month_by import ResponseTimeRollupMonthBy
@@ -60,6 +64,10 @@ __all__ = [
     "OutcomeRollupNarrowMonth",
     "PlatformReport",
     "PlatformReportRow",
+    "RateLimitBackoff",
+    "RateLimitPolicy",
+    "RateLimitWaiter",
+    "RateLimitWindow",
     "ResponseTimeRollupDay",
     "ResponseTimeRollupMonth",
     "ResponseTimeRollupMonthBy",
