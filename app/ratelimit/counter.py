@@ -8,8 +8,10 @@ a counter statement per request would double its database work.
 
 So each process decides locally and reconciles in batches:
 
-- far from the quota (more than a tenth of it left, as far as this process knows), a request
-  is admitted at once and counted in memory;
+- the first request of a key in a window that this process sees waits for one flush (below),
+  which tells the process the fleet-wide count so far;
+- far from the quota (more than a tenth of it, and more than 10 requests, left as far as
+  this process knows), a request is admitted at once and counted in memory;
 - every `flush_seconds` (50 ms) while there is traffic, one statement adds this process's
   counts of every key to `rate_limit_window` and returns the fleet-wide totals, which
   become what the process knows;
@@ -17,11 +19,13 @@ So each process decides locally and reconciles in batches:
   position in the window's fleet-wide count is within the quota: there the limit is exact;
 - once the known total reaches the quota, requests are refused locally until the window ends.
 
-Precision: what one process knows is at most one flush old, so the quota is exceeded only if
-the other processes admit more than the margin (a tenth of the quota) in one flush interval
-without this one seeing it, i.e. a client sending quota/10 requests in 50 ms (1 200
-requests a second against the default 600 writes a minute). Below that, no request over the
-quota is admitted; above it, the excess is at most what the processes admit in one interval.
+Precision: what a process knows of a key is at most one flush old, so the quota is exceeded
+only if the other processes admit more than the margin (a tenth of the quota, at least 10
+requests) in one flush interval without this one seeing it: a client sending 60 requests
+in 50 ms (1 200 a second) against the default 600 writes a minute. Below that rate, no
+request over the quota is admitted; above it, the excess is at most what the other
+processes admit in one interval. The cost: one awaited flush per key, window and process
+(the first request), plus one per request in the margin; none otherwise.
 If PostgreSQL cannot be reached, requests are admitted (the limiter never turns an outage
 into 429s) and the counts are dropped.
 """
@@ -42,6 +46,9 @@ from app.ratelimit import repository
 from app.ratelimit.decision import Decision
 
 log = logging.getLogger(__name__)
+
+MIN_MARGIN = 10
+"""The last tenth of a quota, and at least its last 10 requests, are counted exactly."""
 
 Window = tuple[str, str, int]
 """(bucket, key, window start in epoch seconds)."""
@@ -93,9 +100,8 @@ class SharedCounter:
         reset = start + window_seconds - now
         self._window_seconds[bucket] = window_seconds
         batch = self._batch
-        used = (
-            self._known.get(window, 0) + self._in_flight.get(window, 0) + batch.hits.get(window, 0)
-        )
+        known = self._known.get(window)
+        used = (known or 0) + self._in_flight.get(window, 0) + batch.hits.get(window, 0)
 
         def decide(allowed: bool, position: int) -> Decision:
             return Decision(bucket, quota, window_seconds, allowed, quota - position, reset)
@@ -104,9 +110,10 @@ class SharedCounter:
             return decide(False, quota)
         batch.hits[window] = batch.hits.get(window, 0) + 1
         self._has_hits.set()
-        if quota - used > max(1, quota // 10):
+        if known is not None and quota - used > max(MIN_MARGIN, quota // 10):
             return decide(True, used + 1)
-        # Near the quota: take a place in the fleet-wide count before answering.
+        # Near the quota, or the first request of the window this process sees (it knows
+        # nothing of the other processes' counts yet): take a place in the fleet-wide count.
         place_in_batch = batch.hits[window]
         if batch.done is None:
             batch.done = asyncio.get_running_loop().create_future()
