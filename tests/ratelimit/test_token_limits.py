@@ -130,8 +130,7 @@ async def test_hashing_beyond_the_queue_is_refused_at_once(world, client, clock,
 
     monkeypatch.setattr(secrets, "_hasher", SlowHasher())
     first = asyncio.create_task(client.post("/oauth/token", data=form(creds)))
-    while not started.is_set():
-        await asyncio.sleep(0.01)
+    assert await asyncio.to_thread(started.wait, 10)
     busy = await client.post("/oauth/token", data=form(creds))
     assert_problem(busy, 429)
     assert busy.headers["Retry-After"] == "1"
