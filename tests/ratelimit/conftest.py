@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +11,6 @@ import pytest_asyncio
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import ROOT
 from tests.openapi_check import ResponseChecker
 
 DEFAULTS = {
@@ -21,19 +19,9 @@ DEFAULTS = {
 
 
 @pytest.fixture
-def settings(tmp_path: Path, keys_dir: Path) -> Settings:
+def settings(settings: Settings) -> Settings:
     """The shared test settings, but every rate limit at its production default."""
-    return Settings(
-        env="test",
-        data_dir=tmp_path,
-        keys_dir=keys_dir,
-        migrations_dir=ROOT / "alembic",
-        database_url=None,
-        revocation_refresh_seconds=3600,
-        audit_seal_seconds=3600,
-        hold_sweep_seconds=3600,
-        **DEFAULTS,
-    )
+    return settings.model_copy(update=DEFAULTS)
 
 
 class Clock:
