@@ -160,10 +160,17 @@ class RequestContextMiddleware:
     async def _within_budget(
         self, scope: Scope, template: str | None, principal: Principal | None
     ) -> Decision | None:
-        """Count an authenticated request against its client's budget (app/ratelimit).
+        """Count an authenticated request against its client's budget, and a token request
+        against its source address's (app/ratelimit), before the body is read.
 
         Requests without a valid token are not counted here: their route answers 401.
         """
+        limiter = scope["app"].state.rate_limits
+        if template in ANONYMOUS_BODY_ROUTES:
+            peer = scope.get("client")
+            return await limiter.admit_token_request(  # type: ignore[no-any-return]
+                peer[0] if peer else "unknown"
+            )
         if (scope["method"], template) not in self._routes(scope).authenticated:
             return None
         if principal is None:
@@ -171,7 +178,6 @@ class RequestContextMiddleware:
                 principal = await authenticate(Request(scope))
             except AppError:
                 return None
-        limiter = scope["app"].state.rate_limits
         return await limiter.admit_call(  # type: ignore[no-any-return]
             principal, writes=scope["method"] in _BODY_METHODS
         )
@@ -242,7 +248,7 @@ class RequestContextMiddleware:
             budget = await self._within_budget(scope, template, principal)
             if budget is not None:
                 if not budget.allowed:
-                    refusal = budget.refusal("This client has used its budget of requests")
+                    refusal = budget.refusal("This budget of requests is spent; see Retry-After")
                     await self._send_problem(send_wrapper, refusal.to_problem(), refusal.headers)
                     return
                 extra_headers += [

@@ -117,27 +117,8 @@ async def token(
 ) -> Any:
     """Exchange client credentials (form fields or HTTP Basic) for an access token.
 
-    Limited per source address (every request) and per client id (failures, with a growing
-    back-off); a throttled request costs no secret hashing. See app/ratelimit."""
-    limiter = request.app.state.rate_limits
-    address = request.client.host if request.client else "unknown"
-    budget = await limiter.admit_token_request(address)
-    if not budget.allowed:
-        raise budget.refusal("Too many token requests from this address; try again later")
-    answer = await _exchange(request, session, grant_type, client_id, client_secret, scope)
-    answer.headers.update(budget.headers())
-    return answer
-
-
-async def _exchange(
-    request: Request,
-    session: SessionDep,
-    grant_type: str | None,
-    client_id: str | None,
-    client_secret: str | None,
-    scope: str | None,
-) -> JSONResponse:
-    """The exchange itself, once the source address is within its budget."""
+    Limited per source address (every request, in the middleware) and per client id
+    (failures, with a growing back-off); a throttled request costs no secret hashing."""
     limiter = request.app.state.rate_limits
     basic = _basic_credentials(request.headers.get("authorization", ""))
     if basic and (client_id or client_secret):
