@@ -117,8 +117,8 @@ async def token(
 ) -> Any:
     """Exchange client credentials (form fields or HTTP Basic) for an access token.
 
-    Limited per source address (every request, in the middleware) and per client id
-    (failures, with a growing back-off); a throttled request costs no secret hashing."""
+    Limited per source address (every request) and per client id (failed attempts, then a
+    growing back-off): 429 with Retry-After."""
     limiter = request.app.state.rate_limits
     basic = _basic_credentials(request.headers.get("authorization", ""))
     if basic and (client_id or client_secret):
