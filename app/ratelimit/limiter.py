@@ -146,8 +146,11 @@ class Limiter:
         try:
             yield
         finally:
-            async with self.sessionmaker() as session, session.begin():
-                await repository.release_waiter_slot(session, slot)
+            # If the database went away meanwhile, the slot expires on its own; the answer
+            # the client waited for is not worth losing over it.
+            with contextlib.suppress(Exception):
+                async with self.sessionmaker() as session, session.begin():
+                    await repository.release_waiter_slot(session, slot)
 
     async def prune(self) -> None:
         """Delete state older than any window, back-off or long-poll can last."""
