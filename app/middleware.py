@@ -35,6 +35,7 @@ from app.observability import (
     request_id_var,
 )
 from app.ratelimit.decision import Decision
+from app.ratelimit.limiter import Limiter
 
 access_log = logging.getLogger("flagbridge.access")
 error_log = logging.getLogger("flagbridge.errors")
@@ -101,6 +102,12 @@ def document_cross_cutting_statuses(openapi: dict[str, Any]) -> None:
                 responses.setdefault("503", away)
 
 
+def _limiter(scope: Scope) -> Limiter:
+    """The app's rate limiter (made by the lifespan; only limited routes reach for it)."""
+    limiter: Limiter = scope["app"].state.rate_limits
+    return limiter
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -165,12 +172,9 @@ class RequestContextMiddleware:
 
         Requests without a valid token are not counted here: their route answers 401.
         """
-        limiter = scope["app"].state.rate_limits
         if template in ANONYMOUS_BODY_ROUTES:
             peer = scope.get("client")
-            return await limiter.admit_token_request(  # type: ignore[no-any-return]
-                peer[0] if peer else "unknown"
-            )
+            return await _limiter(scope).admit_token_request(peer[0] if peer else "unknown")
         if (scope["method"], template) not in self._routes(scope).authenticated:
             return None
         if principal is None:
@@ -178,9 +182,7 @@ class RequestContextMiddleware:
                 principal = await authenticate(Request(scope))
             except AppError:
                 return None
-        return await limiter.admit_call(  # type: ignore[no-any-return]
-            principal, writes=scope["method"] in _BODY_METHODS
-        )
+        return await _limiter(scope).admit_call(principal, writes=scope["method"] in _BODY_METHODS)
 
     def _count(self, method: str, route: str, status: int, elapsed: float) -> None:
         # labels() hashes and locks on every call; the children are few, so keep them.
