@@ -203,6 +203,50 @@ class Settings(BaseSettings):
         "(one run across all processes and hosts; a mismatch is logged as an error).",
     )
 
+    # Rate limits (app/ratelimit): budgets per client per minute, shared by every worker
+    # and host through PostgreSQL; operators override them per organisation.
+    rate_writes_per_minute: int = Field(
+        default=600, ge=1, le=1_000_000, description="Writes (POST/PUT/PATCH/DELETE) per client."
+    )
+    rate_reads_per_minute: int = Field(
+        default=1200, ge=1, le=1_000_000, description="Reads (GET) per client."
+    )
+    rate_long_poll_waiters: int = Field(
+        default=8, ge=1, le=1000, description="Long-polls one client may have waiting, fleet-wide."
+    )
+    rate_token_per_address_per_minute: int = Field(
+        default=60, ge=1, le=1_000_000, description="Token requests per source address."
+    )
+    rate_token_free_failures: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description="Failed token requests per client id before back-off.",
+    )
+    rate_token_failure_window_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Quiet time after which a client id's failures are forgotten.",
+    )
+    rate_token_backoff_base_seconds: float = Field(
+        default=1.0, gt=0, description="The first back-off; each further failure doubles it."
+    )
+    rate_token_backoff_max_seconds: float = Field(
+        default=300.0, gt=0, description="The longest back-off of one client id."
+    )
+    rate_hash_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Secret hashes (argon2id) running at once per process."
+    )
+    rate_hash_queue: int = Field(
+        default=16, ge=0, le=10_000, description="Secret hashes waiting per process; more is 429."
+    )
+    rate_flush_seconds: float = Field(
+        default=0.05, gt=0, le=5, description="How often a process sends its counts to PostgreSQL."
+    )
+    rate_policy_refresh_seconds: float = Field(
+        default=30.0, gt=0, description="How often a process re-reads per-organisation limits."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         """Outside development the embedded database and generated keys are refused."""

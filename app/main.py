@@ -20,6 +20,7 @@ from app.audit import endpoints as audit_endpoints
 from app.auth import endpoints as auth_endpoints
 from app.auth.keys import load_key_ring
 from app.auth.revocation import RevocationList
+from app.auth.secrets import gate as hash_gate
 from app.auth.tokens import TokenVerifier
 from app.config import Settings, get_settings
 from app.db import (
@@ -49,6 +50,8 @@ from app.observability import READ_REPLICA_LAG
 from app.ops import endpoints as ops_endpoints
 from app.orgs import endpoints as orgs_endpoints
 from app.platform_reports import endpoints as platform_reports_endpoints
+from app.ratelimit import endpoints as ratelimit_endpoints
+from app.ratelimit.limiter import Limiter
 from app.responses import endpoints as responses_endpoints
 from app.retention import service as retention
 from app.stats import endpoints as stats_endpoints
@@ -118,6 +121,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.revocations = RevocationList(
             engine, listener, settings.revocation_refresh_seconds
         )
+        hash_gate.configure(
+            concurrency=settings.rate_hash_concurrency, queue=settings.rate_hash_queue
+        )
+        app.state.rate_limits = Limiter(app.state.sessionmaker, settings)
+        await app.state.rate_limits.start()
         app.state.feed_waiters = FeedWaiters()
         app.state.feed_notifier = FeedNotifier(listener, app.state.feed_waiters)
         await listener.start()
@@ -142,6 +150,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             for job in jobs:
                 await job.stop()
             await app.state.feed_notifier.stop()
+            await app.state.rate_limits.stop()
             await app.state.revocations.stop()
             await listener.stop()
             await app.state.pg_pool.close()
@@ -185,6 +194,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         stats_endpoints,
         audit_endpoints,
         orgs_endpoints,
+        ratelimit_endpoints,
         deadlines_endpoints,
         ops_endpoints,
         transparency_endpoints,
@@ -244,7 +254,12 @@ def _periodic_jobs(app: FastAPI, settings: Settings) -> list[Periodic]:
             policy=publication.Policy.from_settings(settings),
         )
 
+    async def refresh_rate_limits() -> None:
+        await state.rate_limits.policies.refresh(state.sessionmaker)
+
     jobs = [
+        Periodic("rate-limit-policies", settings.rate_policy_refresh_seconds, refresh_rate_limits),
+        Periodic("rate-limit-prune", 600.0, lambda: state.rate_limits.prune()),
         Periodic("audit-seal", settings.audit_seal_seconds, seal_audit_log),
         Periodic("audit-partitions", 6 * 3600.0, make_audit_partitions),
         # Hourly look, daily run: a restart more often than daily must not skip it.

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.principal import authenticate
+from app.auth.principal import Principal, authenticate
 from app.errors import (
     PROBLEM_MEDIA_TYPE,
     AppError,
@@ -35,6 +35,8 @@ from app.observability import (
     client_ip_var,
     request_id_var,
 )
+from app.ratelimit.decision import Decision
+from app.ratelimit.limiter import Limiter
 
 access_log = logging.getLogger("flagbridge.access")
 error_log = logging.getLogger("flagbridge.errors")
@@ -49,6 +51,19 @@ BATCH_ROUTES = frozenset({"/v1/flags/batch", "/v1/outcomes/batch"})
 ANONYMOUS_BODY_ROUTES = frozenset({"/oauth/token"})
 """Routes that take a body without a bearer token; every other one is authenticated first."""
 
+
+RATE_LIMIT_HEADERS = {
+    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}},
+    "RateLimit-Policy": {
+        "description": 'The budget (draft-ietf-httpapi-ratelimit-headers): `"writes";q=600;w=60`',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of it and when it resets: `"writes";r=0;t=12`',
+        "schema": {"type": "string"},
+    },
+}
+"""The headers of a 429 (and, but Retry-After, of every answer to a limited route)."""
 
 # Operations that never touch the database (so never answer 503): health and
 # the key documents served from the in-memory key ring. /readyz documents its own 503.
@@ -66,20 +81,31 @@ def document_cross_cutting_statuses(openapi: dict[str, Any]) -> None:
 
     - 413: this layer caps the body of every request of a method that may carry one;
     - 400: FastAPI answers a body it cannot decode (invalid UTF-8, a broken form) with 400;
-    - 503: every route that reads or writes the database answers 503 while it is away.
+    - 503: every route that reads or writes the database answers 503 while it is away;
+    - 429: every authenticated route counts against its client's budget (app/ratelimit),
+      and the token route against its source address's.
 
     Written once here from the same rules that send them, not in each route's declaration.
     """
-    too_large, malformed, away = (problem_responses(c)[c] for c in (413, 400, 503))
+    too_large, malformed, away, limited = (problem_responses(c)[c] for c in (413, 400, 503, 429))
+    limited = {**limited, "headers": RATE_LIMIT_HEADERS}
     for path, operations in openapi.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
+            if "security" in operation or path in ANONYMOUS_BODY_ROUTES:
+                responses.setdefault("429", limited)
             if method.upper() in _BODY_METHODS:
                 responses.setdefault("413", too_large)
             if "requestBody" in operation:
                 responses.setdefault("400", malformed)
             if (method, path) not in _NO_DATABASE:
                 responses.setdefault("503", away)
+
+
+def _limiter(scope: Scope) -> Limiter:
+    """The app's rate limiter (made by the lifespan; only limited routes reach for it)."""
+    limiter: Limiter = scope["app"].state.rate_limits
+    return limiter
 
 
 class _BodyTooLarge(Exception):
@@ -106,6 +132,12 @@ class _RouteTable:
             for template, operations in openapi.get("paths", {}).items()
         ]
         self._concrete = {t: methods for _, t, methods in self._routes if "{" not in t}
+        self.authenticated = {
+            (method.upper(), template)
+            for template, operations in openapi.get("paths", {}).items()
+            for method, operation in operations.items()
+            if "security" in operation
+        }
 
     def template(self, method: str, path: str) -> str | None:
         """The template of the operation this method and path reach, if any."""
@@ -156,6 +188,26 @@ class RequestContextMiddleware:
             return None
         return ", ".join(sorted(allowed))
 
+    async def _within_budget(
+        self, scope: Scope, template: str | None, principal: Principal | None
+    ) -> Decision | None:
+        """Count an authenticated request against its client's budget, and a token request
+        against its source address's (app/ratelimit), before the body is read.
+
+        Requests without a valid token are not counted here: their route answers 401.
+        """
+        if template in ANONYMOUS_BODY_ROUTES:
+            peer = scope.get("client")
+            return await _limiter(scope).admit_token_request(peer[0] if peer else "unknown")
+        if (scope["method"], template) not in self._routes(scope).authenticated:
+            return None
+        if principal is None:
+            try:
+                principal = await authenticate(Request(scope))
+            except AppError:
+                return None
+        return await _limiter(scope).admit_call(principal, writes=scope["method"] in _BODY_METHODS)
+
     def _count(self, method: str, route: str, status: int, elapsed: float) -> None:
         # labels() hashes and locks on every call; the children are few, so keep them.
         # Unknown methods and routes are folded so clients cannot grow the label set.
@@ -194,25 +246,41 @@ class RequestContextMiddleware:
         rid_header = (b"x-request-id", rid.encode("latin-1"))
         status_holder = {"status": 500, "started": False}
 
+        extra_headers = [rid_header]
+
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["started"] = True
-                message["headers"] = [*message.get("headers", []), rid_header]
+                message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
         try:
             downstream_receive = receive
+            template = self._template(scope)
+            principal = None
+            # Authenticate before reading a byte of the body: an anonymous client must
+            # not make us wait for, or buffer, megabytes it was never allowed to send.
+            if (
+                scope["method"] in _BODY_METHODS
+                and template is not None
+                and template not in ANONYMOUS_BODY_ROUTES
+            ):
+                try:
+                    principal = await authenticate(Request(scope))
+                except AppError as err:
+                    await self._send_problem(send_wrapper, err.to_problem(), err.headers)
+                    return
+            budget = await self._within_budget(scope, template, principal)
+            if budget is not None:
+                if not budget.allowed:
+                    refusal = budget.refusal("This budget of requests is spent; see Retry-After")
+                    await self._send_problem(send_wrapper, refusal.to_problem(), refusal.headers)
+                    return
+                extra_headers += [
+                    (k.lower().encode(), v.encode()) for k, v in budget.headers().items()
+                ]
             if scope["method"] in _BODY_METHODS:
-                # Authenticate before reading a byte of the body: an anonymous client must
-                # not make us wait for, or buffer, megabytes it was never allowed to send.
-                template = self._template(scope)
-                if template is not None and template not in ANONYMOUS_BODY_ROUTES:
-                    try:
-                        await authenticate(Request(scope))
-                    except AppError as err:
-                        await self._send_problem(send_wrapper, err.to_problem(), err.headers)
-                        return
                 limit = self._limit_for(template)
                 length = _header(scope, b"content-length")
                 if length is not None and length.isdigit() and int(length) > limit:

@@ -138,6 +138,12 @@ def settings(tmp_path: Path, keys_dir: Path) -> Settings:
         hold_sweep_seconds=3600,
         max_body_bytes=64 * 1024,
         max_batch_body_bytes=256 * 1024,
+        # Tests make many requests in little time; tests/ratelimit runs the real defaults.
+        rate_writes_per_minute=1_000_000,
+        rate_reads_per_minute=1_000_000,
+        rate_token_per_address_per_minute=1_000_000,
+        rate_token_free_failures=10_000,
+        rate_long_poll_waiters=1000,
     )
 
 

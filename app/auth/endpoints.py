@@ -104,7 +104,7 @@ def _sent_as_anything_but_a_form(request: Request) -> bool:
             "description": "invalid_client",
             "content": {PROBLEM_MEDIA_TYPE: {"schema": OAUTH_ERROR_REF}},
         },
-        **problem_responses(422),
+        **problem_responses(422, 429),
     },
 )
 async def token(
@@ -115,7 +115,11 @@ async def token(
     client_secret: Annotated[str | None, Form()] = None,
     scope: Annotated[str | None, Form()] = None,
 ) -> Any:
-    """Exchange client credentials (form fields or HTTP Basic) for an access token."""
+    """Exchange client credentials (form fields or HTTP Basic) for an access token.
+
+    Limited per source address (every request) and per client id (failed attempts, then a
+    growing back-off): 429 with Retry-After."""
+    limiter = request.app.state.rate_limits
     basic = _basic_credentials(request.headers.get("authorization", ""))
     if basic and (client_id or client_secret):
         return _oauth_error(400, "invalid_request", "Use HTTP Basic or form credentials, not both")
@@ -133,6 +137,7 @@ async def token(
         return _oauth_error(
             401, "invalid_client", "Client authentication failed", basic=bool(basic)
         )
+    await limiter.check_backoff(session, client_id)
     try:
         cid = uuid.UUID(client_id)
     except ValueError:
@@ -140,9 +145,12 @@ async def token(
     found = await orgs_repo.get_client_with_org(session, cid) if cid else None
     ok = await verify_secret(found[0].secret_hash if found else None, client_secret)
     if not found or not ok or found[0].revoked_at is not None:
+        # Unknown ids count too: an attacker cycling made-up ids backs off the same way.
+        await limiter.count_failure(session, client_id)
         return _oauth_error(
             401, "invalid_client", "Client authentication failed", basic=bool(basic)
         )
+    await limiter.forget_failures(session, client_id)
     client, org = found
     requested = parse_scope_string(scope)
     granted = [s for s in client.scopes]

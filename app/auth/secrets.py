@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import Callable
+from typing import TypeVar
 
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.errors import RateLimited
+
+T = TypeVar("T")
 
 # Secrets are 256 random bits, so the hash guards against a leaked table rather than weak
 # secrets; OWASP's minimum argon2id profile keeps the token endpoint cheap.
@@ -21,9 +28,51 @@ def new_secret() -> str:
     return "fbs_" + secrets.token_urlsafe(32)
 
 
+class HashGate:
+    """At most `concurrency` argon2 computations at once in this process, `queue` waiting.
+
+    Each one takes ~30 ms of a core and 19 MiB; a flood of token requests would otherwise
+    pile up in the thread pool and delay everyone's. Past the queue, requests are refused
+    at once (429, Retry-After: 1) instead of waiting behind the flood.
+    """
+
+    def __init__(self, concurrency: int = 2, queue: int = 16) -> None:
+        self.concurrency = concurrency
+        self.queue = queue
+        self._semaphore: asyncio.Semaphore | None = None
+        self._waiting = 0
+
+    def configure(self, *, concurrency: int, queue: int) -> None:
+        """Set the bounds (from the settings, at start-up)."""
+        self.concurrency, self.queue, self._semaphore = concurrency, queue, None
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Run one hash in a worker thread once a place is free; 429 if too many wait."""
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+        if self._semaphore.locked() and self._waiting >= self.queue:
+            raise RateLimited(
+                "Too many token requests are being checked; try again shortly",
+                headers={"Retry-After": "1"},
+            )
+        self._waiting += 1
+        try:
+            await self._semaphore.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await anyio.to_thread.run_sync(work)
+        finally:
+            self._semaphore.release()
+
+
+gate = HashGate()
+"""The process's one gate: every hash and verification passes through it."""
+
+
 async def hash_secret(secret: str) -> str:
     """Hash a secret in a worker thread (argon2 is deliberately CPU- and memory-heavy)."""
-    return await anyio.to_thread.run_sync(_hasher.hash, secret)
+    return await gate.run(lambda: _hasher.hash(secret))
 
 
 async def verify_secret(secret_hash: str | None, secret: str) -> bool:
@@ -35,4 +84,4 @@ async def verify_secret(secret_hash: str | None, secret: str) -> bool:
         except (VerificationError, InvalidHashError):
             return False
 
-    return await anyio.to_thread.run_sync(_verify)
+    return await gate.run(_verify)

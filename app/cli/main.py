@@ -6,7 +6,18 @@ import argparse
 import sys
 
 from app import __version__
-from app.cli import admin, audit, demo, importer, orgs, retention, stats, transparency, worker
+from app.cli import (
+    admin,
+    audit,
+    demo,
+    importer,
+    orgs,
+    ratelimits,
+    retention,
+    stats,
+    transparency,
+    worker,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     admin.register(sub)
     orgs.register(sub)
+    ratelimits.register(sub)
     demo.register(sub)
     audit.register(sub)
     stats.register(sub)

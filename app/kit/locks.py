@@ -40,3 +40,5 @@ class LockNamespace(IntEnum):
     """One (client, route, Idempotency-Key) in flight at a time."""
     HOLD_LIMIT = 7244
     """One agency's hold creations, keyed by its organisation id (the active-holds limit)."""
+    LONG_POLL_WAITERS = 7245
+    """One client's long-poll admissions, keyed by its client id (the fleet-wide cap)."""

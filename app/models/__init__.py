@@ -27,6 +27,10 @@ from app.models.outcome_rollup_narrow_month import OutcomeRollupNarrowMonth
 from app.models.platform_report import PlatformReport
 from app.models.platform_report_row import PlatformReportRow
 from app.models.published_report import PublishedReport
+from app.models.rate_limit_backoff import RateLimitBackoff
+from app.models.rate_limit_policy import RateLimitPolicy
+from app.models.rate_limit_waiter import RateLimitWaiter
+from app.models.rate_limit_window import RateLimitWindow
 from app.models.response_time_rollup_day import ResponseTimeRollupDay
 from app.models.response_time_rollup_month import ResponseTimeRollupMonth
 from app.models.response_time_rollup_month_by import ResponseTimeRollupMonthBy
@@ -64,6 +68,10 @@ __all__ = [
     "PlatformReport",
     "PlatformReportRow",
     "PublishedReport",
+    "RateLimitBackoff",
+    "RateLimitPolicy",
+    "RateLimitWaiter",
+    "RateLimitWindow",
     "ResponseTimeRollupDay",
     "ResponseTimeRollupMonth",
     "ResponseTimeRollupMonthBy",

@@ -27,9 +27,24 @@ def app_env(db: Database, **extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+# Load generators send far more than a client's production budget from one address; the
+# limiter still runs (its cost is part of what is measured), it just never refuses.
+UNTHROTTLED = {
+    "FLAGBRIDGE_RATE_WRITES_PER_MINUTE": "1000000",
+    "FLAGBRIDGE_RATE_READS_PER_MINUTE": "1000000",
+    "FLAGBRIDGE_RATE_TOKEN_PER_ADDRESS_PER_MINUTE": "1000000",
+    "FLAGBRIDGE_RATE_LONG_POLL_WAITERS": "1000",
+}
+
+
 def flagbridge_env(db: Database, **extra: str) -> dict[str, str]:
-    """app_env plus FlagBridge's own settings: var/bench for keys, quiet logs."""
-    return app_env(db, FLAGBRIDGE_DATA_DIR=str(DATA_DIR), FLAGBRIDGE_LOG_LEVEL="WARNING", **extra)
+    """app_env plus FlagBridge's own settings: var/bench for keys, quiet logs, no throttling."""
+    return app_env(
+        db,
+        FLAGBRIDGE_DATA_DIR=str(DATA_DIR),
+        FLAGBRIDGE_LOG_LEVEL="WARNING",
+        **{**UNTHROTTLED, **extra},
+    )
 
 
 @dataclass

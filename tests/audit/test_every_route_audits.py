@@ -109,6 +109,14 @@ async def test_every_state_changing_route_is_audited(app, world, client):
             ),
             ["organization.updated"],
         ),
+        ("PUT", "/v1/admin/organizations/{org_id}/rate-limits"): (
+            lambda: client.put(
+                f"/v1/admin/organizations/{relabelled.org_id}/rate-limits",
+                json={"writes_per_minute": 100},
+                headers=admin,
+            ),
+            ["organization.rate_limits_set"],
+        ),
         ("POST", "/v1/admin/clients"): ("client", ["client.created"]),
         ("POST", "/v1/admin/clients/{client_id}/revoke"): ("revoke", ["client.revoked"]),
         ("PUT", "/v1/admin/deadline-policies/{country}/{kind}/{priority}"): (

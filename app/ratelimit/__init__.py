@@ -1,0 +1,1 @@
+"""Rate limits shared by every worker and host: API budgets, token back-off, long-poll slots."""
