@@ -12,8 +12,131 @@
 -- (app/orgs/sql), fb_resolve_account, fb_due_at, fb_emit_corroborations (app/flags/sql),
 -- fb_audit_record (app/audit/sql), fb_idempotency_check (app/kit/sql).
 
+-- Write submitted flags whose accounts are decided: item k of the set is the k-th element
+-- of every array (p_flags[k] is the validated body with its identity), and each item is
+-- on a different account. Writes each flag, its history, its feed events (the other
+-- side's, the holding agencies', corroborations) and its audit entry, one INSERT per table
+-- for the whole set, in item order (the ids, so the feed's (txid, id) order, are those of
+-- writing the items one by one). Returns each item's 201 body and the organisations to
+-- notify. The only writer of a new flag: fb_submit_flag (one item) and
+-- fb_submit_flag_batch (a batch's common case) call it.
+CREATE OR REPLACE FUNCTION fb_insert_flags(p_orgs uuid[], p_clients uuid[], p_countries text[],
+                                           p_flags jsonb[], p_platform_orgs uuid[],
+                                           p_accounts uuid[], p_held boolean[],
+                                           p_request_ids text[], p_ips text[])
+RETURNS TABLE (k integer, body jsonb, notify jsonb)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz := now();
+    -- Ids chosen here, so that every statement below joins by position.
+    v_ids uuid[] := ARRAY(SELECT gen_random_uuid() FROM unnest(p_orgs));
+    v_notify jsonb;
+BEGIN
+    WITH item AS (
+        SELECT * FROM unnest(p_orgs, p_clients, p_countries, p_flags, p_platform_orgs,
+                             p_accounts, p_held) WITH ORDINALITY
+                      AS i(org, client, country, flag, platform_org, account_id, held, k)
+    ), due AS (
+        -- One policy look-up per (country, kind, priority), not per flag.
+        SELECT c.country, c.kind, c.priority,
+               fb_due_at(c.country, c.kind, c.priority, v_now) AS due_at
+        FROM (SELECT DISTINCT country, flag->>'kind' AS kind, flag->>'priority' AS priority
+              FROM item WHERE NOT held) AS c
+    )
+    INSERT INTO flag (id, agency_org_id, submitted_by_client_id, country, platform,
+                      platform_org_id, account_id, account_ref, kind, category, priority,
+                      legal_basis, summary, evidence, external_ref, status, submitted_at,
+                      opened_at, due_at)
+    SELECT v_ids[i.k], i.org, i.client, i.country, i.flag->>'platform', i.platform_org,
+           i.account_id, i.flag->'identity'->'ref', i.flag->>'kind', i.flag->>'category',
+           i.flag->>'priority', i.flag->>'legal_basis', i.flag->>'summary', i.flag->'evidence',
+           i.flag->>'external_ref',
+           CASE WHEN i.held THEN 'held' ELSE 'open' END, v_now,
+           CASE WHEN i.held THEN NULL ELSE v_now END, d.due_at
+    FROM item i
+    LEFT JOIN due d ON NOT i.held AND d.country IS NOT DISTINCT FROM i.country
+         AND d.kind = i.flag->>'kind' AND d.priority = i.flag->>'priority'
+    ORDER BY i.k;
+    -- uq_flag_agency_account_live still guards a concurrent duplicate: it raises
+    -- unique_violation and the retried statement answers 409 from the caller's check.
+
+    -- No status in the data: a platform may read this history once a held flag opens, and
+    -- must not learn that it was ever held.
+    INSERT INTO flag_event (flag_id, type, actor_org_id, actor_client_id)
+    SELECT f.id, e.type, f.agency_org_id, f.submitted_by_client_id
+    FROM unnest(v_ids) WITH ORDINALITY AS u(id, k)
+    JOIN flag f ON f.id = u.id
+    CROSS JOIN LATERAL (VALUES (1, 'submitted'), (2, 'held')) AS e(n, type)
+    WHERE e.n = 1 OR f.status = 'held'
+    ORDER BY u.k, e.n;
+
+    -- A held flag tells its agency, and each holding agency that someone (named only by
+    -- country) flagged the account; an open one tells the platform, with corroborations.
+    WITH event AS (
+        SELECT u.k, e.n, e.after, e.recipient_org_id, e.type, e.flag_id, e.hold_id, e.data
+        FROM unnest(v_ids) WITH ORDINALITY AS u(id, k)
+        JOIN flag f ON f.id = u.id
+        CROSS JOIN LATERAL (
+            SELECT 1 AS n, NULL::uuid AS after, f.agency_org_id AS recipient_org_id,
+                   'flag.held' AS type, f.id AS flag_id, NULL::uuid AS hold_id,
+                   '{}'::jsonb AS data
+            WHERE f.status = 'held'
+            UNION ALL
+            SELECT 2, h.id, h.agency_org_id, 'hold.conflict', NULL, h.id,
+                   jsonb_build_object('flagged_by_country', f.country)
+            FROM hold h
+            WHERE f.status = 'held' AND h.account_id = f.account_id
+              AND h.released_at IS NULL AND h.expires_at > clock_timestamp()
+              AND h.agency_org_id <> f.agency_org_id
+            UNION ALL
+            SELECT 3, NULL, f.platform_org_id, 'flag.created', f.id, NULL, '{}'
+            WHERE f.status = 'open'
+            UNION ALL
+            SELECT 4, c.flag_id, c.recipient_org_id, c.type, c.flag_id, NULL, '{}'
+            FROM fb_corroboration_events(f) AS c
+            WHERE f.status = 'open'
+        ) AS e
+    ), written AS (
+        INSERT INTO feed_event (recipient_org_id, type, flag_id, hold_id, data)
+        SELECT recipient_org_id, type, flag_id, hold_id, data FROM event
+        ORDER BY k, n, after
+    )
+    SELECT jsonb_object_agg(r.k::text, r.notify) INTO v_notify
+    FROM (SELECT event.k, jsonb_agg(DISTINCT event.recipient_org_id) AS notify
+          FROM event GROUP BY event.k) AS r;
+
+    INSERT INTO audit_entry (actor_client_id, actor_org_id, client_ip, request_id, action,
+                             object_type, object_id, data)
+    SELECT i.client, i.org, i.ip, i.request_id, 'flag.submitted', 'flag', f.id::text,
+           jsonb_build_object('status', f.status, 'platform', f.platform,
+                              'account_id', f.account_id, 'kind', f.kind,
+                              'category', f.category, 'priority', f.priority,
+                              'due_at', fb_ts(f.due_at), 'external_ref', f.external_ref,
+                              'evidence_count', jsonb_array_length(f.evidence),
+                              -- Free text only as its digest (app/audit/sql/record.sql).
+                              'summary_sha256', fb_audit_digest(f.summary),
+                              'legal_basis_sha256', fb_audit_digest(f.legal_basis))
+    FROM unnest(v_ids, p_clients, p_orgs, p_request_ids, p_ips) WITH ORDINALITY
+         AS i(id, client, org, request_id, ip, k)
+    JOIN flag f ON f.id = i.id
+    ORDER BY i.k;
+
+    RETURN QUERY
+    WITH written AS (
+        SELECT u.k, f FROM unnest(v_ids) WITH ORDINALITY AS u(id, k) JOIN flag f USING (id)
+    )
+    SELECT w.k::integer, fb_flag_doc(w.f, o.name, c.corroborations), v_notify->(w.k::text)
+    FROM written w
+    JOIN fb_corroborations_of(ARRAY(SELECT f FROM written)) AS c ON c.id = (w.f).id
+    JOIN organization o ON o.id = (w.f).agency_org_id
+    ORDER BY w.k;
+END
+$$;
+
 -- Submit one flag. p_flag is the validated, normalised request body. Returns
 -- {"status": http status, "body": flag or problem}. Never raises for a client error.
+-- Decides the account, hold and duplicate; fb_insert_flags writes.
 CREATE OR REPLACE FUNCTION fb_submit_flag(p_org uuid, p_client uuid, p_country text,
                                           p_flag jsonb, p_request_id text, p_ip text)
 RETURNS jsonb
@@ -23,19 +146,14 @@ DECLARE
     v_identity jsonb := p_flag->'identity';
     v_platform_org uuid;
     v_profile text;
-    v_agency_name text;
     v_account uuid;
     v_conflict jsonb;
     v_existing uuid;
-    v_now timestamptz := now();
-    v_flag flag;
     v_held boolean;
-    v_hold record;
-    v_notify uuid[];
+    v_written record;
 BEGIN
-    SELECT fb_platform_org(v_platform), fb_platform_identity_profile(v_platform),
-           (SELECT name FROM organization WHERE id = p_org)
-    INTO v_platform_org, v_profile, v_agency_name;
+    SELECT fb_platform_org(v_platform), fb_platform_identity_profile(v_platform)
+    INTO v_platform_org, v_profile;
     IF v_platform_org IS NULL THEN
         RETURN jsonb_build_object('status', 422, 'body', fb_no_such_platform(v_platform));
     END IF;
@@ -71,64 +189,12 @@ BEGIN
             jsonb_build_object('existing_flag_id', v_existing)));
     END IF;
 
-    INSERT INTO flag (agency_org_id, submitted_by_client_id, country, platform,
-                      platform_org_id, account_id, account_ref, kind, category, priority, legal_basis,
-                      summary, evidence, external_ref, status, submitted_at, opened_at, due_at)
-    VALUES (p_org, p_client, p_country, v_platform, v_platform_org, v_account,
-            v_identity->'ref',
-            p_flag->>'kind', p_flag->>'category', p_flag->>'priority', p_flag->>'legal_basis',
-            p_flag->>'summary', p_flag->'evidence', p_flag->>'external_ref',
-            CASE WHEN v_held THEN 'held' ELSE 'open' END, v_now,
-            CASE WHEN v_held THEN NULL ELSE v_now END,
-            CASE WHEN v_held THEN NULL
-                 ELSE fb_due_at(p_country, p_flag->>'kind', p_flag->>'priority', v_now) END)
-    -- uq_flag_agency_account_live still guards a concurrent duplicate: it raises
-    -- unique_violation and the retried statement answers 409 from the check above.
-    RETURNING * INTO v_flag;
-
-    -- No status in the data: a platform may read this history once a held flag opens, and
-    -- must not learn that it was ever held.
-    INSERT INTO flag_event (flag_id, type, actor_org_id, actor_client_id)
-    VALUES (v_flag.id, 'submitted', p_org, p_client);
-
-    IF v_held THEN
-        INSERT INTO flag_event (flag_id, type, actor_org_id, actor_client_id)
-        VALUES (v_flag.id, 'held', p_org, p_client);
-        INSERT INTO feed_event (recipient_org_id, type, flag_id)
-        VALUES (p_org, 'flag.held', v_flag.id);
-        v_notify := ARRAY[p_org];
-        -- Tell each holding agency that someone (named only by country) flagged it.
-        FOR v_hold IN
-            SELECT h.id, h.agency_org_id FROM hold h
-            WHERE h.account_id = v_account AND h.released_at IS NULL
-              AND h.expires_at > clock_timestamp() AND h.agency_org_id <> p_org
-        LOOP
-            INSERT INTO feed_event (recipient_org_id, type, hold_id, data)
-            VALUES (v_hold.agency_org_id, 'hold.conflict', v_hold.id,
-                    jsonb_build_object('flagged_by_country', p_country));
-            v_notify := v_notify || v_hold.agency_org_id;
-        END LOOP;
-    ELSE
-        INSERT INTO feed_event (recipient_org_id, type, flag_id)
-        VALUES (v_platform_org, 'flag.created', v_flag.id);
-        v_notify := ARRAY[v_platform_org];
-        PERFORM fb_emit_corroborations(v_flag);
-    END IF;
-
-    PERFORM fb_audit_record(p_client, p_org, NULL, p_ip, p_request_id, 'flag.submitted',
-        'flag', v_flag.id::text,
-        jsonb_build_object('status', v_flag.status, 'platform', v_platform,
-                           'account_id', v_account, 'kind', v_flag.kind,
-                           'category', v_flag.category, 'priority', v_flag.priority,
-                           'due_at', fb_ts(v_flag.due_at),
-                           'external_ref', v_flag.external_ref,
-                           'evidence_count', jsonb_array_length(v_flag.evidence)),
-        jsonb_build_object('summary', v_flag.summary, 'legal_basis', v_flag.legal_basis));
-
-    RETURN jsonb_build_object('status', 201,
-                              'body', fb_flag_doc(v_flag, v_agency_name,
-                                                  fb_corroborations(v_flag)),
-                              'notify', to_jsonb(v_notify));
+    SELECT w.body, w.notify INTO v_written
+    FROM fb_insert_flags(ARRAY[p_org], ARRAY[p_client], ARRAY[p_country], ARRAY[p_flag],
+                         ARRAY[v_platform_org], ARRAY[v_account], ARRAY[v_held],
+                         ARRAY[p_request_id], ARRAY[p_ip]) AS w;
+    RETURN jsonb_build_object('status', 201, 'body', v_written.body,
+                              'notify', v_written.notify);
 END
 $$;
 
@@ -191,42 +257,132 @@ BEGIN
 END
 $$;
 
--- A batch: each item in its own subtransaction, so one failing item never fails the rest.
--- p_items is an array of {"index", "flag"}; returns [{"index", "status", "body"}].
+-- One item of a batch on its own (fb_submit_flag) in a subtransaction, so that it fails
+-- alone: a lost race (unique_violation) is retried, anything else is a 500 for this item.
+CREATE OR REPLACE FUNCTION fb_submit_flag_alone(p_org uuid, p_client uuid, p_country text,
+                                                p_flag jsonb, p_request_id text, p_ip text)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    FOR attempt IN 1..3 LOOP
+        BEGIN
+            RETURN fb_submit_flag(p_org, p_client, p_country, p_flag, p_request_id, p_ip);
+        EXCEPTION
+            WHEN unique_violation THEN
+                -- Lost a race to a concurrent submission; the retry sees its row.
+                CONTINUE;
+            WHEN OTHERS THEN
+                RETURN jsonb_build_object('status', 500, 'body', fb_problem(500,
+                    'internal', 'Internal Server Error', 'This item could not be stored'));
+        END;
+    END LOOP;
+    RETURN jsonb_build_object('status', 409, 'body', fb_problem(409, 'conflict',
+        'Conflict', 'This item kept conflicting with concurrent submissions'));
+END
+$$;
+
+-- A batch: p_items is an array of {"index", "flag"}; returns [{"index", "status", "body",
+-- "notify"}] in the same order, exactly what submitting the items one by one with
+-- fb_submit_flag would answer and write (tests/flags/test_batch_differential.py).
+--
+-- The common case is set-based: an item is "common" when its platform is registered, its
+-- keys were computed with the platform's current profile, and none of its keys is known
+-- (no account has it) or shared with another item of the batch. Such an item creates a new
+-- account, so no hold, duplicate or corroboration can concern it, and nothing another item
+-- does can change its answer. Runs of consecutive common items are written together
+-- (fb_new_accounts, then fb_insert_flags: one INSERT per table per run); every other item
+-- (a known account, a key repeated in the batch, an unknown platform) goes alone through
+-- fb_submit_flag, in its place in the order, so ids and feed order are those of one by one.
+-- A run that loses a race for a key (unique_violation) is undone and its items go alone.
 CREATE OR REPLACE FUNCTION fb_submit_flag_batch(p_org uuid, p_client uuid, p_country text,
                                                 p_items jsonb, p_request_id text, p_ip text)
 RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_item jsonb;
+    v_n integer := jsonb_array_length(p_items);
+    v_index integer[];
+    v_flag jsonb[];
+    v_platform_org uuid[];
+    v_common boolean[];
+    v_from integer := 1;
+    v_run jsonb[];
+    v_size integer;
+    v_accounts uuid[];
+    v_alone integer[];
+    v_i integer;
     v_result jsonb;
-    v_out jsonb := '[]'::jsonb;
+    v_out jsonb[] := '{}';
 BEGIN
-    FOR v_item IN SELECT value FROM jsonb_array_elements(p_items) LOOP
-        v_result := NULL;
-        FOR attempt IN 1..3 LOOP
+    WITH item AS (
+        SELECT i.k, (i.value->>'index')::integer AS idx, i.value->'flag' AS flag,
+               i.value->'flag'->>'platform' AS platform
+        FROM jsonb_array_elements(p_items) WITH ORDINALITY AS i(value, k)
+    ), platform AS MATERIALIZED (
+        SELECT p.platform, fb_platform_org(p.platform) AS org_id,
+               fb_platform_identity_profile(p.platform) AS profile
+        FROM (SELECT DISTINCT platform FROM item) AS p
+    ), item_key AS (
+        SELECT item.k, item.platform, key.value->>'key' AS key
+        FROM item, jsonb_array_elements(item.flag->'identity'->'keys') AS key
+    ), shared AS (
+        SELECT k FROM item_key
+        WHERE (platform, key) IN (SELECT platform, key FROM item_key
+                                  GROUP BY platform, key HAVING count(*) > 1)
+        UNION
+        SELECT ik.k FROM item_key ik
+        WHERE EXISTS (SELECT 1 FROM account_key ak
+                      WHERE ak.platform = ik.platform AND ak.key = ik.key)
+    )
+    SELECT array_agg(item.idx ORDER BY item.k), array_agg(item.flag ORDER BY item.k),
+           array_agg(p.org_id ORDER BY item.k),
+           array_agg(p.org_id IS NOT NULL
+                     AND p.profile IS NOT DISTINCT FROM item.flag->'identity'->>'profile'
+                     AND coalesce(jsonb_array_length(item.flag->'identity'->'keys'), 0) > 0
+                     AND item.k NOT IN (SELECT k FROM shared) ORDER BY item.k)
+    INTO v_index, v_flag, v_platform_org, v_common
+    FROM item JOIN platform p USING (platform);
+
+    FOR k IN 1 .. v_n + 1 LOOP
+        CONTINUE WHEN k <= v_n AND v_common[k];
+        v_alone := '{}';
+        IF k > v_from THEN
             BEGIN
-                v_result := fb_submit_flag(p_org, p_client, p_country, v_item->'flag',
-                                           p_request_id, p_ip);
-                EXIT;
-            EXCEPTION
-                WHEN unique_violation THEN
-                    -- Lost a race to a concurrent submission; the retry sees its row.
-                    CONTINUE;
-                WHEN OTHERS THEN
-                    v_result := jsonb_build_object('status', 500, 'body', fb_problem(500,
-                        'internal', 'Internal Server Error', 'This item could not be stored'));
-                    EXIT;
+                v_run := v_flag[v_from:k - 1];
+                v_accounts := fb_new_accounts(
+                    ARRAY(SELECT r.flag->>'platform'
+                          FROM unnest(v_run) WITH ORDINALITY AS r(flag, n) ORDER BY n),
+                    ARRAY(SELECT r.flag->'identity'->'keys'
+                          FROM unnest(v_run) WITH ORDINALITY AS r(flag, n) ORDER BY n));
+                v_size := k - v_from;
+                v_out := v_out || ARRAY(
+                    SELECT jsonb_build_object('index', v_index[v_from + w.k - 1],
+                                              'status', 201, 'body', w.body,
+                                              'notify', w.notify)
+                    FROM fb_insert_flags(
+                        array_fill(p_org, ARRAY[v_size]), array_fill(p_client, ARRAY[v_size]),
+                        array_fill(p_country, ARRAY[v_size]), v_run,
+                        v_platform_org[v_from:k - 1], v_accounts,
+                        array_fill(false, ARRAY[v_size]),
+                        array_fill(p_request_id, ARRAY[v_size]),
+                        array_fill(p_ip, ARRAY[v_size])) AS w
+                    ORDER BY w.k);
+            EXCEPTION WHEN unique_violation THEN
+                -- Another transaction bound one of the keys meanwhile: one by one instead.
+                v_alone := ARRAY(SELECT generate_series(v_from, k - 1));
             END;
-        END LOOP;
-        IF v_result IS NULL THEN
-            v_result := jsonb_build_object('status', 409, 'body', fb_problem(409, 'conflict',
-                'Conflict', 'This item kept conflicting with concurrent submissions'));
         END IF;
-        v_out := v_out || jsonb_build_array(jsonb_build_object(
-            'index', v_item->'index', 'status', v_result->'status', 'body', v_result->'body',
-            'notify', v_result->'notify'));
+        IF k <= v_n THEN
+            v_alone := v_alone || k;
+        END IF;
+        FOREACH v_i IN ARRAY v_alone LOOP
+            v_result := fb_submit_flag_alone(p_org, p_client, p_country, v_flag[v_i],
+                                             p_request_id, p_ip);
+            v_out := v_out || jsonb_build_object('index', v_index[v_i],
+                'status', v_result->'status', 'body', v_result->'body',
+                'notify', v_result->'notify');
+        END LOOP;
+        v_from := k + 1;
     END LOOP;
-    RETURN v_out;
+    RETURN to_jsonb(v_out);
 END
 $$;
