@@ -3,7 +3,9 @@
 Under load many agencies' submissions arrive at once. Each one alone costs a round trip and
 a commit (a WAL flush). Instead, submissions that arrive while earlier ones are still at the
 database wait for the next statement and go together: one call of
-`fb_submit_flag_requests`, one transaction, one flush. Nothing waits on a timer: an idle
+`fb_submit_flag_requests`, one transaction, one flush; inside it, the group's new flags are
+written set-based like a batch (fb_submit_flags in app/flags/sql/submit.sql), one INSERT
+per table for the group. Nothing waits on a timer: an idle
 server sends a lone submission at once, so latency is unchanged when there is no queue.
 
 Each item keeps its own idempotency key, tenancy and answer. Items of one group share a

@@ -51,7 +51,8 @@ async def submit_batch(
     request_id: str | None,
     client_ip: str | None,
 ) -> list[dict[str, Any]]:
-    """Submit valid batch items, each in its own subtransaction; returns per-item results."""
+    """Submit valid batch items (fb_submit_flag_batch: the common case set-based, the rest
+    one by one, each failing alone); returns per-item results in order."""
     raw = (
         await session.execute(
             text(

@@ -85,7 +85,7 @@ $$;
 -- of the keys first raises unique_violation; callers retry, and then find the key.
 CREATE OR REPLACE FUNCTION fb_new_accounts(p_platforms text[], p_keys jsonb[])
 RETURNS uuid[]
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     -- Ids chosen here, so that the keys join by position, not by RETURNING's order.
     v_ids uuid[] := ARRAY(SELECT gen_random_uuid() FROM unnest(p_platforms));

@@ -1,16 +1,19 @@
 -- The submission of flags: one flag (fb_submit_flag), one request with its idempotency key
--- (fb_submit_flag_request), several requests from different callers (group commit,
--- fb_submit_flag_requests) and a batch (fb_submit_flag_batch).
+-- (fb_submit_flag_request), a set of flags as if one by one (fb_submit_flags), several
+-- requests from different callers (group commit, fb_submit_flag_requests) and a batch
+-- (fb_submit_flag_batch). Every new flag is written by fb_insert_flags.
 --
 -- Callers: app/flags/group_commit.py (the single-flag route, over the raw asyncpg pool),
 -- app/flags/repository.py::submit_batch (POST /v1/flags/batch) and the demo seeder.
 -- Why SQL: a submission (idempotency check, account resolution, duplicate check, hold
 -- check, deadline, insert, history, feed events, audit entry, stored idempotent response)
--- is one statement: one round trip and one implicit transaction. This is the measured hot
--- path (see benchmarks/README.md): adding a statement here costs every submission.
+-- is one statement: one round trip and one implicit transaction, and a group or a batch
+-- is written as sets (one INSERT per table). This is the measured hot path (see
+-- benchmarks/README.md): adding a statement here costs every submission.
 -- The rules it uses have their own homes: fb_platform_org/fb_no_such_platform
--- (app/orgs/sql), fb_resolve_account, fb_due_at, fb_emit_corroborations (app/flags/sql),
--- fb_audit_record (app/audit/sql), fb_idempotency_check (app/kit/sql).
+-- (app/orgs/sql), fb_resolve_account and fb_new_accounts, fb_due_at,
+-- fb_corroborations_of and fb_corroboration_events (app/flags/sql), fb_audit_digest
+-- (app/audit/sql), fb_idempotency_check (app/kit/sql).
 
 -- Write submitted flags whose accounts are decided: item k of the set is the k-th element
 -- of every array (p_flags[k] is the validated body with its identity), and each item is
@@ -25,7 +28,11 @@ CREATE OR REPLACE FUNCTION fb_insert_flags(p_orgs uuid[], p_clients uuid[], p_co
                                            p_accounts uuid[], p_held boolean[],
                                            p_request_ids text[], p_ips text[])
 RETURNS TABLE (k integer, body jsonb, notify jsonb)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Generic plans: these statements take arrays, whose custom plans cost more to make on
+-- every call than they save (measured: benchmarks/README.md, "Set-based submission").
+SET plan_cache_mode = force_generic_plan
+AS $$
 #variable_conflict use_column
 DECLARE
     v_now timestamptz := now();
@@ -225,38 +232,6 @@ BEGIN
 END
 $$;
 
--- Group commit: several single-flag requests (from different callers) in one statement and
--- one transaction, so a busy server pays one round trip and one commit for many of them.
--- Items run in order; each keeps its own idempotency key, tenancy and answer. If anything
--- raises, the whole statement fails and the caller runs the items one by one instead.
-CREATE OR REPLACE FUNCTION fb_submit_flag_requests(p_orgs uuid[], p_clients uuid[],
-                                                   p_countries text[], p_flags text[],
-                                                   p_keys text[], p_route text,
-                                                   p_hashes text[], p_request_ids text[],
-                                                   p_ips text[])
-RETURNS TABLE (item integer, status integer, body text, replayed boolean, notify text,
-               flag_id text, retry_profile boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-    v jsonb;
-BEGIN
-    FOR i IN 1 .. coalesce(array_length(p_orgs, 1), 0) LOOP
-        v := fb_submit_flag_request(p_orgs[i], p_clients[i], p_countries[i], p_flags[i]::jsonb,
-                                    p_keys[i], p_route, p_hashes[i], p_request_ids[i],
-                                    p_ips[i]);
-        item := i;
-        status := (v->>'status')::integer;
-        body := (v->'body')::text;
-        replayed := coalesce((v->>'replayed')::boolean, false);
-        notify := (SELECT string_agg(x, ',') FROM jsonb_array_elements_text(
-                       coalesce(v->'notify', '[]'::jsonb)) AS x);
-        flag_id := CASE WHEN status = 201 THEN v->'body'->>'id' END;
-        retry_profile := v ? 'retry_profile';
-        RETURN NEXT;
-    END LOOP;
-END
-$$;
-
 -- One item of a batch on its own (fb_submit_flag) in a subtransaction, so that it fails
 -- alone: a lost race (unique_violation) is retried, anything else is a 500 for this item.
 CREATE OR REPLACE FUNCTION fb_submit_flag_alone(p_org uuid, p_client uuid, p_country text,
@@ -281,42 +256,51 @@ BEGIN
 END
 $$;
 
--- A batch: p_items is an array of {"index", "flag"}; returns [{"index", "status", "body",
--- "notify"}] in the same order, exactly what submitting the items one by one with
--- fb_submit_flag would answer and write (tests/flags/test_batch_differential.py).
+-- Submit a set of flags (item k is the k-th element of every array; p_flags[k] is the
+-- validated body with its identity) as if one by one, in order: answers [{"status",
+-- "body", "notify"}] in item order, and writes exactly what fb_submit_flag would, item after
+-- item (tests/flags/test_batch_differential.py compares them).
 --
 -- The common case is set-based: an item is "common" when its platform is registered, its
 -- keys were computed with the platform's current profile, and none of its keys is known
--- (no account has it) or shared with another item of the batch. Such an item creates a new
+-- (no account has it) or shared with another item of the set. Such an item creates a new
 -- account, so no hold, duplicate or corroboration can concern it, and nothing another item
 -- does can change its answer. Runs of consecutive common items are written together
 -- (fb_new_accounts, then fb_insert_flags: one INSERT per table per run); every other item
--- (a known account, a key repeated in the batch, an unknown platform) goes alone through
--- fb_submit_flag, in its place in the order, so ids and feed order are those of one by one.
--- A run that loses a race for a key (unique_violation) is undone and its items go alone.
-CREATE OR REPLACE FUNCTION fb_submit_flag_batch(p_org uuid, p_client uuid, p_country text,
-                                                p_items jsonb, p_request_id text, p_ip text)
-RETURNS jsonb
-LANGUAGE plpgsql AS $$
+-- (a known account, a key repeated in the set, an unknown platform, a changed profile)
+-- goes alone through fb_submit_flag, in its place, so ids and the feed's order are those
+-- of one by one. A run that loses a race for a key (unique_violation) is undone and its
+-- items go alone. p_isolate: each item alone in a subtransaction (fb_submit_flag_alone,
+-- a batch whose items fail alone); otherwise an error fails the statement (group commit,
+-- whose caller then submits the items one by one).
+CREATE OR REPLACE FUNCTION fb_submit_flags(p_orgs uuid[], p_clients uuid[],
+                                           p_countries text[], p_flags jsonb[],
+                                           p_request_ids text[], p_ips text[],
+                                           p_isolate boolean)
+RETURNS jsonb[]
+LANGUAGE plpgsql
+-- Generic plans: these statements take arrays, whose custom plans cost more to make on
+-- every call than they save (measured: benchmarks/README.md, "Set-based submission").
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
-    v_n integer := jsonb_array_length(p_items);
-    v_index integer[];
-    v_flag jsonb[];
+    v_n integer := coalesce(array_length(p_flags, 1), 0);
     v_platform_org uuid[];
     v_common boolean[];
     v_from integer := 1;
-    v_run jsonb[];
-    v_size integer;
     v_accounts uuid[];
     v_alone integer[];
     v_i integer;
     v_result jsonb;
     v_out jsonb[] := '{}';
 BEGIN
+    IF v_n < 2 THEN
+        -- One item: the sorting costs more than it saves.
+        v_common := array_fill(false, ARRAY[v_n]);
+    ELSE
     WITH item AS (
-        SELECT i.k, (i.value->>'index')::integer AS idx, i.value->'flag' AS flag,
-               i.value->'flag'->>'platform' AS platform
-        FROM jsonb_array_elements(p_items) WITH ORDINALITY AS i(value, k)
+        SELECT i.k, i.flag, i.flag->>'platform' AS platform
+        FROM unnest(p_flags) WITH ORDINALITY AS i(flag, k)
     ), platform AS MATERIALIZED (
         SELECT p.platform, fb_platform_org(p.platform) AS org_id,
                fb_platform_identity_profile(p.platform) AS profile
@@ -333,38 +317,33 @@ BEGIN
         WHERE EXISTS (SELECT 1 FROM account_key ak
                       WHERE ak.platform = ik.platform AND ak.key = ik.key)
     )
-    SELECT array_agg(item.idx ORDER BY item.k), array_agg(item.flag ORDER BY item.k),
-           array_agg(p.org_id ORDER BY item.k),
+    SELECT array_agg(p.org_id ORDER BY item.k),
            array_agg(p.org_id IS NOT NULL
                      AND p.profile IS NOT DISTINCT FROM item.flag->'identity'->>'profile'
                      AND coalesce(jsonb_array_length(item.flag->'identity'->'keys'), 0) > 0
                      AND item.k NOT IN (SELECT k FROM shared) ORDER BY item.k)
-    INTO v_index, v_flag, v_platform_org, v_common
-    FROM item JOIN platform p USING (platform);
+    INTO v_platform_org, v_common
+    FROM item LEFT JOIN platform p USING (platform);
+    END IF;
 
     FOR k IN 1 .. v_n + 1 LOOP
         CONTINUE WHEN k <= v_n AND v_common[k];
         v_alone := '{}';
         IF k > v_from THEN
             BEGIN
-                v_run := v_flag[v_from:k - 1];
                 v_accounts := fb_new_accounts(
-                    ARRAY(SELECT r.flag->>'platform'
-                          FROM unnest(v_run) WITH ORDINALITY AS r(flag, n) ORDER BY n),
-                    ARRAY(SELECT r.flag->'identity'->'keys'
-                          FROM unnest(v_run) WITH ORDINALITY AS r(flag, n) ORDER BY n));
-                v_size := k - v_from;
+                    ARRAY(SELECT f->>'platform' FROM unnest(p_flags[v_from:k - 1])
+                          WITH ORDINALITY AS r(f, n) ORDER BY n),
+                    ARRAY(SELECT f->'identity'->'keys' FROM unnest(p_flags[v_from:k - 1])
+                          WITH ORDINALITY AS r(f, n) ORDER BY n));
                 v_out := v_out || ARRAY(
-                    SELECT jsonb_build_object('index', v_index[v_from + w.k - 1],
-                                              'status', 201, 'body', w.body,
-                                              'notify', w.notify)
-                    FROM fb_insert_flags(
-                        array_fill(p_org, ARRAY[v_size]), array_fill(p_client, ARRAY[v_size]),
-                        array_fill(p_country, ARRAY[v_size]), v_run,
-                        v_platform_org[v_from:k - 1], v_accounts,
-                        array_fill(false, ARRAY[v_size]),
-                        array_fill(p_request_id, ARRAY[v_size]),
-                        array_fill(p_ip, ARRAY[v_size])) AS w
+                    SELECT jsonb_build_object('status', 201, 'body', w.body, 'notify', w.notify)
+                    FROM fb_insert_flags(p_orgs[v_from:k - 1], p_clients[v_from:k - 1],
+                                         p_countries[v_from:k - 1], p_flags[v_from:k - 1],
+                                         v_platform_org[v_from:k - 1], v_accounts,
+                                         array_fill(false, ARRAY[k - v_from]),
+                                         p_request_ids[v_from:k - 1],
+                                         p_ips[v_from:k - 1]) AS w
                     ORDER BY w.k);
             EXCEPTION WHEN unique_violation THEN
                 -- Another transaction bound one of the keys meanwhile: one by one instead.
@@ -375,14 +354,114 @@ BEGIN
             v_alone := v_alone || k;
         END IF;
         FOREACH v_i IN ARRAY v_alone LOOP
-            v_result := fb_submit_flag_alone(p_org, p_client, p_country, v_flag[v_i],
-                                             p_request_id, p_ip);
-            v_out := v_out || jsonb_build_object('index', v_index[v_i],
-                'status', v_result->'status', 'body', v_result->'body',
-                'notify', v_result->'notify');
+            IF p_isolate THEN
+                v_result := fb_submit_flag_alone(p_orgs[v_i], p_clients[v_i], p_countries[v_i],
+                                                 p_flags[v_i], p_request_ids[v_i], p_ips[v_i]);
+            ELSE
+                v_result := fb_submit_flag(p_orgs[v_i], p_clients[v_i], p_countries[v_i],
+                                           p_flags[v_i], p_request_ids[v_i], p_ips[v_i]);
+            END IF;
+            v_out := v_out || v_result;
         END LOOP;
         v_from := k + 1;
     END LOOP;
-    RETURN to_jsonb(v_out);
+    RETURN v_out;
+END
+$$;
+
+-- A batch (POST /v1/flags/batch): p_items is an array of {"index", "flag"}; returns
+-- [{"index", "status", "body", "notify"}] in the same order. Each item fails alone.
+CREATE OR REPLACE FUNCTION fb_submit_flag_batch(p_org uuid, p_client uuid, p_country text,
+                                                p_items jsonb, p_request_id text, p_ip text)
+RETURNS jsonb
+LANGUAGE sql AS $$
+    WITH item AS (
+        SELECT i.value->'index' AS idx, i.value->'flag' AS flag, i.k
+        FROM jsonb_array_elements(p_items) WITH ORDINALITY AS i(value, k)
+    ), answer AS (
+        SELECT r.value, r.k
+        FROM unnest(fb_submit_flags(
+            array_fill(p_org, ARRAY[jsonb_array_length(p_items)]),
+            array_fill(p_client, ARRAY[jsonb_array_length(p_items)]),
+            array_fill(p_country, ARRAY[jsonb_array_length(p_items)]),
+            ARRAY(SELECT flag FROM item ORDER BY k),
+            array_fill(p_request_id, ARRAY[jsonb_array_length(p_items)]),
+            array_fill(p_ip, ARRAY[jsonb_array_length(p_items)]),
+            true)) WITH ORDINALITY AS r(value, k)
+    )
+    SELECT coalesce(jsonb_agg(jsonb_build_object('index', item.idx) || answer.value
+                              ORDER BY item.k), '[]')
+    FROM item JOIN answer USING (k)
+$$;
+
+-- Group commit: several single-flag requests (from different callers) in one statement and
+-- one transaction, so a busy server pays one round trip and one commit for many of them.
+-- Each keeps its own idempotency key, tenancy and answer: keys are checked first (a replay
+-- answers at once), the rest are submitted together (fb_submit_flags) and their answers
+-- stored under their keys. A group in which one client sends one key twice runs its items
+-- one by one instead (fb_submit_flag_request), so the second finds the first's answer.
+-- If anything raises, the whole statement fails and the caller runs the items one by one.
+CREATE OR REPLACE FUNCTION fb_submit_flag_requests(p_orgs uuid[], p_clients uuid[],
+                                                   p_countries text[], p_flags text[],
+                                                   p_keys text[], p_route text,
+                                                   p_hashes text[], p_request_ids text[],
+                                                   p_ips text[])
+RETURNS TABLE (item integer, status integer, body text, replayed boolean, notify text,
+               flag_id text, retry_profile boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n integer := coalesce(array_length(p_orgs, 1), 0);
+    v_answers jsonb[] := array_fill(NULL::jsonb, ARRAY[v_n]);
+    v_new integer[] := '{}';
+    v_submitted jsonb[];
+    v jsonb;
+BEGIN
+    IF EXISTS (SELECT 1 FROM unnest(p_clients, p_keys) AS c(client, key)
+               WHERE key IS NOT NULL GROUP BY client, key HAVING count(*) > 1) THEN
+        FOR i IN 1 .. v_n LOOP
+            v_answers[i] := fb_submit_flag_request(p_orgs[i], p_clients[i], p_countries[i],
+                p_flags[i]::jsonb, p_keys[i], p_route, p_hashes[i], p_request_ids[i],
+                p_ips[i]);
+        END LOOP;
+    ELSE
+        FOR i IN 1 .. v_n LOOP
+            IF p_keys[i] IS NOT NULL THEN
+                v_answers[i] := fb_idempotency_check(p_clients[i], p_route, p_keys[i],
+                                                     p_hashes[i]);
+            END IF;
+            IF v_answers[i] IS NULL THEN
+                v_new := v_new || i;
+            END IF;
+        END LOOP;
+        v_submitted := fb_submit_flags(
+            ARRAY(SELECT p_orgs[i] FROM unnest(v_new) AS i),
+            ARRAY(SELECT p_clients[i] FROM unnest(v_new) AS i),
+            ARRAY(SELECT p_countries[i] FROM unnest(v_new) AS i),
+            ARRAY(SELECT p_flags[i]::jsonb FROM unnest(v_new) AS i),
+            ARRAY(SELECT p_request_ids[i] FROM unnest(v_new) AS i),
+            ARRAY(SELECT p_ips[i] FROM unnest(v_new) AS i),
+            false);
+        FOR j IN 1 .. cardinality(v_new) LOOP
+            v_answers[v_new[j]] := v_submitted[j];
+        END LOOP;
+        -- A request to compute again (the profile changed) is not an answer to remember.
+        INSERT INTO idempotency_key (client_id, route, key, request_hash, status_code,
+                                     response)
+        SELECT p_clients[i], p_route, p_keys[i], p_hashes[i], (a->>'status')::int, a->'body'
+        FROM unnest(v_new, v_submitted) AS n(i, a)
+        WHERE p_keys[i] IS NOT NULL AND NOT a ? 'retry_profile';
+    END IF;
+    FOR i IN 1 .. v_n LOOP
+        v := v_answers[i];
+        item := i;
+        status := (v->>'status')::integer;
+        body := (v->'body')::text;
+        replayed := coalesce((v->>'replayed')::boolean, false);
+        notify := (SELECT string_agg(x, ',') FROM jsonb_array_elements_text(
+                       coalesce(v->'notify', '[]'::jsonb)) AS x);
+        flag_id := CASE WHEN status = 201 THEN v->'body'->>'id' END;
+        retry_profile := v ? 'retry_profile';
+        RETURN NEXT;
+    END LOOP;
 END
 $$;
