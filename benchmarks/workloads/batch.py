@@ -181,6 +181,7 @@ def main() -> None:
     import statistics
 
     from benchmarks.harness.database import checkpoint, open_database
+    from benchmarks.harness.load import CpuMeter
     from benchmarks.harness.profile import recording, top_frames
     from benchmarks.harness.servers import fetch_token, flagbridge_env, start_ready, stop_server
     from benchmarks.workloads.submission import create_world
@@ -202,32 +203,47 @@ def main() -> None:
         "/v1/flags/batch",
         "/readyz",
     )
-    rates: dict[str, list[float]] = {"http": [], "anchor": []}
+    rates: dict[str, list[float]] = {"http": [], "anchor": [], "http_cpu": [], "anchor_cpu": []}
+    flags = args.batches * args.size
     try:
         token = fetch_token(server, world["agency_client_id"], world["agency_secret"])
         for r in range(args.rounds):
             asyncio.run(checkpoint(db))
+            meter = CpuMeter(server.proc.pid, db.postmaster_pid)
+            meter.start()
             anchor = asyncio.run(
                 anchor_batches(db, base, f"{run_id}a{r}_", batches=args.batches, size=args.size)
             )
-            rates["anchor"].append(anchor["flags_per_s"])
+            anchor_cpu = meter.stop()
             asyncio.run(checkpoint(db))
+            meter.start()
             with recording(server.proc.pid if args.profile else None, f"batch{r}") as path:
                 http = submit_batches(
                     server.base, token, world["platform"], f"{run_id}q{r}_",
                     batches=args.batches, size=args.size,
                 )  # fmt: skip
+            cpu = meter.stop()
             assert http["failed"] == 0, http["first_failure"]
+            # CPU per flag: what a shared machine's other work does not change.
+            http_us = ((cpu["server_cpu_s"] or 0) + (cpu["postgres_cpu_s"] or 0)) / flags * 1e6
+            anchor_us = (anchor_cpu["postgres_cpu_s"] or 0) / flags * 1e6
             rates["http"].append(http["flags_per_s"])
-            print(f"round {r}: http {http['flags_per_s']:.0f} flags/s "
-                  f"(p50 {http['per_batch']['p50_ms']:.0f} ms a batch), "
-                  f"anchor {anchor['flags_per_s']:.0f} flags/s")  # fmt: skip
+            rates["anchor"].append(anchor["flags_per_s"])
+            rates["http_cpu"].append(http_us)
+            rates["anchor_cpu"].append(anchor_us)
+            print(f"round {r}: http {http['flags_per_s']:.0f} flags/s, CPU {http_us:.0f} µs a "
+                  f"flag (server {cpu['server_cpu_s']:.2f} s, PostgreSQL "
+                  f"{cpu['postgres_cpu_s']:.2f} s); anchor {anchor['flags_per_s']:.0f} flags/s, "
+                  f"CPU {anchor_us:.0f} µs a flag; other {cpu['other_cpu_s']:.1f} s")  # fmt: skip
             if path is not None and path.exists():
                 print(top_frames(path))
     finally:
         stop_server(server)
-    http, anchor = statistics.median(rates["http"]), statistics.median(rates["anchor"])
-    print(f"median: http {http:.0f} flags/s, anchor {anchor:.0f} flags/s, ratio {http / anchor:.3f}")
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"median: http {median['http']:.0f} flags/s, anchor {median['anchor']:.0f} flags/s "
+          f"(ratio {median['http'] / median['anchor']:.3f}); CPU a flag: http "
+          f"{median['http_cpu']:.0f} µs, anchor {median['anchor_cpu']:.0f} µs "
+          f"(ratio {median['anchor_cpu'] / median['http_cpu']:.3f})")  # fmt: skip
 
 
 if __name__ == "__main__":
