@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from app.vocabulary import FLAG_KINDS, PRIORITIES
-from tests.conftest import Party, party
+from tests.conftest import Party, flag_body, party
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
@@ -58,7 +58,7 @@ async def build_copy(world: Any, client: Any, label: str, handles: dict[str, lis
     for who, names in (("other", handles["corroborated"]), ("agency", handles["duplicate"])):
         for name in names:
             resp = await client.post(
-                "/v1/flags", json=body(slug, name), headers=copy.parties[who].headers
+                "/v1/flags", json=flag_body(slug, name), headers=copy.parties[who].headers
             )
             assert resp.status_code == 201, resp.text
     for names, release in ((handles["held"], False), (handles["released"], True)):
@@ -73,20 +73,6 @@ async def build_copy(world: Any, client: Any, label: str, handles: dict[str, lis
                 )
                 assert resp.status_code == 200, resp.text
     return copy
-
-
-def body(platform: str, handle: str, **over: Any) -> dict[str, Any]:
-    """A flag on the handle (the same summary and legal basis as every test flag)."""
-    flag: dict[str, Any] = {
-        "platform": platform,
-        "account": {"handle": handle},
-        "category": "propaganda",
-        "legal_basis": "Law No. 5/2018 on the Eradication of Criminal Acts of Terrorism",
-        "summary": "Account distributes recruitment videos for a proscribed organisation.",
-        "evidence": [{"url": "https://evidence.example.gov/case/1/capture.png"}],
-    }
-    flag.update(over)
-    return flag
 
 
 def random_items(seed: int, handles: dict[str, list[str]]) -> list[dict[str, Any]]:
@@ -109,7 +95,7 @@ def random_items(seed: int, handles: dict[str, list[str]]) -> list[dict[str, Any
             used.append(handle)
         if kind == "unregistered":
             platform = "myspace"
-        flag = body(platform, handle, **extra)
+        flag = flag_body(platform, handle, **extra)
         if kind == "invalid":
             del flag["category"]
         items.append(flag)
