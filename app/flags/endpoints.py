@@ -138,7 +138,7 @@ async def submit_flag_batch(
                 status, outcome, answer = 422, "error", json.dumps(errors[index])
             else:
                 item = by_index[index]
-                notify.update(item["notify"])
+                notify.update(item.get("notify") or [])
                 status, answer = item["status"], item["body"]
                 outcome = "flag" if status == 201 else "error"
             FLAG_SUBMISSIONS.labels(str(status)).inc()
