@@ -1,5 +1,6 @@
-"""Set-based submission: nothing to create (its functions live in app/flags/sql), but a
-downgrade drops the functions it added that depend on the flag type, so that the earlier
+"""Set-based submission: its functions live in app/flags/sql; this drops the one it made
+unused (fb_submit_flag_request: a single request is a group of one now), and a downgrade
+drops the functions it added, some of which depend on the flag type, so that the earlier
 downgrades can drop the table.
 
 Revision ID: 0013_set_submission
@@ -18,11 +19,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Nothing: after head, alembic/env.py applies the SQL definitions, the new ones too."""
+    """Drop fb_submit_flag_request; after head, alembic/env.py applies the new functions."""
+    execute_script(
+        """
+        DROP FUNCTION IF EXISTS fb_submit_flag_request(uuid, uuid, text, jsonb, text, text, text,
+                                                       text, text);
+        """
+    )
 
 
 def downgrade() -> None:
-    """Drop the set-based submission's functions; the next upgrade re-applies the files."""
+    """Drop the set-based submission's functions; the next upgrade re-applies the files (a
+    downgraded service's own files bring fb_submit_flag_request back)."""
     execute_script(
         """
         DROP FUNCTION IF EXISTS fb_submit_flags(uuid[], uuid[], text[], jsonb[], text[], text[],

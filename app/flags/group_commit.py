@@ -43,7 +43,7 @@ _GROUP_SQL = (
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """One request's arguments to fb_submit_flag_request."""
+    """One request's arguments to fb_submit_flag_requests (one element of each array)."""
 
     org_id: object
     client_id: object

@@ -1,7 +1,6 @@
--- The submission of flags: one flag (fb_submit_flag), one request with its idempotency key
--- (fb_submit_flag_request), a set of flags as if one by one (fb_submit_flags), several
--- requests from different callers (group commit, fb_submit_flag_requests) and a batch
--- (fb_submit_flag_batch). Every new flag is written by fb_insert_flags.
+-- The submission of flags: one flag (fb_submit_flag), a set of flags as if one by one
+-- (fb_submit_flags), requests with their idempotency keys from one or more callers
+-- (group commit, fb_submit_flag_requests) and a batch (fb_submit_flag_batch). Every new flag is written by fb_insert_flags.
 --
 -- Callers: app/flags/group_commit.py (the single-flag route, over the raw asyncpg pool),
 -- app/flags/repository.py::submit_batch (POST /v1/flags/batch) and the demo seeder.
@@ -205,33 +204,6 @@ BEGIN
 END
 $$;
 
--- The single-flag route: idempotency around fb_submit_flag, one statement in all.
-CREATE OR REPLACE FUNCTION fb_submit_flag_request(p_org uuid, p_client uuid, p_country text,
-                                                  p_flag jsonb, p_idem_key text,
-                                                  p_route text, p_hash text,
-                                                  p_request_id text, p_ip text)
-RETURNS jsonb
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_result jsonb;
-BEGIN
-    IF p_idem_key IS NOT NULL THEN
-        v_result := fb_idempotency_check(p_client, p_route, p_idem_key, p_hash);
-        IF v_result IS NOT NULL THEN
-            RETURN v_result;
-        END IF;
-    END IF;
-    v_result := fb_submit_flag(p_org, p_client, p_country, p_flag, p_request_id, p_ip);
-    -- A request to compute again (the profile changed) is not an answer to remember.
-    IF p_idem_key IS NOT NULL AND NOT v_result ? 'retry_profile' THEN
-        INSERT INTO idempotency_key (client_id, route, key, request_hash, status_code, response)
-        VALUES (p_client, p_route, p_idem_key, p_hash, (v_result->>'status')::int,
-                v_result->'body');
-    END IF;
-    RETURN v_result;
-END
-$$;
-
 -- One item of a batch on its own (fb_submit_flag) in a subtransaction, so that it fails
 -- alone: a lost race (unique_violation) is retried, anything else is a 500 for this item.
 CREATE OR REPLACE FUNCTION fb_submit_flag_alone(p_org uuid, p_client uuid, p_country text,
@@ -398,9 +370,10 @@ $$;
 -- one transaction, so a busy server pays one round trip and one commit for many of them.
 -- Each keeps its own idempotency key, tenancy and answer: keys are checked first (a replay
 -- answers at once), the rest are submitted together (fb_submit_flags) and their answers
--- stored under their keys. A group in which one client sends one key twice runs its items
--- one by one instead (fb_submit_flag_request), so the second finds the first's answer.
--- If anything raises, the whole statement fails and the caller runs the items one by one.
+-- stored under their keys. A group in which one client sends one key twice goes one item
+-- at a time instead, so the second finds the first's stored answer. The single-flag route
+-- is a group of one. If anything raises, the whole statement fails and the caller runs
+-- the items one by one.
 CREATE OR REPLACE FUNCTION fb_submit_flag_requests(p_orgs uuid[], p_clients uuid[],
                                                    p_countries text[], p_flags text[],
                                                    p_keys text[], p_route text,
@@ -411,26 +384,27 @@ RETURNS TABLE (item integer, status integer, body text, replayed boolean, notify
 LANGUAGE plpgsql AS $$
 DECLARE
     v_n integer := coalesce(array_length(p_orgs, 1), 0);
+    v_one_by_one boolean := EXISTS (
+        SELECT 1 FROM unnest(p_clients, p_keys) AS c(client, key)
+        WHERE key IS NOT NULL GROUP BY client, key HAVING count(*) > 1);
     v_answers jsonb[] := array_fill(NULL::jsonb, ARRAY[v_n]);
-    v_new integer[] := '{}';
+    v_part integer[];
+    v_new integer[];
     v_submitted jsonb[];
+    v_i integer;
     v jsonb;
 BEGIN
-    IF EXISTS (SELECT 1 FROM unnest(p_clients, p_keys) AS c(client, key)
-               WHERE key IS NOT NULL GROUP BY client, key HAVING count(*) > 1) THEN
-        FOR i IN 1 .. v_n LOOP
-            v_answers[i] := fb_submit_flag_request(p_orgs[i], p_clients[i], p_countries[i],
-                p_flags[i]::jsonb, p_keys[i], p_route, p_hashes[i], p_request_ids[i],
-                p_ips[i]);
-        END LOOP;
-    ELSE
-        FOR i IN 1 .. v_n LOOP
-            IF p_keys[i] IS NOT NULL THEN
-                v_answers[i] := fb_idempotency_check(p_clients[i], p_route, p_keys[i],
-                                                     p_hashes[i]);
+    FOR part IN 1 .. CASE WHEN v_one_by_one THEN v_n ELSE least(v_n, 1) END LOOP
+        v_part := CASE WHEN v_one_by_one THEN ARRAY[part]
+                       ELSE ARRAY(SELECT generate_series(1, v_n)) END;
+        v_new := '{}';
+        FOREACH v_i IN ARRAY v_part LOOP
+            IF p_keys[v_i] IS NOT NULL THEN
+                v_answers[v_i] := fb_idempotency_check(p_clients[v_i], p_route, p_keys[v_i],
+                                                       p_hashes[v_i]);
             END IF;
-            IF v_answers[i] IS NULL THEN
-                v_new := v_new || i;
+            IF v_answers[v_i] IS NULL THEN
+                v_new := v_new || v_i;
             END IF;
         END LOOP;
         v_submitted := fb_submit_flags(
@@ -450,7 +424,7 @@ BEGIN
         SELECT p_clients[i], p_route, p_keys[i], p_hashes[i], (a->>'status')::int, a->'body'
         FROM unnest(v_new, v_submitted) AS n(i, a)
         WHERE p_keys[i] IS NOT NULL AND NOT a ? 'retry_profile';
-    END IF;
+    END LOOP;
     FOR i IN 1 .. v_n LOOP
         v := v_answers[i];
         item := i;
