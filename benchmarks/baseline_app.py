@@ -3,7 +3,7 @@
 No authentication, no validation beyond "the body is a JSON object", no idempotency, no
 audit entry, no history, no feed event. One asyncpg `fetchval` inserts a new `account` row
 and the `flag` row (with the same columns FlagBridge fills) in one statement, so it is one
-round trip and one implicit transaction, like FlagBridge's `fb_submit_flag_request`.
+round trip and one implicit transaction, like FlagBridge's `fb_submit_flag_requests`.
 
 Configured by the environment (benchmarks/run.py sets it):
 DATABASE_URL (postgresql://...), BENCH_AGENCY_ORG, BENCH_CLIENT_ID, BENCH_COUNTRY,

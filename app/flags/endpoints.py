@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -127,21 +128,23 @@ async def submit_flag_batch(
             request_id=request_id_var.get(),
             client_ip=client_ip_var.get(),
         )
-        results: list[dict[str, Any]] = []
+        # The answer is assembled from the JSON the database rendered for each flag: the
+        # 1,000 flags of a batch are encoded once, not parsed and encoded again.
+        results: list[str] = []
         notify: set[str] = set()
         by_index = {r["index"]: r for r in stored}
         for index in range(len(body.flags)):
             if index in errors:
-                results.append({"index": index, "status": 422, "error": errors[index]})
-                continue
-            item = by_index[index]
-            notify.update(item.get("notify") or [])
-            outcome = "flag" if item["status"] == 201 else "error"
-            results.append({"index": index, "status": item["status"], outcome: item["body"]})
-        for r in results:
-            FLAG_SUBMISSIONS.labels(str(r["status"])).inc()
+                status, outcome, answer = 422, "error", json.dumps(errors[index])
+            else:
+                item = by_index[index]
+                notify.update(item.get("notify") or [])
+                status, answer = item["status"], item["body"]
+                outcome = "flag" if status == 201 else "error"
+            FLAG_SUBMISSIONS.labels(str(status)).inc()
+            results.append(f'{{"index": {index}, "status": {status}, "{outcome}": {answer}}}')
         poke_after_commit(session, poke, notify)
-        return Created(200, {"results": results})
+        return Created(200, None, raw='{"results": [' + ", ".join(results) + "]}")
 
     return await create_once(
         session,

@@ -3,7 +3,9 @@
 Under load many agencies' submissions arrive at once. Each one alone costs a round trip and
 a commit (a WAL flush). Instead, submissions that arrive while earlier ones are still at the
 database wait for the next statement and go together: one call of
-`fb_submit_flag_requests`, one transaction, one flush. Nothing waits on a timer: an idle
+`fb_submit_flag_requests`, one transaction, one flush; inside it, the group's new flags are
+written set-based like a batch (fb_submit_flags in app/flags/sql/submit.sql), one INSERT
+per table for the group. Nothing waits on a timer: an idle
 server sends a lone submission at once, so latency is unchanged when there is no queue.
 
 Each item keeps its own idempotency key, tenancy and answer. Items of one group share a
@@ -41,7 +43,7 @@ _GROUP_SQL = (
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """One request's arguments to fb_submit_flag_request."""
+    """One request's arguments to fb_submit_flag_requests (one element of each array)."""
 
     org_id: object
     client_id: object

@@ -51,24 +51,26 @@ async def submit_batch(
     request_id: str | None,
     client_ip: str | None,
 ) -> list[dict[str, Any]]:
-    """Submit valid batch items, each in its own subtransaction; returns per-item results."""
-    raw = (
-        await session.execute(
-            text(
-                "SELECT fb_submit_flag_batch(:org, :client, :country, CAST(:items AS jsonb), "
-                ":rid, :ip)::text"
-            ),
-            {
-                "org": principal.org_id,
-                "client": principal.client_id,
-                "country": principal.country,
-                "items": json.dumps(items),
-                "rid": request_id,
-                "ip": client_ip,
-            },
-        )
-    ).scalar()
-    return list(json.loads(raw or "[]"))
+    """Submit valid batch items (fb_submit_flag_batch: the common case set-based, the rest
+    one by one, each failing alone); per-item results in order, each body as the JSON text
+    the database rendered (the answer is assembled from it, never parsed)."""
+    rows = await session.execute(
+        text(
+            "SELECT (e->>'index')::int, (e->>'status')::int, (e->'body')::text,"
+            " ARRAY(SELECT jsonb_array_elements_text(coalesce(e->'notify', '[]')))"
+            " FROM jsonb_array_elements(fb_submit_flag_batch(:org, :client, :country,"
+            " CAST(:items AS jsonb), :rid, :ip)) AS e"
+        ),
+        {
+            "org": principal.org_id,
+            "client": principal.client_id,
+            "country": principal.country,
+            "items": json.dumps(items),
+            "rid": request_id,
+            "ip": client_ip,
+        },
+    )
+    return [{"index": r[0], "status": r[1], "body": r[2], "notify": r[3]} for r in rows]
 
 
 # Each filter of GET /v1/flags and the condition it adds (bound as :<field name>).

@@ -306,13 +306,11 @@ async def submit_flags(
 ) -> list[dict[str, Any]]:
     """Submit validated flags as POST /v1/flags/batch does: each succeeds or fails alone."""
     items = [{"index": i, "flag": f.model_dump(mode="json")} for i, f in enumerate(flags)]
-    return await submit_batch(
-        session=session,
-        principal=principal,
-        items=items,
-        request_id=request_id,
+    stored = await submit_batch(
+        session=session, principal=principal, items=items, request_id=request_id,
         client_ip=client_ip,
-    )
+    )  # fmt: skip
+    return [{**r, "body": json.loads(r["body"])} for r in stored]
 
 
 async def submit_batch(
@@ -324,7 +322,8 @@ async def submit_batch(
     client_ip: str | None,
 ) -> list[dict[str, Any]]:
     """Submit valid batch items ({"index", "flag"}): each account reduced to canonical keys
-    with its platform's profile (a misfit fails that item alone), then one statement."""
+    with its platform's profile (a misfit fails that item alone), then one statement.
+    Each result's body is JSON text."""
     platforms = {item["flag"]["platform"] for item in items}
     profiles = await identity_repo.profiles_of(session, platforms)
     ready: list[dict[str, Any]] = []
@@ -334,7 +333,8 @@ async def submit_batch(
         try:
             identity = identity_of(profiles.get(flag["platform"]), flag["account"])
         except AppError as exc:
-            failed.append({"index": item["index"], "status": exc.status, "body": exc.to_problem()})
+            problem = json.dumps(exc.to_problem())
+            failed.append({"index": item["index"], "status": exc.status, "body": problem})
             continue
         ready.append({"index": item["index"], "flag": {**flag, "identity": identity}})
     stored = await repo.submit_batch(

@@ -88,14 +88,17 @@ async def check(session: AsyncSession, slot: KeySlot) -> Response | None:
     )
 
 
-async def store(session: AsyncSession, slot: KeySlot, *, status: int, body: Any) -> None:
-    """Remember the response for retries (same transaction as the creation)."""
+async def store(
+    session: AsyncSession, slot: KeySlot, *, status: int, body: Any, raw: str | None = None
+) -> None:
+    """Remember the response for retries (same transaction as the creation); `raw` is the
+    body already serialised, stored instead of `body`."""
     await session.execute(
         text(
             "INSERT INTO idempotency_key (client_id, route, key, request_hash, status_code, "
             "response) VALUES (:c, :r, :k, :h, :s, CAST(:b AS jsonb))"
         ),
-        {**slot.params(), "s": status, "b": json.dumps(body)},
+        {**slot.params(), "s": status, "b": raw if raw is not None else json.dumps(body)},
     )
 
 

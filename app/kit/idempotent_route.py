@@ -27,6 +27,9 @@ class Created:
     status: int
     body: Any
     location: str | None = None
+    # The body already serialised, for a large answer assembled from JSON the database
+    # rendered (a batch): stored and sent as it is, never parsed and encoded again.
+    raw: str | None = None
 
 
 async def create_once(
@@ -55,6 +58,10 @@ async def create_once(
     created = await create()
     if slot is not None:
         body = remember(created.body) if remember else created.body
-        await idempotency.store(session, slot, status=created.status, body=body)
+        await idempotency.store(session, slot, status=created.status, body=body, raw=created.raw)
     headers = {"Location": created.location} if created.location else None
+    if created.raw is not None:
+        response = idempotency.json_response(created.status, created.raw)
+        response.headers.update(headers or {})
+        return response
     return JSONResponse(created.body, status_code=created.status, headers=headers)

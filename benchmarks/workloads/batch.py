@@ -165,3 +165,86 @@ async def anchor_batches(
         "flags_per_s": round(flags / seconds, 1) if seconds else 0.0,
         "per_batch": latency_summary(samples),
     }
+
+
+def main() -> None:
+    """Batch submission alone: rounds of HTTP batches and of the anchor, taking turns.
+
+    .venv/bin/python -m benchmarks.workloads.batch --rounds 3 --batches 5 [--profile]
+
+    The same batches as `make bench` measures, without the other paths, so that a change to
+    the batch path can be compared in a few minutes; --profile records the server with
+    py-spy during the HTTP rounds (benchmarks/harness/profile.py).
+    """
+    import argparse
+    import asyncio
+    import statistics
+
+    from benchmarks.harness.database import checkpoint, open_database
+    from benchmarks.harness.load import CpuMeter
+    from benchmarks.harness.profile import recording, top_frames
+    from benchmarks.harness.servers import fetch_token, flagbridge_env, start_ready, stop_server
+    from benchmarks.workloads.submission import create_world
+
+    parser = argparse.ArgumentParser(description="POST /v1/flags/batch against its anchor")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=5, help="batches per round")
+    parser.add_argument("--size", type=int, default=1000, help="flags per batch")
+    parser.add_argument("--profile", action="store_true", help="py-spy the server")
+    args = parser.parse_args()
+    db, _ = open_database("flagbridge_batchbench")
+    run_id = uuid.uuid4().hex[:6]
+    base = asyncio.run(create_world(db, run_id))
+    world = asyncio.run(create_paths_world(db, run_id))
+    server = start_ready(
+        "flagbridge-batch",
+        ["app.main:create_app", "--factory"],
+        flagbridge_env(db),
+        "/v1/flags/batch",
+        "/readyz",
+    )
+    rates: dict[str, list[float]] = {"http": [], "anchor": [], "http_cpu": [], "anchor_cpu": []}
+    flags = args.batches * args.size
+    try:
+        token = fetch_token(server, world["agency_client_id"], world["agency_secret"])
+        for r in range(args.rounds):
+            asyncio.run(checkpoint(db))
+            meter = CpuMeter(server.proc.pid, db.postmaster_pid)
+            meter.start()
+            anchor = asyncio.run(
+                anchor_batches(db, base, f"{run_id}a{r}_", batches=args.batches, size=args.size)
+            )
+            anchor_cpu = meter.stop()
+            asyncio.run(checkpoint(db))
+            meter.start()
+            with recording(server.proc.pid if args.profile else None, f"batch{r}") as path:
+                http = submit_batches(
+                    server.base, token, world["platform"], f"{run_id}q{r}_",
+                    batches=args.batches, size=args.size,
+                )  # fmt: skip
+            cpu = meter.stop()
+            assert http["failed"] == 0, http["first_failure"]
+            # CPU per flag: what a shared machine's other work does not change.
+            http_us = ((cpu["server_cpu_s"] or 0) + (cpu["postgres_cpu_s"] or 0)) / flags * 1e6
+            anchor_us = (anchor_cpu["postgres_cpu_s"] or 0) / flags * 1e6
+            rates["http"].append(http["flags_per_s"])
+            rates["anchor"].append(anchor["flags_per_s"])
+            rates["http_cpu"].append(http_us)
+            rates["anchor_cpu"].append(anchor_us)
+            print(f"round {r}: http {http['flags_per_s']:.0f} flags/s, CPU {http_us:.0f} µs a "
+                  f"flag (server {cpu['server_cpu_s']:.2f} s, PostgreSQL "
+                  f"{cpu['postgres_cpu_s']:.2f} s); anchor {anchor['flags_per_s']:.0f} flags/s, "
+                  f"CPU {anchor_us:.0f} µs a flag; other {cpu['other_cpu_s']:.1f} s")  # fmt: skip
+            if path is not None and path.exists():
+                print(top_frames(path))
+    finally:
+        stop_server(server)
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"median: http {median['http']:.0f} flags/s, anchor {median['anchor']:.0f} flags/s "
+          f"(ratio {median['http'] / median['anchor']:.3f}); CPU a flag: http "
+          f"{median['http_cpu']:.0f} µs, anchor {median['anchor_cpu']:.0f} µs "
+          f"(ratio {median['anchor_cpu'] / median['http_cpu']:.3f})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -35,7 +35,7 @@ def test_live_statuses_in_sql_match_the_state_machine(pg_server, template_db):
             )
             functions = await conn.fetch(
                 "SELECT proname, prosrc FROM pg_proc WHERE proname = ANY($1)",
-                ["fb_corroborations", "fb_emit_corroborations", "fb_submit_flag"],
+                ["fb_corroborations_of", "fb_corroboration_events", "fb_submit_flag"],
             )
         finally:
             await conn.close()
@@ -51,11 +51,11 @@ def test_live_statuses_in_sql_match_the_state_machine(pg_server, template_db):
         predicate = definition.split(" WHERE ", 1)[1]
         assert "<> ALL" in predicate, name
         assert ALL - quoted(predicate) == LIVE_VALUES, name
-    for name in ("fb_corroborations", "fb_submit_flag"):
+    for name in ("fb_corroborations_of", "fb_submit_flag"):
         lists = NOT_LIVE.findall(functions[name])
         assert lists, name
         for excluded in lists:
             assert ALL - quoted(excluded) == LIVE_VALUES, name
     # What a platform sees as live: every live status but held.
-    visible = VISIBLE.findall(functions["fb_emit_corroborations"])
+    visible = VISIBLE.findall(functions["fb_corroboration_events"])
     assert [quoted(v) for v in visible] == [LIVE_VALUES - {Status.HELD.value}]

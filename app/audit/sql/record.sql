@@ -6,6 +6,17 @@
 -- entry without a round trip of its own. The row itself (and the hashing of free text) is
 -- built by fb_audit_record_many (record_many.sql), so single and set-wise writers build it
 -- the same way.
+--
+-- fb_audit_digest is that hash, the one place it is computed: the submission path
+-- (fb_insert_flags in app/flags/sql/submit.sql, a set of entries in one INSERT) puts
+-- `<name>_sha256` keys built with it straight into its data, skipping the jsonb detour.
+
+-- The hex SHA-256 of a free text as the log keeps it (NULL for NULL). Inlined by callers.
+CREATE OR REPLACE FUNCTION fb_audit_digest(p_text text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT encode(sha256(convert_to(p_text, 'UTF8')), 'hex')
+$$;
+
 CREATE OR REPLACE FUNCTION fb_audit_record(p_actor_client uuid, p_actor_org uuid,
                                            p_actor_label text, p_client_ip text,
                                            p_request_id text, p_action text,

@@ -20,8 +20,7 @@ LANGUAGE sql AS $$
            x.e->>'client_ip', x.e->>'request_id', x.e->>'action', x.e->>'object_type',
            x.e->>'object_id',
            nullif(x.e->'data', 'null'::jsonb) || coalesce((
-               SELECT jsonb_object_agg(t.key || '_sha256',
-                                       encode(sha256(convert_to(t.value, 'UTF8')), 'hex'))
+               SELECT jsonb_object_agg(t.key || '_sha256', fb_audit_digest(t.value))
                FROM jsonb_each_text(coalesce(nullif(x.e->'free_text', 'null'::jsonb),
                                              '{}'::jsonb)) AS t), '{}'::jsonb)
     FROM jsonb_array_elements(p_entries) WITH ORDINALITY AS x(e, n)

@@ -1,7 +1,9 @@
 -- fb_resolve_account: find, create or extend the account a flag or hold is about, by its
 -- canonical keys (app/identity/canonical.py computes them; this never parses identifiers).
 --
--- Called by fb_submit_flag and by app/holds/repository.py (creating a hold). In SQL so that
+-- Called by fb_submit_flag and by app/holds/repository.py (creating a hold); a batch
+-- creates the accounts of its new, unshared keys with fb_new_accounts, the one place that
+-- creates an account. In SQL so that
 -- a submission resolves its account in the same statement that inserts the flag.
 
 -- p_keys is [{"key": "handle:cell_x", "field": "account.url"}, ...] (one key per kind).
@@ -26,9 +28,7 @@ BEGIN
         SELECT array_agg(DISTINCT ak.account_id) INTO v_found
         FROM account_key ak WHERE ak.platform = p_platform AND ak.key = ANY(v_keys);
         IF v_found IS NULL THEN
-            INSERT INTO account (platform) VALUES (p_platform) RETURNING id INTO account_id;
-            INSERT INTO account_key (platform, key, account_id, bound_by)
-            SELECT p_platform, k, account_id, 'agency' FROM unnest(v_keys) AS k;
+            account_id := (fb_new_accounts(ARRAY[p_platform], ARRAY[p_keys]))[1];
             RETURN;
         END IF;
         IF cardinality(v_found) > 1 THEN
@@ -76,4 +76,26 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
             SELECT jsonb_agg(jsonb_build_object('field', f, 'message',
                 'conflicts with what FlagBridge knows of this account'))
             FROM jsonb_array_elements_text(p_fields) AS f)))
+$$;
+
+-- New accounts, one per element: p_platforms[i] with the keys p_keys[i] (as in
+-- fb_resolve_account) bound to it by the agency. Answers their ids in the same order. The
+-- one place an account is created: fb_resolve_account (one) and fb_submit_flag_batch (a
+-- batch's accounts whose keys nobody knows) both call it. Another transaction binding one
+-- of the keys first raises unique_violation; callers retry, and then find the key.
+CREATE OR REPLACE FUNCTION fb_new_accounts(p_platforms text[], p_keys jsonb[])
+RETURNS uuid[]
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    -- Ids chosen here, so that the keys join by position, not by RETURNING's order.
+    v_ids uuid[] := ARRAY(SELECT gen_random_uuid() FROM unnest(p_platforms));
+BEGIN
+    INSERT INTO account (id, platform)
+    SELECT a.id, a.platform FROM unnest(v_ids, p_platforms) AS a(id, platform);
+    INSERT INTO account_key (platform, key, account_id, bound_by)
+    SELECT a.platform, k->>'key', a.id, 'agency'
+    FROM unnest(v_ids, p_platforms, p_keys) AS a(id, platform, keys),
+         jsonb_array_elements(a.keys) AS k;
+    RETURN v_ids;
+END
 $$;

@@ -1,6 +1,6 @@
 -- fb_idempotency_check: the Idempotency-Key lookup.
 --
--- Called by fb_submit_flag_request (the single-flag and group-commit paths) and by
+-- Called by fb_submit_flag_requests (the single-flag and group-commit paths) and by
 -- app/kit/idempotency.py::check (every other route with an Idempotency-Key). In SQL so that
 -- the submission hot path checks and stores the key in the statement that submits.
 -- The lock is keyed by hashtextextended(..., 7243): 7243 is LockNamespace.IDEMPOTENCY in
