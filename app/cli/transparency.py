@@ -32,8 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "grace period has passed and that has none yet, or of the one --period. A published "
         "report never changes: --revise stores a new revision beside it, only if the "
         "document would differ and only if every count it changes changes by five or more, "
-        "all in the same direction (a smaller change, worked out by subtracting the two "
-        "revisions, would reveal a count under five; exit code 2, nothing stored). "
+        "all in the same direction, and no hidden figure is printed in a way that narrows "
+        "it down (a smaller change, worked out by subtracting the two revisions, would "
+        "reveal a count under five; exit code 2, nothing stored). "
         "Audited as transparency.published.",
     )
     publish.add_argument(

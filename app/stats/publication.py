@@ -204,9 +204,10 @@ async def _publish(
     )
     if previous is not None:
         old = await repo.document(session, period=period.name, revision=previous)
-        if old is not None and _content(old.document) == _content(document):
+        assert old is not None  # read from the same table, under the publishing lock
+        if _content(old.document) == _content(document):
             return Published(period.name, previous, False)
-        await _check_revision(session, period.name, previous, cells)
+        await _check_revision(session, period.name, previous, cells, old.document, document)
     await repo.insert_revision(
         session,
         period=period.name,
@@ -232,7 +233,12 @@ async def _publish(
 
 
 async def _check_revision(
-    session: AsyncSession, period: str, previous: int, cells: dict[str, int]
+    session: AsyncSession,
+    period: str,
+    previous: int,
+    cells: dict[str, int],
+    old_document: bytes,
+    document: bytes,
 ) -> None:
     """Refuse a correction whose change would itself reveal a count under five."""
     old = await repo.exact_cells(session, period=period, revision=previous)
@@ -243,7 +249,9 @@ async def _check_revision(
             "kept, so whether a correction would reveal a small change cannot be checked"
         )
     else:
-        why = revisions.refusal(old, cells)
+        why = revisions.refusal(
+            old, cells, old_report=json.loads(old_document), new_report=json.loads(document)
+        )
     if why is not None:
         # Only the period: the refusal itself must not put figures into the logs.
         log.warning("transparency correction refused", extra={"period": period})

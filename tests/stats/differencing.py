@@ -160,3 +160,19 @@ def revision_changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
 def small_changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     """The changes between two revisions that are counts from one to four in size."""
     return [c for c in revision_changes(old, new) if 1 <= abs(c.change) < 5]
+
+
+def pinned_by_the_rule(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """Counts shown as "<5" in one revision and printed in the other, pinned by the public
+    rule that a correction changes every count by 0 or at least five."""
+    published = cells({"old": old, "new": new})
+    out = []
+    for hidden_in, shown_in in (("old ", "new "), ("new ", "old ")):
+        shown = _shown_by_region(published, shown_in)
+        for c in published:
+            if c.where.startswith(hidden_in) and c.value == "<5" and c.region in shown:
+                value = shown[c.region][1]
+                possible = [x for x in range(1, 5) if abs(x - value) >= 5]
+                if len(possible) == 1:
+                    out.append(Change(c.where, possible[0]))
+    return out

@@ -15,7 +15,13 @@ from app.stats import assembly, publication, revisions
 from app.stats.period import Period, containing, parse_name
 from app.stats.publication import Policy
 from tests.cli.test_cli import cli
-from tests.stats.differencing import cells, recoveries, revision_changes, small_changes
+from tests.stats.differencing import (
+    cells,
+    pinned_by_the_rule,
+    recoveries,
+    revision_changes,
+    small_changes,
+)
 from tests.stats.test_publication import MOVE, after_grace, every_public_document
 from tests.stats.transparency_helpers import publish_now, seed_outcomes
 
@@ -125,6 +131,7 @@ async def test_a_correction_of_five_or_more_each_way_up_is_published(world, clie
     # The attack did look: it saw changes, every one 0 or at least five.
     assert {5, 12} <= {abs(c.change) for c in revision_changes(first, second)}
     assert recoveries(cells(await every_public_document(client))) == []
+    assert pinned_by_the_rule(first, second) == []
 
 
 async def test_a_correction_that_raises_some_figures_and_lowers_others_is_refused(world, client):
@@ -142,3 +149,24 @@ async def test_a_correction_that_raises_some_figures_and_lowers_others_is_refuse
     assert await revision_list(client) == [(name, 1)]
     found = small_changes(first, await would_be(world, name, 2))
     assert 1 in {c.change for c in found}
+
+
+async def test_a_correction_that_would_unhide_a_small_count_is_refused(world, client):
+    plan = {
+        ("ID", "chirp", "account_suspended"): 6,
+        ("PH", "facepage", "account_suspended"): 1,
+        ("AU", "chirp", "account_suspended"): 7,
+    }
+    await seed_outcomes(world, client, plan)
+    name = await publish_now(world)
+    first = await published(client, name, 1)
+    assert {r["country"]: r["count"] for r in first["suspensions_by_country"]}["PH"] == "<5"
+    # Five more for the Philippines: every count changes by five, all up, yet printing
+    # the Philippines' 6 beside revision 1's "<5" says it was 1 (it can only grow by 5+).
+    await seed_outcomes(world, client, {("PH", "vidtube", "account_suspended"): 5})
+
+    with pytest.raises(revisions.UnsafeRevision, match="narrows them down"):
+        await revise(world, name)
+    assert await revision_list(client) == [(name, 1)]
+    found = pinned_by_the_rule(first, await would_be(world, name, 2))
+    assert ("old PH", 1) in {(c.what, c.change) for c in found}
