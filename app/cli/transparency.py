@@ -16,7 +16,7 @@ from app.auth.keys import load_key_ring
 from app.cli.common import cli_actor, command, emit, fail, group, in_transaction
 from app.config import get_settings
 from app.errors import AppError
-from app.stats import publication, signed_report
+from app.stats import publication, revisions, signed_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,8 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "every FLAGBRIDGE_TRANSPARENCY_PUBLISH_SECONDS)",
         description="Build, freeze, sign and store the report of every closed period whose "
         "grace period has passed and that has none yet, or of the one --period. A published "
-        "report never changes: --revise stores a new revision beside it, and only if the "
-        "document would differ. Audited as transparency.published.",
+        "report never changes: --revise stores a new revision beside it, only if the "
+        "document would differ and only if every count it changes changes by five or more, "
+        "all in the same direction, and no hidden figure is printed in a way that narrows "
+        "it down (a smaller change, worked out by subtracting the two revisions, would "
+        "reveal a count under five; exit code 2, nothing stored). "
+        "Audited as transparency.published.",
     )
     publish.add_argument(
         "--period", help="one period: 2026-H1, 2026-Q3 or 2026 (default: every due one)"
@@ -82,6 +86,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     try:
         done = in_transaction(run, settings=settings)
+    except revisions.UnsafeRevision as exc:
+        return fail(args, exc, code=2)
     except AppError as exc:
         return fail(args, exc)
     lines = [

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Date, DateTime, Integer, LargeBinary, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base
@@ -28,3 +30,6 @@ class PublishedReport(Base):
     document: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[str] = mapped_column(Text)
     kid: Mapped[str] = mapped_column(Text)
+    exact_cells: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    """Private: the exact finest counts the document was built from, so a correction can
+    be checked against them (app/stats/revisions.py); never served."""

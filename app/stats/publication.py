@@ -5,8 +5,9 @@ has closed and the grace period for the platforms' late self-reports has passed;
 report is then built once from the exact statistics, suppressed with its monthly breakdown
 as linked sums (app/stats/assembly.py), written as canonical JSON, signed
 (app/stats/signed_report.py) and stored append-only. Nothing is ever edited: a correction
-is a new revision beside the old one, made only on an operator's request and only when the
-document differs.
+is a new revision beside the old one, made only on an operator's request, only when the
+document differs, and only when the change itself reveals no count under five
+(app/stats/revisions.py: every finest cell changes by 0 or at least five, all one way).
 
 Publishing runs under `AdvisoryLock.TRANSPARENCY_PUBLISH`, so any number of server
 processes may run the periodic job: one publishes, the others skip, and the primary key
@@ -17,11 +18,14 @@ never published: two overlapping reports could be differenced.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit import service as audit
@@ -31,10 +35,12 @@ from app.errors import Conflict, NotFound, field_error
 from app.kit import days
 from app.kit.canonical import canonical_json
 from app.kit.clock import utc_now
-from app.stats import assembly, signed_report
+from app.stats import assembly, revisions, signed_report
 from app.stats import publication_repository as repo
 from app.stats.period import Period, containing, following, parse_name
 from app.stats.public_schemas import PublishedReportRef, TransparencyIndex, TransparencyReport
+
+log = logging.getLogger(__name__)
 
 JOB_ACTOR = "system:transparency-publish"
 """How the periodic job's publications are attributed in the audit log."""
@@ -180,16 +186,28 @@ async def _publish(
     now: datetime,
     actor_label: str,
 ) -> Published:
-    """Build, freeze, sign and store one revision (none if nothing changed since previous)."""
+    """Build, freeze, sign and store one revision (none if nothing changed since previous;
+    refused if the change would reveal a small count, see app/stats/revisions.py)."""
     revision = (previous or 0) + 1
-    report = await assembly.build_report(
-        session=session, period=period, revision=revision, generated_at=now
+    figures = await assembly.collect(session=session, period=period)
+    report = await anyio.to_thread.run_sync(
+        functools.partial(
+            assembly.assemble, figures, period=period, revision=revision, generated_at=now
+        )
     )
     document = canonical_json(report.model_dump(mode="json", by_alias=True))
+    cells = revisions.exact_cells(
+        outcomes=figures.outcomes,
+        self_reported=figures.self_reported,
+        response_times=figures.response_times,
+        months=period.months,
+    )
     if previous is not None:
         old = await repo.document(session, period=period.name, revision=previous)
-        if old is not None and _content(old.document) == _content(document):
+        assert old is not None  # read from the same table, under the publishing lock
+        if _content(old.document) == _content(document):
             return Published(period.name, previous, False)
+        await _check_revision(session, period.name, previous, cells, old.document, document)
     await repo.insert_revision(
         session,
         period=period.name,
@@ -200,6 +218,7 @@ async def _publish(
         document=document,
         signature=signed_report.sign(ring, document),
         kid=ring.signing_kid,
+        exact_cells=cells,
     )
     await audit.record(
         session=session,
@@ -211,6 +230,32 @@ async def _publish(
         data={"period": period.name, "revision": revision, "kid": ring.signing_kid},
     )
     return Published(period.name, revision, True)
+
+
+async def _check_revision(
+    session: AsyncSession,
+    period: str,
+    previous: int,
+    cells: dict[str, int],
+    old_document: bytes,
+    document: bytes,
+) -> None:
+    """Refuse a correction whose change would itself reveal a count under five."""
+    old = await repo.exact_cells(session, period=period, revision=previous)
+    why: str | None
+    if old is None:
+        why = (
+            f"revision {previous} of {period} was published before its exact counts were "
+            "kept, so whether a correction would reveal a small change cannot be checked"
+        )
+    else:
+        why = revisions.refusal(
+            old, cells, old_report=json.loads(old_document), new_report=json.loads(document)
+        )
+    if why is not None:
+        # Only the period: the refusal itself must not put figures into the logs.
+        log.warning("transparency correction refused", extra={"period": period})
+        raise revisions.UnsafeRevision(f"{period}: {why}")
 
 
 def _content(document: bytes) -> dict[str, Any]:

@@ -105,8 +105,10 @@ async def insert_revision(
     document: bytes,
     signature: str,
     kid: str,
+    exact_cells: dict[str, int],
 ) -> None:
-    """Store a new revision (the primary key refuses a second one of the same number)."""
+    """Store a new revision (the primary key refuses a second one of the same number),
+    with the exact finest counts it was built from (private: never selected for a route)."""
     await session.execute(
         insert(_t).values(
             period=period,
@@ -117,5 +119,16 @@ async def insert_revision(
             document=document,
             signature=signature,
             kid=kid,
+            exact_cells=exact_cells,
         )
     )
+
+
+async def exact_cells(
+    session: AsyncSession, *, period: str, revision: int
+) -> dict[str, int] | None:
+    """The exact finest counts a stored revision was built from (None if it was published
+    before they were kept)."""
+    query = select(_t.exact_cells).where(_t.period == period, _t.revision == revision)
+    found = (await session.execute(query)).scalar()
+    return None if found is None else {str(k): int(v) for k, v in found.items()}

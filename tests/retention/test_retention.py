@@ -54,7 +54,9 @@ async def _old_flags_with_every_field(client, agency: Party, platform: Party) ->
     platform stated for the account; withdrawn with a reason), to be backdated. Per flag: its
     id, what names its account (`account`) and its other texts (`texts`)."""
     made = []
-    for closes in (True, True, False):
+    # Five closed: they land in a published period, and its report is revised, which is
+    # allowed only when every count changes by five or more (app/stats/revisions.py).
+    for closes in (True,) * 5 + (False,):
         handle, summary = _unique("h_"), _unique("summary ")
         evidence = f"https://evidence.example.gov/{_unique('case')}/capture.png"
         body = flag_body(PLATFORM, handle, summary=summary, evidence=[{"url": evidence}])

@@ -6,6 +6,9 @@ action for flag outcomes; platform and source for self-reported totals; platform
 timings) over the months of its report. When one number's region holds another's, their
 difference is the exact count of the rest. The attack succeeds when such a difference is
 a count from one to four that some published document hid ("<5" or "withheld").
+
+Two revisions of one period are differenced too (`small_changes`): each number's change,
+and the change of what lies between two nested numbers, must be 0 or at least five.
 """
 
 from __future__ import annotations
@@ -117,3 +120,59 @@ def recoveries(published: list[Cell]) -> list[Recovery]:
             if rest in hidden and 1 <= count <= 4:
                 found.append(Recovery(big, small, count))
     return found
+
+
+@dataclass(frozen=True)
+class Change:
+    """How much a count changed between two revisions, worked out from published numbers."""
+
+    what: str
+    change: int
+
+
+def _shown_by_region(published: list[Cell], prefix: str) -> dict[Region, tuple[str, int]]:
+    """Each region a document shows as a number: a label and the number."""
+    out: dict[Region, tuple[str, int]] = {}
+    for c in published:
+        if c.where.startswith(prefix) and isinstance(c.value, int):
+            out.setdefault(c.region, (c.where.removeprefix(prefix), c.value))
+    return out
+
+
+def revision_changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """Every change between two revisions of one period that their numbers pin down: each
+    number's own change, and for every pair of numbers where one's region holds the
+    other's, the change of the rest ((new big - new small) - (old big - old small))."""
+    published = cells({"old": old, "new": new})
+    before = _shown_by_region(published, "old ")
+    after = _shown_by_region(published, "new ")
+    both = {r: (before[r], after[r]) for r in before.keys() & after.keys()}
+    out = [Change(label, n - o) for (label, o), (_, n) in both.values()]
+    for big, small in permutations(both, 2):
+        if small < big:
+            (big_label, old_big), (_, new_big) = both[big]
+            (small_label, old_small), (_, new_small) = both[small]
+            change = (new_big - new_small) - (old_big - old_small)
+            out.append(Change(f"{big_label} minus {small_label}", change))
+    return out
+
+
+def small_changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """The changes between two revisions that are counts from one to four in size."""
+    return [c for c in revision_changes(old, new) if 1 <= abs(c.change) < 5]
+
+
+def pinned_by_the_rule(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """Counts shown as "<5" in one revision and printed in the other, pinned by the public
+    rule that a correction changes every count by 0 or at least five."""
+    published = cells({"old": old, "new": new})
+    out = []
+    for hidden_in, shown_in in (("old ", "new "), ("new ", "old ")):
+        shown = _shown_by_region(published, shown_in)
+        for c in published:
+            if c.where.startswith(hidden_in) and c.value == "<5" and c.region in shown:
+                value = shown[c.region][1]
+                possible = [x for x in range(1, 5) if abs(x - value) >= 5]
+                if len(possible) == 1:
+                    out.append(Change(c.where, possible[0]))
+    return out
