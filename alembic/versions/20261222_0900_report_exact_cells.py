@@ -7,8 +7,8 @@ revision's exact cells cannot be read back from it: they are stored here, beside
 document, and no route or query of the public side ever selects them. Rows published
 before this column existed have NULL, and cannot be revised.
 
-Revision ID: 0016_report_exact_cells
-Revises: 0015_audit_verification
+Revision ID: 0018_report_exact_cells
+Revises: 0017_set_submission
 Create Date: 2026-12-21 09:00:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from app.migrations import execute_script
 
-revision: str = "0016_report_exact_cells"
-down_revision: str | None = "0015_audit_verification"
+revision: str = "0018_report_exact_cells"
+down_revision: str | None = "0017_set_submission"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
