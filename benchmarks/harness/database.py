@@ -131,9 +131,14 @@ async def pg_facts(db: Database) -> dict[str, str]:
 
 
 async def checkpoint(db: Database) -> None:
-    """Flush dirty pages before a timed round so no round inherits another's checkpoint."""
+    """Flush dirty pages before a timed round so no round inherits another's checkpoint,
+    and bring the planner's statistics up to date, as autovacuum keeps them in a running
+    service: the submission functions use generic plans, made once per connection, and a
+    plan made while a table was empty (a fresh benchmark database) stays a plan for an
+    empty table until the next ANALYZE."""
     import asyncpg
 
     async with connect(db) as conn:
+        await conn.execute("ANALYZE")
         with contextlib.suppress(asyncpg.PostgresError):  # needs superuser / pg_checkpoint
             await conn.execute("CHECKPOINT")
