@@ -139,8 +139,10 @@ RETRY_AFTER_SECONDS = 5
 """What a 503 asks clients to wait: about one PostgreSQL restart or fail-over."""
 
 # 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now; class 08 is
-# "connection exception". Other classes (a constraint, a bug) stay 500: retrying won't help.
-_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# "connection exception". 40001 serialization_failure and 40P01 deadlock_detected: the
+# transaction was rolled back and the same request succeeds when retried, so it is 503 with
+# Retry-After too. Other classes (a constraint, a bug) stay 500: retrying won't help.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "40001", "40P01"})
 _NETWORK_ERRNOS = frozenset(
     {
         errno.ECONNREFUSED,

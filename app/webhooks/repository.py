@@ -101,6 +101,11 @@ async def rotate(
 
 async def delete(session: AsyncSession, *, org_id: uuid.UUID) -> str | None:
     """Remove the webhook and its outbox rows; returns the URL it had (None: none)."""
+    # Outbox rows first, then the webhook: the order in which the worker locks them (it
+    # records an attempt on a delivery row, then may disable the webhook). Deleting the
+    # webhook first and its rows by cascade took the locks the other way round, and the
+    # two could deadlock.
+    await session.execute(text("DELETE FROM webhook_delivery WHERE org_id = :org"), {"org": org_id})
     row = await session.execute(
         text("DELETE FROM webhook WHERE org_id = :org RETURNING url"), {"org": org_id}
     )

@@ -285,9 +285,12 @@ BEGIN
         WHERE (platform, key) IN (SELECT platform, key FROM item_key
                                   GROUP BY platform, key HAVING count(*) > 1)
         UNION
-        SELECT ik.k FROM item_key ik
-        WHERE EXISTS (SELECT 1 FROM account_key ak
-                      WHERE ak.platform = ik.platform AND ak.key = ik.key)
+        -- One index probe per key: LIMIT keeps the planner from turning this into a
+        -- semi-join, which the generic plan (it guesses 100 keys an item) made a hash join
+        -- over the whole of account_key, a cost that grew with every account ever flagged.
+        SELECT ik.k FROM item_key ik,
+             LATERAL (SELECT 1 FROM account_key ak
+                      WHERE ak.platform = ik.platform AND ak.key = ik.key LIMIT 1) AS known
     )
     SELECT array_agg(p.org_id ORDER BY item.k),
            array_agg(p.org_id IS NOT NULL
