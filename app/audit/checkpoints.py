@@ -39,14 +39,7 @@ def as_json(row: dict[str, Any]) -> dict[str, Any]:
 def sign(ring: KeyRing, *, seq: int, head_hash: bytes, signed_at: datetime) -> str:
     """The compact JWS over the checkpoint's statement."""
     payload = {"seq": seq, "head_hash": head_hash.hex(), "signed_at": rfc3339(signed_at)}
-    return str(
-        jws.sign(
-            payload,
-            ring.signing_key,
-            headers={"kid": ring.signing_kid, "typ": CHECKPOINT_TYPE},
-            algorithm=ALGORITHM,
-        )
-    )
+    return ring.sign_statement(payload, typ=CHECKPOINT_TYPE)
 
 
 _FIELDS: dict[str, type] = {

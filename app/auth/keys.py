@@ -26,6 +26,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from jose import jws
 from jose.backends.base import Key
 from jose.backends.cryptography_backend import CryptographyECKey
 
@@ -83,6 +84,12 @@ class KeyRing:
     def historic_verifier(self, kid: str) -> Key | None:
         """The key for kid among every key that ever signed (checkpoints, archive records)."""
         return self.verifying.get(kid) or self.forgotten.get(kid)
+
+    def sign_statement(self, payload: bytes | dict[str, Any], *, typ: str) -> str:
+        """A compact JWS over payload with the signing key, its kid and typ in the header:
+        how the service signs what it states (audit checkpoints, transparency reports)."""
+        headers = {"kid": self.signing_kid, "typ": typ}
+        return str(jws.sign(payload, self.signing_key, headers=headers, algorithm=ALGORITHM))
 
 
 def _jwk_entry(kid: str, pub: ec.EllipticCurvePublicKey) -> dict[str, str]:

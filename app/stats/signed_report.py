@@ -28,14 +28,7 @@ REPORT_TYPE = "fb-transparency-report+jws"
 
 def sign(ring: KeyRing, document: bytes) -> str:
     """The compact JWS over a report's canonical bytes, with the signing key's kid."""
-    return str(
-        jws.sign(
-            document,
-            ring.signing_key,
-            headers={"kid": ring.signing_kid, "typ": REPORT_TYPE},
-            algorithm=ALGORITHM,
-        )
-    )
+    return ring.sign_statement(document, typ=REPORT_TYPE)
 
 
 def envelope(document: bytes, signature: str) -> bytes:
