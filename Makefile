@@ -8,7 +8,7 @@ export HOST PORT
 
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck openapi install clean bench fuzz
+.PHONY: run test lint format typecheck openapi install clean bench fuzz i18n-extract i18n-update
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,20 @@ typecheck: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/flagbridge openapi > openapi/openapi.json
+
+# The transparency page's messages (babel.cfg says where they are read from): extract them
+# into the template, then merge it into every catalogue, keeping translations and review
+# comments; a new message arrives with an empty msgstr, which tests/stats/test_i18n.py
+# refuses until it is translated. A new language: `pybabel init -l xx -d $(LOCALES)
+# -i $(LOCALES)/messages.pot`, then translate.
+LOCALES := app/stats/locales
+i18n-extract: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project FlagBridge \
+		--copyright-holder FlagBridge -o $(LOCALES)/messages.pot .
+
+i18n-update: i18n-extract
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-fuzzy-matching \
+		--ignore-obsolete
 
 # The fuzzing that `make test` runs briefly, long: FUZZ_EXAMPLES per operation and role.
 fuzz: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -55,6 +56,7 @@ from app.ratelimit.limiter import Limiter
 from app.responses import endpoints as responses_endpoints
 from app.retention import service as retention
 from app.stats import endpoints as stats_endpoints
+from app.stats import i18n as transparency_i18n
 from app.stats import public_endpoints as transparency_endpoints
 from app.stats import publication
 from app.stats import service as stats_service
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         return_large_blocks_to_the_system()
+        # The page's catalogues and templates, read once here rather than on a request.
+        await asyncio.to_thread(transparency_i18n.warm)
         url = database_url or await resolve_database_url_async(
             settings.database_url, settings.data_dir
         )

@@ -22,13 +22,11 @@ from html import escape
 
 from markupsafe import Markup
 
-Value = int | float | str | None
-"""A number to draw, a suppression marker to draw as a stub, or None for "not shown"."""
+from app.stats.i18n import N_, Value
 
-FONT_STACK = (
-    "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'Liberation Sans', "
-    "Arial, sans-serif"
-)
+# Generic families only: the page names no font, so nothing could ever be fetched, and
+# each reader's system draws its own script (Thai, Myanmar) with the font it has for it.
+FONT_STACK = "system-ui, sans-serif"
 # Okabe & Ito (2008), ordered for contrast on white; the yellow is last on purpose.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442")
 BAR_COLOUR = "#0072B2"
@@ -37,8 +35,10 @@ MUTED = "#56606b"
 GRID = "#d5dae0"
 WIDTH = 720
 STUB_PX = 8
-STUB_LEGEND = "Hatched: under 5, or withheld"
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+STUB_LEGEND = N_("Hatched: under 5, or withheld")
+NO_DATA = N_("No data for this period")
+# The frozen reports' period labels are English (app/stats/period.py); the page names
+# months in its reader's language (app/stats/i18n.py).
 MONTH_NAMES = (
     "January",
     "February",
@@ -86,30 +86,6 @@ class Series:
 
 
 # -- formatting -----------------------------------------------------------------------
-
-
-def format_count(value: Value) -> str:
-    """A count as printed: 12,345; suppression markers as they are."""
-    if value is None:
-        return "not shown"
-    if isinstance(value, str):
-        return value
-    return f"{int(value):,}"
-
-
-def format_duration(seconds: float) -> str:
-    """A duration in the largest sensible units: 45 s, 12 min, 3 h 20 min, 2 d 4 h."""
-    total = max(0, round(seconds))
-    if total < 60:
-        return f"{total} s"
-    minutes = round(total / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def iso_duration(seconds: float) -> str:

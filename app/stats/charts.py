@@ -25,22 +25,18 @@ from app.kit import days
 from app.stats.chart_parts import (
     BAR_COLOUR,
     GRID,
-    MONTH_NAMES,
-    MONTHS,
     MUTED,
+    NO_DATA,
     PALETTE,
     STUB_LEGEND,
     STUB_PX,
     WIDTH,
     Bar,
     Series,
-    Value,
     count_ticks,
     duration_ticks,
     empty_chart,
     fmt,
-    format_count,
-    format_duration,
     hatch,
     iso_duration,
     mark,
@@ -49,9 +45,9 @@ from app.stats.chart_parts import (
     open_svg,
     text_width,
 )
+from app.stats.i18n import PageLocale, Value, english
 
 __all__ = [
-    "MONTH_NAMES",
     "PALETTE",
     "STUB_LEGEND",
     "STUB_PX",
@@ -61,8 +57,6 @@ __all__ = [
     "bar_chart",
     "count_ticks",
     "duration_ticks",
-    "format_count",
-    "format_duration",
     "grouped_bar_chart",
     "iso_duration",
     "month_label",
@@ -78,11 +72,15 @@ def bar_chart(
     description: str,
     bars: Sequence[Bar],
     width: float = WIDTH,
-    empty_message: str = "No data for this period",
+    empty_message: str | None = None,
+    loc: PageLocale | None = None,
 ) -> Markup:
     """A horizontal bar chart of counts, one labelled bar per row, its value at its end."""
+    loc = loc or english()
     if not bars:
-        return empty_chart(chart_id, title, description, empty_message, width)
+        return empty_chart(
+            chart_id, title, description, empty_message or loc.gettext(NO_DATA), width
+        )
     label_w = min(width * 0.4, max(80.0, max(text_width(b.label) for b in bars) + 18))
     value_w = 78.0
     plot_x, plot_w = label_w, width - label_w - value_w
@@ -101,7 +99,7 @@ def bar_chart(
             f'<line x1="{fmt(x)}" y1="{top - 6}" x2="{fmt(x)}" y2="{fmt(height - 4)}" '
             f'stroke="{GRID}" stroke-width="1"/>'
             f'<text class="tick" x="{fmt(x)}" y="{top - 11}" text-anchor="middle" '
-            f'font-size="11" fill="{MUTED}">{format_count(t)}</text>'
+            f'font-size="11" fill="{MUTED}">{escape(loc.count(t))}</text>'
         )
     parts.append("</g>")
     for i, bar in enumerate(bars):
@@ -114,7 +112,7 @@ def bar_chart(
             f"{escape(shown)}</text>"
         )
         number = numeric(bar.value)
-        tooltip = f"{bar.label}: {format_count(bar.value)}"
+        tooltip = f"{bar.label}: {loc.count(bar.value)}"
         if number is None:
             width, fill = STUB_PX, f"url(#{chart_id}-hatch-0)"
         else:
@@ -127,7 +125,7 @@ def bar_chart(
         )  # fmt: skip
         parts.append(
             f'<text class="value" x="{fmt(plot_x + width + 6)}" y="{fmt(text_y)}" '
-            f'font-weight="600">{escape(format_count(bar.value))}</text>'
+            f'font-weight="600">{escape(loc.count(bar.value))}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
@@ -140,11 +138,14 @@ def monthly_stacked_chart(
     description: str,
     months: Sequence[str],
     series: Sequence[Series],
-    empty_message: str = "No data for this period",
+    empty_message: str | None = None,
+    loc: PageLocale | None = None,
 ) -> Markup:
     """Vertical columns per month ("YYYY-MM"), stacked by series, with a legend on top."""
+    loc = loc or english()
     if not months or not series:
-        return empty_chart(chart_id, title, description, empty_message)
+        return empty_chart(chart_id, title, description, empty_message or loc.gettext(NO_DATA))
+    stub_legend = loc.gettext(STUB_LEGEND)
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(series))]
 
     # Legend: swatch and name, wrapped over as many lines as it needs.
@@ -158,7 +159,7 @@ def monthly_stacked_chart(
         x += item_w
     has_stubs = any(isinstance(v, str) for s in series for v in s.values)
     if has_stubs:
-        item_w = 22 + text_width(STUB_LEGEND) + 18
+        item_w = 22 + text_width(stub_legend) + 18
         if x and x + item_w > WIDTH:
             x, y = 0.0, y + 22
         stub_at = (x, y)
@@ -195,7 +196,7 @@ def monthly_stacked_chart(
         parts.append(
             f'<rect x="{fmt(sx)}" y="{fmt(sy)}" width="14" height="14" rx="2" '
             f'fill="url(#{chart_id}-hatch-stub)" stroke="{MUTED}" stroke-width="1"/>'
-            f'<text x="{fmt(sx + 20)}" y="{fmt(sy + 12)}">{STUB_LEGEND}</text>'
+            f'<text x="{fmt(sx + 20)}" y="{fmt(sy + 12)}">{escape(stub_legend)}</text>'
         )
     parts.append("</g>")
     parts.append('<g class="axis" aria-hidden="true">')
@@ -205,7 +206,7 @@ def monthly_stacked_chart(
             f'<line x1="{plot_x}" y1="{fmt(ty)}" x2="{WIDTH - right}" y2="{fmt(ty)}" '
             f'stroke="{GRID}" stroke-width="1"/>'
             f'<text class="tick" x="{plot_x - 8}" y="{fmt(ty + 4)}" text-anchor="end" '
-            f'font-size="11" fill="{MUTED}">{format_count(t)}</text>'
+            f'font-size="11" fill="{MUTED}">{escape(loc.count(t))}</text>'
         )
     for m, show_month, show_year in _month_ticks(months, math.ceil(44 / col_w)):
         cx = plot_x + col_w * m + col_w / 2
@@ -213,7 +214,7 @@ def monthly_stacked_chart(
         if show_month:
             parts.append(
                 f'<text x="{fmt(cx)}" y="{fmt(base + 16)}" text-anchor="middle" '
-                f'font-size="11" fill="{MUTED}">{MONTHS[int(mon) - 1]}</text>'
+                f'font-size="11" fill="{MUTED}">{escape(loc.month_short(int(mon)))}</text>'
             )
         if show_year:
             parts.append(
@@ -235,11 +236,11 @@ def monthly_stacked_chart(
             h = STUB_PX if number is None else number * scale
             y_top -= h
             fill = f"url(#{chart_id}-hatch-{i})" if number is None else colours[i]
-            label = f"{month_label(month)} · {s.name}"
+            label = f"{loc.month(month)} · {s.name}"
             parts.append(
                 mark(
                     x=x0, y=y_top, w=bar_w, h=h, value=value, label=label, fill=fill,
-                    tooltip=f"{label}: {format_count(value)}", css_class="segment",
+                    tooltip=f"{label}: {loc.count(value)}", css_class="segment",
                 )
             )  # fmt: skip
     parts.append("</svg>")
@@ -254,12 +255,15 @@ def grouped_bar_chart(
     groups: Sequence[str],
     series: Sequence[Series],
     kind: Literal["count", "duration"] = "count",
-    missing_text: str = "not shown",
-    empty_message: str = "No data for this period",
+    missing_text: str | None = None,
+    empty_message: str | None = None,
+    loc: PageLocale | None = None,
 ) -> Markup:
     """Horizontal bars in groups (e.g. per platform), one labelled row per series."""
+    loc = loc or english()
     if not groups or not series:
-        return empty_chart(chart_id, title, description, empty_message)
+        return empty_chart(chart_id, title, description, empty_message or loc.gettext(NO_DATA))
+    missing_text = missing_text or loc.count(None)
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(series))]
     label_w = min(250.0, max(110.0, max(text_width(s.name, 12) for s in series) + 40))
     value_w = 120.0
@@ -269,14 +273,14 @@ def grouped_bar_chart(
     numbers = [n for s in series for n in (numeric(v) for v in s.values) if n is not None]
     if kind == "duration":
         ticks, unit, per = duration_ticks(max(numbers, default=0))
-        tick_labels = [f"{round(t / per)} {unit}" for t in ticks]
+        tick_labels = [loc.amount(round(t / per), unit) for t in ticks]
     else:
         ticks = [float(t) for t in count_ticks(max(numbers, default=0))]
-        tick_labels = [format_count(int(t)) for t in ticks]
+        tick_labels = [loc.count(int(t)) for t in ticks]
 
     def value_text(v: Value) -> str:
         n = numeric(v)
-        return format_duration(n) if kind == "duration" and n is not None else format_count(v)
+        return loc.duration(n) if kind == "duration" and n is not None else loc.count(v)
 
     scale = plot_w / ticks[-1] if ticks[-1] else 0.0
     text_class = ' class="duration"' if kind == "duration" else ""

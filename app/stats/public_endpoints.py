@@ -10,17 +10,15 @@ non-overlapping periods, so no two public numbers can be differenced
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from app.db import ReadSessionDep
 from app.errors import field_error, problem_responses
-from app.stats import page, publication
+from app.stats import i18n, page, publication
 from app.stats.period import NAME_PATTERN
 from app.stats.public_schemas import SignedReport, TransparencyIndex
 
@@ -43,13 +41,6 @@ _HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 FREE_PERIOD_PARAMETERS = ("from", "to", "year")
 """What the page once accepted: refused now, so no caller mistakes the newest report for
 the range it asked for."""
@@ -72,6 +63,16 @@ PeriodName = Annotated[
     Query(
         pattern=NAME_PATTERN,
         description="A published period (2026-H1, 2026-Q3 or 2026); default: the newest",
+    ),
+]
+Language = Annotated[
+    str | None,
+    Query(
+        max_length=35,
+        pattern=r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$",
+        description="The page's language (en, id, ms, th, my, fil; a region such as th-TH "
+        "is accepted); a language the page does not offer is 422. Default: the best match "
+        "of Accept-Language, else English",
     ),
 ]
 
@@ -98,11 +99,20 @@ async def transparency_data(session: ReadSessionDep) -> JSONResponse:
     responses=problem_responses(404, 422),
     dependencies=[NoFreePeriods],
 )
-async def transparency_page(session: ReadSessionDep, period: PeriodName = None) -> HTMLResponse:
-    """The public transparency page: the published reports, charts drawn on the server."""
+async def transparency_page(
+    request: Request, session: ReadSessionDep, period: PeriodName = None, lang: Language = None
+) -> HTMLResponse:
+    """The public transparency page, in the reader's language: the published reports,
+    charts drawn on the server."""
+    loc = i18n.page_locale(
+        i18n.choose(lang=lang, accept_language=request.headers.get("accept-language"))
+    )
     view = await publication.public_view(session=session, period=period)
-    html = _templates.get_template("transparency.html").render(**page.page_context(view))
-    return HTMLResponse(html, headers=_HEADERS)
+    html = loc.templates.get_template("transparency.html").render(**page.page_context(view, loc))
+    return HTMLResponse(
+        html,
+        headers={**_HEADERS, "Content-Language": loc.tag, "Vary": "Accept-Language"},
+    )
 
 
 @router.get(

@@ -11,6 +11,7 @@ import pytest
 
 from app.stats import charts
 from app.stats.charts import Bar, Series
+from app.stats.i18n import english
 
 
 def parse(svg: str) -> ET.Element:
@@ -105,10 +106,13 @@ def test_duration_axis_ticks_are_zero_or_at_least_five_units():
 
 
 def test_durations_read_naturally():
-    assert charts.format_duration(42) == "42 s"
-    assert charts.format_duration(12 * 60) == "12 min"
-    assert charts.format_duration(3 * 3600 + 20 * 60) == "3 h 20 min"
-    assert charts.format_duration(2 * 86400 + 4 * 3600) == "2 d 4 h"
+    # CLDR's short units (app/stats/i18n.py), in the page's English.
+    duration = english().duration
+    assert duration(42) == "42 sec"
+    assert duration(12 * 60) == "12 min"
+    assert duration(3 * 3600 + 20 * 60) == "3 hr 20 min"
+    assert duration(3 * 3600) == "3 hr"
+    assert duration(2 * 86400 + 4 * 3600) == "2 days 4 hr"
     assert charts.iso_duration(3 * 3600 + 20 * 60) == "PT3H20M"
     assert charts.iso_duration(0) == "PT0S"
 
@@ -168,5 +172,5 @@ def test_grouped_duration_chart_marks_durations_and_missing_values():
     assert [m.get("data-value") for m in found] == ["2400", "19800"]
     assert all("duration" in m.get("class", "") for m in found)
     texts = [t.text for t in root.iter("text")]
-    assert "40 min" in texts and "5 h 30 min" in texts
+    assert "40 min" in texts and "5 hr 30 min" in texts
     assert texts.count("not shown: under five flags") == 2
