@@ -16,7 +16,7 @@ import uvicorn
 from app.config import Settings
 from app.main import create_app
 from tests.browser.cdp import CDPClient, launch_chromium
-from tests.browser.chromium import ChromiumUnavailable, ensure_chromium
+from tests.browser.chromium import ChromiumUnavailable, ensure_chromium, ensure_script_fonts
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +24,7 @@ def chromium_executable() -> str:
     """Path of chromium; the test fails (never skips) when it cannot be had: the issue
     requires the browser test to run in `make test`."""
     try:
+        ensure_script_fonts()  # the page in Thai and Burmese must draw real glyphs
         return ensure_chromium()
     except ChromiumUnavailable as exc:
         pytest.fail(f"the browser test needs Chromium: {exc}", pytrace=False)

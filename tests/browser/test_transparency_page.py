@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from app.stats import i18n
 from app.stats.period import containing
 from tests.browser.cdp import CDPClient, Page
 from tests.stats.transparency_helpers import publish_now, report_totals, seed_outcomes
@@ -49,6 +50,13 @@ PLAN = {
     ("PH", "vidtube", "account_not_found"): 5,
     ("AU", "chirp", "insufficient_information"): 3,
 }  # fmt: skip
+
+LANGUAGE_PLAN = {
+    ("ID", "chirp", "account_suspended"): 12,
+    ("TH", "facepage", "account_suspended"): 7,
+    ("MM", "chirp", "account_suspended"): 2,
+    ("PH", "facepage", "no_violation"): 5,
+}
 
 SPREAD_OVER_MONTHS = """
 UPDATE flag SET submitted_at = t.opened - interval '5 minutes', opened_at = t.opened,
@@ -144,3 +152,53 @@ async def test_a_blocked_resource_would_be_reported(live_server, browser: CDPCli
     while not page.errors() and time.monotonic() < deadline:
         await page.evaluate("1")
     assert any("deliberate" in e for e in page.errors())
+
+
+# Text of each script measured in the page's own font: a base letter alone, and with the
+# marks that sit above or below it. A font that has the script stacks the marks on the
+# letter (about the same width); without one every code point is a box of its own.
+GLYPH_WIDTHS = """(() => {
+    const width = text => {
+        const span = document.createElement('span');
+        span.textContent = text;
+        span.style.cssText = 'font-size: 40px; white-space: pre; position: absolute';
+        document.body.appendChild(span);
+        const w = span.getBoundingClientRect().width;
+        span.remove();
+        return w;
+    };
+    return {
+        th: [width('\\u0e01'), width('\\u0e01\\u0e35\\u0e48')],
+        my: [width('\\u1000'), width('\\u1000\\u102f\\u1036')],
+    };
+})()"""
+SCRIPT_OF = {"th": "th", "my": "my"}
+TRANSLATED_HEADING = "document.querySelector('h1').textContent"
+
+
+async def test_every_language_renders_in_chromium(world, client, live_server, browser):
+    """One browser, one page load per language: the document's language, its translated
+    heading, real glyphs for Thai and Burmese, no errors, nothing fetched from elsewhere."""
+    await seed_outcomes(world, client, LANGUAGE_PLAN)
+    period = await publish_now(world)
+    page = await Page.open(browser, width=1280, height=900)
+    await page.send("Network.enable")
+    for code in i18n.languages():
+        loc = i18n.page_locale(code)
+        await page.navigate(f"{live_server}/transparency?period={period}&lang={code}")
+        assert await page.evaluate("document.documentElement.lang") == loc.tag
+        heading = loc.gettext("Referrals of terrorist-linked accounts to social-media platforms")
+        assert await page.evaluate(TRANSLATED_HEADING) == heading
+        assert await wait_for_marks(page, 5) >= 5, code
+        if code in SCRIPT_OF:
+            alone, marked = (await page.evaluate(GLYPH_WIDTHS))[SCRIPT_OF[code]]
+            assert alone > 10 and marked < alone * 1.3, (code, alone, marked)
+        await page.screenshot(ARTIFACTS / f"transparency-{code}.png")
+    assert page.errors() == []
+    requested = [
+        e["params"]["request"]["url"]
+        for e in browser.events
+        if e.get("method") == "Network.requestWillBeSent"
+    ]
+    assert len(requested) >= len(i18n.languages())
+    assert [u for u in requested if not u.startswith((live_server, "data:"))] == []
