@@ -39,13 +39,12 @@ if __package__ in (None, ""):  # `python benchmarks/stats_scale.py`: repository 
 from benchmarks.harness.database import (
     DATA_DIR,
     RESULTS,
-    ROOT,
     Database,
     connect,
     create_clients,
     open_database,
 )
-from benchmarks.harness.report import write_json
+from benchmarks.harness.report import display, write_json
 from benchmarks.harness.servers import (
     Server,
     fetch_token,
@@ -501,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(time.monotonic() - started, 1),
     }
     write_json(args.output, report)
-    print(f"wrote {args.output.relative_to(ROOT)} ({report['wall_seconds']} s in all)")
+    print(f"wrote {display(args.output)} ({report['wall_seconds']} s in all)")
     return 0 if check["equal"] else 1
 
 
