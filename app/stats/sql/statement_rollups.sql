@@ -41,10 +41,12 @@ CREATE OR REPLACE FUNCTION fb_stats_statement_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM fb_stats_statement_add(array_agg(n), 1, fb_stats_stripe()) FROM new_rows n
+        PERFORM fb_stats_statement_add(array_agg(ROW(n.*)::outcome_statement), 1,
+                                       fb_stats_stripe()) FROM new_rows n
         HAVING count(*) > 0;
     ELSE
-        PERFORM fb_stats_statement_add(array_agg(o), -1, fb_stats_stripe()) FROM old_rows o
+        PERFORM fb_stats_statement_add(array_agg(ROW(o.*)::outcome_statement), -1,
+                                       fb_stats_stripe()) FROM old_rows o
         HAVING count(*) > 0;
     END IF;
     RETURN NULL;
