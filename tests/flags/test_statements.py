@@ -45,9 +45,7 @@ async def cast(world) -> dict[str, Party]:
 
 
 async def new_flag(client, cast) -> dict[str, Any]:
-    resp = await client.post(
-        "/v1/flags", json=flag_body(PLATFORM), headers=cast["agency"].headers
-    )
+    resp = await client.post("/v1/flags", json=flag_body(PLATFORM), headers=cast["agency"].headers)
     assert resp.status_code == 201, resp.text
     assert resp.json()["statement"] is None
     return dict(resp.json())
@@ -96,7 +94,9 @@ async def test_statement_is_optional_for_other_actions_and_global_scope_is_allow
         automated_decision="partially",
         territorial_scope={"type": "global"},
     )
-    resp = await outcome(client, cast, tos["id"], {"action": "account_suspended", "statement": body})
+    resp = await outcome(
+        client, cast, tos["id"], {"action": "account_suspended", "statement": body}
+    )
     assert resp.status_code == 200, resp.text
     shown = resp.json()["statement"]
     assert shown["territorial_scope"] == {"type": "global"}
@@ -139,7 +139,11 @@ async def test_statement_is_optional_for_other_actions_and_global_scope_is_allow
         ),
         ("account_suspended", statement(legal_provision=None), "statement.legal_provision"),
         ("account_suspended", statement(terms_clause="4.2"), "statement.terms_clause"),
-        ("account_suspended", statement(automated_decision="maybe"), "statement.automated_decision"),
+        (
+            "account_suspended",
+            statement(automated_decision="maybe"),
+            "statement.automated_decision",
+        ),
         ("account_suspended", statement(ground="rumour"), "statement.ground"),
         ("account_suspended", statement(extra=1), "statement.extra"),
     ],
@@ -198,7 +202,9 @@ async def test_a_batch_stores_each_items_statement(client, cast):
     # The ack is shown as it left the flag: open, without the statement of the outcome
     # after it.
     assert results[1]["flag"]["statement"] is None
-    scopes = [r["flag"]["statement"] and r["flag"]["statement"]["territorial_scope"] for r in results]
+    scopes = [
+        r["flag"]["statement"] and r["flag"]["statement"]["territorial_scope"] for r in results
+    ]
     assert scopes == [
         {"type": "countries", "countries": ["DE", "FR"]},
         None,
@@ -258,7 +264,10 @@ async def test_no_statement_and_no_flag_are_404(client, cast):
 async def test_who_may_read_a_statement(client, cast):
     flag = await new_flag(client, cast)
     resp = await outcome(
-        client, cast, flag["id"], {"action": "account_withheld_in_country", "statement": statement()}
+        client,
+        cast,
+        flag["id"],
+        {"action": "account_withheld_in_country", "statement": statement()},
     )
     assert resp.status_code == 200, resp.text
     want = {
