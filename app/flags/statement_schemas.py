@@ -19,7 +19,7 @@ brackets), in snake_case and without its upper-case enumeration prefixes:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -59,23 +59,22 @@ class TerritorialScopeIn(StrictModel):
         return sorted(codes)
 
 
+def _reference(description: str) -> Any:
+    """An optional citation of up to 500 characters (a provision or a clause)."""
+    return Field(default=None, min_length=1, max_length=500, description=description)
+
+
 class StatementIn(StrictModel):
     """The platform's structured reasons for its outcome (a DSA statement of reasons)."""
 
     ground: DecisionGround = Field(description="DSA: decision_ground")
-    legal_provision: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=500,
-        description="The legal provision cited; required for `illegal_content` "
-        "(DSA: illegal_content_legal_ground)",
+    legal_provision: str | None = _reference(
+        "The legal provision cited; required for `illegal_content` "
+        "(DSA: illegal_content_legal_ground)"
     )
-    terms_clause: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=500,
-        description="The terms-of-service clause; required for `terms_of_service` "
-        "(DSA: incompatible_content_ground)",
+    terms_clause: str | None = _reference(
+        "The terms-of-service clause; required for `terms_of_service` "
+        "(DSA: incompatible_content_ground)"
     )
     explanation: str | None = Field(
         default=None,

@@ -57,16 +57,18 @@ async def outcome(client, cast, flag_id: str, body: dict[str, Any]):
     )
 
 
-async def test_outcome_with_statement_shows_on_the_flag_and_in_the_agencys_feed(client, cast):
+async def withheld_flag(client, cast, **reasons: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new flag closed as account_withheld_in_country with a statement; (flag, response)."""
     flag = await new_flag(client, cast)
-    resp = await outcome(
-        client,
-        cast,
-        flag["id"],
-        {"action": "account_withheld_in_country", "statement": statement()},
-    )
+    body = {"action": "account_withheld_in_country", "statement": statement(**reasons)}
+    resp = await outcome(client, cast, flag["id"], body)
     assert resp.status_code == 200, resp.text
-    shown = resp.json()["statement"]
+    return flag, dict(resp.json())
+
+
+async def test_outcome_with_statement_shows_on_the_flag_and_in_the_agencys_feed(client, cast):
+    flag, closed = await withheld_flag(client, cast)
+    shown = closed["statement"]
     assert shown["action"] == "account_withheld_in_country"
     assert shown["decision"] == 1
     assert shown["ground"] == "illegal_content"
@@ -214,12 +216,7 @@ async def test_a_batch_stores_each_items_statement(client, cast):
 
 
 async def test_the_statement_document_as_json_and_printable_html(client, cast):
-    flag = await new_flag(client, cast)
-    body = statement(explanation="<script>alert(1)</script> & more")
-    resp = await outcome(
-        client, cast, flag["id"], {"action": "account_withheld_in_country", "statement": body}
-    )
-    assert resp.status_code == 200, resp.text
+    flag, _ = await withheld_flag(client, cast, explanation="<script>alert(1)</script> & more")
     url = f"/v1/flags/{flag['id']}/statement"
 
     doc = await client.get(url, headers=cast["agency"].headers)
@@ -262,14 +259,7 @@ async def test_no_statement_and_no_flag_are_404(client, cast):
 
 
 async def test_who_may_read_a_statement(client, cast):
-    flag = await new_flag(client, cast)
-    resp = await outcome(
-        client,
-        cast,
-        flag["id"],
-        {"action": "account_withheld_in_country", "statement": statement()},
-    )
-    assert resp.status_code == 200, resp.text
+    flag, _ = await withheld_flag(client, cast)
     want = {
         "agency": 200,
         "other_agency": 404,
@@ -289,12 +279,8 @@ async def test_who_may_read_a_statement(client, cast):
 async def test_the_audit_entry_keeps_the_statement_but_its_free_text_only_by_digest(
     app, client, cast
 ):
-    flag = await new_flag(client, cast)
+    flag, _ = await withheld_flag(client, cast)
     body = statement()
-    resp = await outcome(
-        client, cast, flag["id"], {"action": "account_withheld_in_country", "statement": body}
-    )
-    assert resp.status_code == 200, resp.text
     async with app.state.engine.connect() as conn:
         data = (
             await conn.execute(

@@ -15,16 +15,14 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from app.stats import service as stats
+from tests.stats.conftest import GROUP_SQL as FLAG_GROUP_SQL
 from tests.stats.conftest import api_counts, submit
 from tests.stats.test_rollup_exact import last_year
 
 ACTIONS = ["account_suspended", "content_removed", "no_violation", "account_withheld_in_country"]
+# The flag's own dimensions as the outcome tests read them; the rest from the statement.
 GROUP_SQL = {
-    "country": "f.country",
-    "agency": "f.agency_org_id::text",
-    "platform": "f.platform",
-    "kind": "f.kind",
-    "category": "f.category",
+    **FLAG_GROUP_SQL,
     "action": "s.action",
     "ground": "s.ground",
     "scope": "sc.scope",
