@@ -43,6 +43,9 @@ class Answer:
     note: str | None = None
     actioned_at: datetime | None = None
     statement: StatementIn | None = None
+    decision: int = 1
+    """Which decision on the flag an outcome is, for its statement: 1 the first, 2 a
+    reconsidered one."""
 
 
 @dataclass
@@ -156,7 +159,7 @@ async def answer_flags(
             row = {"flag_id": str(answer.flag_id), "status": step.new, **values}
             statement = None
             if answer.statement is not None and answer.action is not None:
-                statement = {"flag_id": row["flag_id"], "decision": 1}
+                statement = {"flag_id": row["flag_id"], "decision": answer.decision}
                 statement |= statement_row(answer.statement, answer.action)
             changes.append(_Change(index, step, row, statement))
             # Later answers on this flag see it as this one leaves it.
