@@ -37,6 +37,7 @@ from app.errors import Problem, register_error_handlers
 from app.feeds import endpoints as feeds_endpoints
 from app.feeds.notify import FeedNotifier, FeedWaiters
 from app.flags import endpoints as flags_endpoints
+from app.flags import statement_endpoints
 from app.flags.group_commit import GroupCommitter
 from app.flags.schemas import FlagCreate
 from app.holds import endpoints as holds_endpoints
@@ -190,6 +191,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     for routes in (
         auth_endpoints,
         flags_endpoints,
+        statement_endpoints,
         responses_endpoints,
         holds_endpoints,
         feeds_endpoints,

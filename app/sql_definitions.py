@@ -45,10 +45,12 @@ FILES: tuple[str, ...] = (
     "flags/sql/accounts.sql",
     "flags/sql/deadline.sql",
     "flags/sql/corroboration.sql",
+    "flags/sql/statement.sql",
     "flags/sql/render.sql",
     "holds/sql/render.sql",
     "flags/sql/submit.sql",
     "stats/sql/rollups.sql",
+    "stats/sql/statement_rollups.sql",
     "webhooks/sql/outbox.sql",
     "retention/sql/purge.sql",
 )

@@ -30,9 +30,12 @@ OutcomeAction = Literal[
     "no_violation",
     "account_not_found",
     "insufficient_information",
+    "account_withheld_in_country",
 ]
 OrgKind = Literal["agency", "platform", "observer", "operator"]
 ReportSource = Literal["own_detection", "other"]
+DecisionGround = Literal["illegal_content", "terms_of_service"]
+AutomatedDecision = Literal["fully", "partially", "not_automated"]
 HoldStatus = Literal["active", "released", "expired"]
 
 CATEGORIES: tuple[str, ...] = get_args(Category)
@@ -42,8 +45,17 @@ FLAG_STATUSES: tuple[str, ...] = get_args(FlagStatus)
 OUTCOME_ACTIONS: tuple[str, ...] = get_args(OutcomeAction)
 ORG_KINDS: tuple[str, ...] = get_args(OrgKind)
 REPORT_SOURCES: tuple[str, ...] = get_args(ReportSource)
+DECISION_GROUNDS: tuple[str, ...] = get_args(DecisionGround)
+AUTOMATED_DECISIONS: tuple[str, ...] = get_args(AutomatedDecision)
 
-ACTIONED: tuple[str, ...] = ("account_suspended", "content_removed", "account_restricted")
+ACTIONED: tuple[str, ...] = (
+    "account_suspended",
+    "content_removed",
+    "account_restricted",
+    "account_withheld_in_country",
+)
 """Outcomes in which the platform acted on the account or its content."""
 NOT_ACTIONED: tuple[str, ...] = tuple(a for a in OUTCOME_ACTIONS if a not in ACTIONED)
 """Outcomes in which it did not (the ones an agency may later contest)."""
+SCOPED_ACTIONS: tuple[str, ...] = ("account_withheld_in_country",)
+"""Outcomes that need a statement of reasons whose territorial scope lists countries."""

@@ -9,7 +9,9 @@ import pytest
 
 from app.flags.state import TRANSITIONS, Status
 from app.vocabulary import (
+    AUTOMATED_DECISIONS,
     CATEGORIES,
+    DECISION_GROUNDS,
     FLAG_KINDS,
     FLAG_STATUSES,
     OUTCOME_ACTIONS,
@@ -24,6 +26,9 @@ CHECKS = {
     "ck_flag_category": CATEGORIES,
     "ck_flag_status": FLAG_STATUSES,
     "ck_flag_outcome": OUTCOME_ACTIONS,
+    "ck_outcome_statement_action": OUTCOME_ACTIONS,
+    "ck_outcome_statement_ground": DECISION_GROUNDS,
+    "ck_outcome_statement_automated_decision": AUTOMATED_DECISIONS,
     "ck_deadline_policy_kind": FLAG_KINDS,
     "ck_deadline_policy_priority": PRIORITIES,
     "ck_platform_report_row_source": REPORT_SOURCES,

@@ -41,7 +41,9 @@ LEGAL_BASIS = {
     "TH": "Computer Crime Act B.E. 2550 as amended B.E. 2560, Section 14",
 }
 # How often the demo's agencies flag each category (weight) and what such a flag says.
-# Keyed by the vocabulary's words; tests check every category and outcome has a weight.
+# Keyed by the vocabulary's words; tests check every category and outcome has a weight
+# (but account_withheld_in_country, which needs a statement of reasons the bulk history
+# does not write).
 CATEGORY_PROFILE: dict[Category, tuple[int, str]] = {
     "propaganda": (30, "Account republishes official propaganda videos of a proscribed group."),
     "recruitment": (22, "Account invites followers to private channels to recruit fighters."),

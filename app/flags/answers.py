@@ -25,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.errors import AppError, Conflict, NotFound, field_error
+from app.flags import statement_repository
 from app.flags import transition_repository as repo
 from app.flags.state import Action, Status, is_noop, next_status
+from app.flags.statement_schemas import StatementIn, check_statement, statement_row
 from app.flags.transitions import Poke, Step, leave_behind
 from app.kit.clock import utc_now
 
@@ -40,6 +42,10 @@ class Answer:
     action: str | None = None
     note: str | None = None
     actioned_at: datetime | None = None
+    statement: StatementIn | None = None
+    decision: int = 1
+    """Which decision on the flag an outcome is, for its statement: 1 the first, 2 a
+    reconsidered one."""
 
 
 @dataclass
@@ -57,6 +63,7 @@ class _Change:
     index: int
     step: Step
     row: dict[str, Any]
+    statement: dict[str, Any] | None = None
 
 
 def _judge(answer: Answer, flag: dict[str, Any] | None) -> tuple[Step | None, dict[str, Any]]:
@@ -71,6 +78,7 @@ def _judge(answer: Answer, flag: dict[str, Any] | None) -> tuple[Step | None, di
         new = next_status(status, Action.ACKNOWLEDGE)
         step = Step(flag_id=answer.flag_id, old=status, new=new, event="acknowledged", tell=agency)
         return step, {"outcome": False}
+    check_statement(answer.action, answer.statement)
     if status == Status.CLOSED:
         if flag["outcome_action"] == answer.action:
             return None, {}
@@ -93,11 +101,38 @@ def _judge(answer: Answer, flag: dict[str, Any] | None) -> tuple[Step | None, di
         event="outcome",
         event_data={"action": answer.action, "note": answer.note, "actioned_at": when.isoformat()},
         tell=agency,
-        audit_data={"action": answer.action, "actioned_at": when.isoformat()},
-        audit_free_text={"note": answer.note},
+        audit_data={"action": answer.action, "actioned_at": when.isoformat(), **_audited(answer)},
+        audit_free_text={"note": answer.note, **_audited_text(answer)},
     )
     values = {"outcome": True, "action": answer.action, "note": answer.note}
     return step, {**values, "actioned_at": when.isoformat()}
+
+
+def _audited(answer: Answer) -> dict[str, Any]:
+    """What the audit entry keeps of a statement in the clear (no free text)."""
+    if answer.statement is None:
+        return {}
+    st = answer.statement
+    return {
+        "statement": {
+            "ground": st.ground,
+            "automated_detection": st.automated_detection,
+            "automated_decision": st.automated_decision,
+            "territorial_scope": st.territorial_scope.countries or "global",
+        }
+    }
+
+
+def _audited_text(answer: Answer) -> dict[str, str | None]:
+    """A statement's free text, which the audit entry keeps only as SHA-256."""
+    if answer.statement is None:
+        return {}
+    st = answer.statement
+    return {
+        "legal_provision": st.legal_provision,
+        "terms_clause": st.terms_clause,
+        "explanation": st.explanation,
+    }
 
 
 async def answer_flags(
@@ -122,14 +157,20 @@ async def answer_flags(
         seen[answer.flag_id] = seen.get(answer.flag_id, 0) + 1
         if step is not None:
             row = {"flag_id": str(answer.flag_id), "status": step.new, **values}
-            changes.append(_Change(index, step, row))
+            statement = None
+            if answer.statement is not None and answer.action is not None:
+                statement = {"flag_id": row["flag_id"], "decision": answer.decision}
+                statement |= statement_row(answer.statement, answer.action)
+            changes.append(_Change(index, step, row, statement))
             # Later answers on this flag see it as this one leaves it.
             flag["status"] = step.new
             if values["outcome"]:
                 flag["outcome_action"] = values["action"]
     for round_ in range(max(seen.values(), default=0)):
-        await repo.apply_answers(
-            session, answers=[c.row for c in changes if results[c.index].round == round_]
+        in_round = [c for c in changes if results[c.index].round == round_]
+        await repo.apply_answers(session, answers=[c.row for c in in_round])
+        await statement_repository.insert_statements(
+            session, rows=[c.statement for c in in_round if c.statement is not None]
         )
         shown = [i for i, r in enumerate(results) if r.error is None and r.round == round_]
         docs = await repo.render_many(

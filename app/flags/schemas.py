@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, computed_field, field_validator, model_validator
 
 from app.errors import Problem
+from app.flags.statement_schemas import StatementOut
 from app.identity.canonical import normalise_url
 from app.kit.addresses import is_private_host
 from app.kit.schemas import Omitted, StrictModel, UtcDatetime
@@ -175,6 +176,26 @@ class FlagOut(BaseModel):
     withdraw_reason: str | None
     outcome: OutcomeOut | None
     corroborations: Corroborations
+    statement: StatementOut | None = Field(
+        description="The platform's statement of reasons for its outcome, if it gave one"
+    )
+
+
+class StatementDocument(BaseModel):
+    """A statement of reasons as an agency files it: the flag it concerns and the
+    platform's reasons (GET /v1/flags/{id}/statement)."""
+
+    flag_id: uuid.UUID
+    agency: AgencyOut
+    platform: str
+    country: str
+    account: AccountOut = Field(description="As the flag shows it (its agency's identifiers)")
+    kind: FlagKind
+    category: Category
+    submitted_at: datetime
+    closed_at: datetime | None
+    outcome: OutcomeOut
+    statement: StatementOut
 
 
 class FlagEventOut(BaseModel):

@@ -18,6 +18,7 @@ from app.flags.answers import Answer, Answered, answer_flags
 from app.flags.repository import DB_NOW
 from app.flags.schemas import MAX_EVIDENCE, FlagCreate, FlagFilter, PlatformAccountIn
 from app.flags.state import Action, Status, next_status
+from app.flags.statement_schemas import StatementIn
 from app.flags.transitions import Poke, Step, leave_behind
 from app.identity import binding
 from app.identity import repository as identity_repo
@@ -218,14 +219,20 @@ async def record_outcome(
     actioned_at: datetime | None,
     poke: Poke | None = None,
     account: PlatformAccountIn | None = None,
+    statement: StatementIn | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Platform reports what it did (optionally stating the account's id); closes the flag.
-    Returns (flag, changed)."""
+    """Platform reports what it did (optionally stating the account's id and its reasons);
+    closes the flag. Returns (flag, changed)."""
     if account is not None:
         flag = await _locked(session, principal, flag_id)
         await _bind_platform_account(session, actor=principal, flag=flag, account=account)
     answer = Answer(
-        flag_id=flag_id, type="outcome", action=action, note=note, actioned_at=actioned_at
+        flag_id=flag_id,
+        type="outcome",
+        action=action,
+        note=note,
+        actioned_at=actioned_at,
+        statement=statement,
     )
     done = await _answer_one(session, principal, answer, poke)
     return dict(json.loads(done.flag or "null")), done.changed

@@ -24,6 +24,7 @@ from app.models.outcome_rollup_day import OutcomeRollupDay
 from app.models.outcome_rollup_month import OutcomeRollupMonth
 from app.models.outcome_rollup_narrow_day import OutcomeRollupNarrowDay
 from app.models.outcome_rollup_narrow_month import OutcomeRollupNarrowMonth
+from app.models.outcome_statement import OutcomeStatement
 from app.models.platform_report import PlatformReport
 from app.models.platform_report_row import PlatformReportRow
 from app.models.published_report import PublishedReport
@@ -34,6 +35,7 @@ from app.models.rate_limit_window import RateLimitWindow
 from app.models.response_time_rollup_day import ResponseTimeRollupDay
 from app.models.response_time_rollup_month import ResponseTimeRollupMonth
 from app.models.response_time_rollup_month_by import ResponseTimeRollupMonthBy
+from app.models.statement_rollup_day import StatementRollupDay
 from app.models.webhook import Webhook
 from app.models.webhook_delivery import WebhookDelivery
 from app.models.withdrawal_rollup import WithdrawalRollup
@@ -65,6 +67,7 @@ __all__ = [
     "OutcomeRollupMonth",
     "OutcomeRollupNarrowDay",
     "OutcomeRollupNarrowMonth",
+    "OutcomeStatement",
     "PlatformReport",
     "PlatformReportRow",
     "PublishedReport",
@@ -75,6 +78,7 @@ __all__ = [
     "ResponseTimeRollupDay",
     "ResponseTimeRollupMonth",
     "ResponseTimeRollupMonthBy",
+    "StatementRollupDay",
     "Webhook",
     "WebhookDelivery",
     "WithdrawalRollup",

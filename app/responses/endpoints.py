@@ -51,6 +51,7 @@ async def record_flag_outcome(
         note=body.note,
         actioned_at=body.actioned_at,
         account=body.account,
+        statement=body.statement,
     )
     return JSONResponse(closed)
 

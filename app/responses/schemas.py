@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.errors import Problem
 from app.flags.schemas import FlagOut, PlatformAccountIn, Strict
+from app.flags.statement_schemas import STATEMENT_DESCRIPTION, StatementIn
 from app.kit.schemas import Omitted, UtcDatetime
 from app.vocabulary import OutcomeAction
 
@@ -38,6 +39,7 @@ class OutcomeIn(Strict):
     note: str | None = Field(default=None, max_length=4000)
     actioned_at: UtcDatetime | None = None
     account: PlatformAccountIn | None = Field(default=None, description=ACCOUNT_DESCRIPTION)
+    statement: StatementIn | None = Field(default=None, description=STATEMENT_DESCRIPTION)
 
 
 class OutcomeBatchItem(Strict):
@@ -49,6 +51,7 @@ class OutcomeBatchItem(Strict):
     note: str | None = Field(default=None, max_length=4000)
     actioned_at: UtcDatetime | None = None
     account: PlatformAccountIn | None = Field(default=None, description=ACCOUNT_DESCRIPTION)
+    statement: StatementIn | None = Field(default=None, description=STATEMENT_DESCRIPTION)
 
 
 class OutcomeBatchIn(Strict):

@@ -48,6 +48,7 @@ ACTION_LABELS = {
     "no_violation": "No violation found",
     "account_not_found": "Account not found",
     "insufficient_information": "Not enough information to decide",
+    "account_withheld_in_country": "Account withheld in some countries",
 }
 """How each outcome action (app/vocabulary.OUTCOME_ACTIONS, in that order) is printed."""
 SUPPRESSION_NOTE = (

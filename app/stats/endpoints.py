@@ -137,7 +137,9 @@ async def stats_outcomes(
     actions: ActionsDep,
 ) -> JSONResponse:
     """Closed flags in [from, to), by the UTC day of their outcome, grouped by any of
-    country, agency, platform, kind, category, action, month, day. Exact at any scale."""
+    country, agency, platform, kind, category, action, month, day. Exact at any scale.
+    Grouped by ground or scope, the outcomes that carry a statement of reasons, by its
+    ground and territorial scope (`global` or per country)."""
     items = await _outcomes(session, question, actions)
     return question.answer(items=items, total=sum(i["count"] for i in items))
 

@@ -37,7 +37,11 @@ OUTCOME_KEYS = {
     "action": "action",
     "month": "month",
     "day": "day",
+    "ground": "ground",
+    "scope": "scope",
 }
+STATEMENT_GROUPS = frozenset({"ground", "scope"})
+"""Groups only statements of reasons have: read from statement_rollup_day."""
 NARROW_GROUPS = frozenset({"country", "agency", "platform", "action", "month", "day"})
 RESPONSE_KEYS = {"platform": "platform", "priority": "priority", "kind": "kind"}
 REPORT_KEYS = {
@@ -143,18 +147,24 @@ async def outcome_counts(
     """Closed flags per group over the spans: [{<group>: value, ..., "count": n}]."""
     if not parts:
         return []
-    inner, params = _outcome_sources(
-        parts,
-        narrow=set(group_by) <= NARROW_GROUPS,
-        action_filter=" AND action = ANY(:actions)" if actions is not None else "",
-    )
+    action_filter = " AND action = ANY(:actions)" if actions is not None else ""
+    columns = _OUTCOME_COLUMNS
+    if set(group_by) & STATEMENT_GROUPS:
+        inner, params = _statement_sources(
+            parts, by_scope="scope" in group_by, action_filter=action_filter
+        )
+        columns = _STATEMENT_COLUMNS
+    else:
+        inner, params = _outcome_sources(
+            parts, narrow=set(group_by) <= NARROW_GROUPS, action_filter=action_filter
+        )
     if actions is not None:
         params["actions"] = actions
     keys = [f"{OUTCOME_KEYS[g]} AS {g}" for g in group_by]
     positions = ", ".join(str(i + 1) for i in range(len(group_by)))
     sql = (
         f"SELECT {', '.join([*keys, 'sum(flags) AS count'])} "  # noqa: S608
-        f"FROM ({inner}) AS u ({_OUTCOME_COLUMNS})"
+        f"FROM ({inner}) AS u ({columns})"
         + (f" GROUP BY {positions}" if group_by else "")
         + " HAVING sum(flags) <> 0"
         + (f" ORDER BY {positions}" if group_by else "")
@@ -162,6 +172,27 @@ async def outcome_counts(
     )
     params["limit"] = limit
     return await fetch_records(session, sql, params)
+
+
+_STATEMENT_COLUMNS = f"{_OUTCOME_COLUMNS.removesuffix(', flags')}, ground, scope, flags"
+
+
+def _statement_sources(
+    parts: list[Span], *, by_scope: bool, action_filter: str
+) -> tuple[str, dict[str, Any]]:
+    """The statement rollup's rows covering the spans, each as (_STATEMENT_COLUMNS): a
+    statement once (scope ''), or once per entry of its territorial scope when `by_scope`.
+    The table is kept by day only, so a month span is read as its days."""
+    selects: list[str] = []
+    params: dict[str, Any] = {"scoped": by_scope}
+    for i, part in enumerate(parts):
+        params[f"a{i}"], params[f"b{i}"] = part.start, part.end
+        selects.append(
+            f"SELECT day, fb_stats_month(day), country, agency_org_id, platform, kind, "  # noqa: S608
+            f"category, action, ground, scope, flags FROM statement_rollup_day "
+            f"WHERE day >= :a{i} AND day < :b{i} AND (scope <> '') = :scoped{action_filter}"
+        )
+    return " UNION ALL ".join(f"({sql})" for sql in selects), params
 
 
 _RT_COLUMNS = "platform, priority, kind, measure, bucket, flags"
@@ -342,4 +373,5 @@ async def platform_backlogs(session: AsyncSession) -> list[dict[str, Any]]:
 
 async def fold(session: AsyncSession, *, limit: int) -> int:
     """Fold one batch of committed transactions' rows into stripe 0; returns rows moved."""
-    return int((await session.execute(text("SELECT fb_stats_fold(:n)"), {"n": limit})).scalar_one())
+    fold_both = text("SELECT greatest(fb_stats_fold(:n), fb_stats_statement_fold(:n))")
+    return int((await session.execute(fold_both, {"n": limit})).scalar_one())

@@ -11,7 +11,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.vocabulary import Category, FlagKind, OutcomeAction, Priority, ReportSource
+from app.vocabulary import (
+    Category,
+    DecisionGround,
+    FlagKind,
+    OutcomeAction,
+    Priority,
+    ReportSource,
+)
 
 
 class _Range(BaseModel):
@@ -40,6 +47,15 @@ class OutcomeGroup(BaseModel):
     action: OutcomeAction | None = None
     month: str | None = Field(default=None, description="YYYY-MM")
     day: str | None = Field(default=None, description="YYYY-MM-DD")
+    ground: DecisionGround | None = Field(
+        default=None, description="The statement of reasons' ground (outcomes with one only)"
+    )
+    scope: str | None = Field(
+        default=None,
+        description="`global` or an ISO 3166-1 country code of the statement's territorial "
+        "scope (outcomes with a statement only; one withheld in two countries counts under "
+        "each)",
+    )
     count: int
 
 

@@ -27,7 +27,18 @@ from app.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 
-OUTCOME_GROUPS = ("country", "agency", "platform", "kind", "category", "action", "month", "day")
+OUTCOME_GROUPS = (
+    "country",
+    "agency",
+    "platform",
+    "kind",
+    "category",
+    "action",
+    "month",
+    "day",
+    "ground",
+    "scope",
+)
 REPORT_GROUPS = ("platform", "country", "category", "action", "source", "month")
 RESPONSE_GROUPS = ("platform", "priority", "kind")
 ACTIONS = OUTCOME_ACTIONS

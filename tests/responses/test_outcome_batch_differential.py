@@ -15,7 +15,20 @@ from sqlalchemy import text
 
 from tests.conftest import Party, flag_body, party
 
-ACTIONS = ["content_removed", "account_suspended", "no_violation"]
+ACTIONS = ["content_removed", "account_suspended", "no_violation", "account_withheld_in_country"]
+_REASONS = {
+    "ground": "illegal_content",
+    "legal_provision": "Art. 5 Directive (EU) 2017/541",
+    "automated_detection": False,
+    "automated_decision": "not_automated",
+}
+# Statements of reasons: by country, global (refused for account_withheld_in_country), and
+# one with a code that is not a country (always refused).
+STATEMENTS = [
+    {**_REASONS, "territorial_scope": {"type": "countries", "countries": ["fr", "DE"]}},
+    {**_REASONS, "explanation": "why", "territorial_scope": {"type": "global"}},
+    {**_REASONS, "territorial_scope": {"type": "countries", "countries": ["ZZ"]}},
+]
 TIME_KEYS = ("at", "actioned_at", "occurred_at")
 
 
@@ -56,6 +69,8 @@ def mix(rng: random.Random, n: int) -> list[dict[str, Any]]:
             item["action"] = rng.choice(ACTIONS)
             if rng.random() < 0.4:
                 item["note"] = rng.choice(["done", "gone", None])
+            if rng.random() < 0.5:
+                item["statement"] = rng.choice(STATEMENTS)
             roll = rng.random()
             if roll < 0.1:
                 item["actioned_at"] = future
@@ -110,10 +125,20 @@ async def rows(app: Any, cast: dict[str, Any]) -> dict[str, Any]:
             ),
             {"o": cast["platform"].org_id},
         )
-        return {
+        statements = await conn.execute(
+            text(
+                "SELECT flag_id::text, decision, action, ground, legal_provision, explanation, "
+                "automated_detection, automated_decision, territorial_scope "
+                "FROM outcome_statement WHERE flag_id::text = ANY(:f)"
+            ),
+            {"f": cast["flags"]},
+        )
+        found = {
             name: [shape(list(r), ids) for r in result]
             for name, result in (("history", history), ("feed", feed), ("audit", audit))
         }
+        # One statement per flag and decision: compared as a set (a batch's share a time).
+        return found | {"statements": sorted(shape(list(r), ids) for r in statements)}
 
 
 async def one_by_one(client: Any, who: Party, flags: list[str], items: list[dict[str, Any]]):
@@ -153,4 +178,6 @@ async def test_batch_answers_equal_single_answers_one_by_one(app, client, world,
     assert {s for s, _ in batched} >= {200, 404, 409}  # the mix reaches every kind of answer
     for (status, a), (_, b) in zip(batched, single, strict=True):
         assert shape(a, a_ids) == shape(b, b_ids), status
-    assert await rows(app, batch_world) == await rows(app, single_world)
+    left = await rows(app, batch_world)
+    assert left == await rows(app, single_world)
+    assert left["statements"], "the mix stores statements of reasons"

@@ -32,6 +32,7 @@ TOUCHED = (
     "feed_event",
     "webhook_delivery",
     "idempotency_key",
+    "outcome_statement",
 )
 
 
@@ -73,6 +74,15 @@ async def _old_flags_with_every_field(client, agency: Party, platform: Party) ->
         question, note = _unique("which post "), _unique("this post ")
         more = f"https://more.example.gov/{_unique('x')}"
         outcome_note, stated_id = _unique("suspended "), _unique("9")
+        provision, explanation = _unique("Section "), _unique("the post by ")
+        statement = {
+            "ground": "illegal_content",
+            "legal_provision": provision,
+            "explanation": explanation,
+            "automated_detection": False,
+            "automated_decision": "not_automated",
+            "territorial_scope": {"type": "global"},
+        }
         for path, payload, who in (
             ("request-info", {"question": question}, platform),
             ("info", {"note": note, "evidence": [{"url": more}]}, agency),
@@ -82,6 +92,7 @@ async def _old_flags_with_every_field(client, agency: Party, platform: Party) ->
                     "action": "account_suspended",
                     "note": outcome_note,
                     "account": {"id": stated_id},
+                    "statement": statement,
                 },
                 platform,
             ),
@@ -91,7 +102,7 @@ async def _old_flags_with_every_field(client, agency: Party, platform: Party) ->
             )
             assert resp.status_code == 200, resp.text
         made[-1]["account"].append(stated_id)
-        made[-1]["texts"] += [question, note, more, outcome_note]
+        made[-1]["texts"] += [question, note, more, outcome_note, provision, explanation]
     return made
 
 

@@ -224,6 +224,7 @@ async def test_json_follows_its_schema(client, seeded):
         "no_violation",
         "account_not_found",
         "insufficient_information",
+        "account_withheld_in_country",
     }
     for row in data["response_times"]:
         assert set(row) == {"platform", "name", "acknowledge", "outcome"}

@@ -36,7 +36,8 @@ LANGUAGE sql IMMUTABLE AS $$
         'outcome', CASE WHEN p_flag.outcome_action IS NULL THEN NULL ELSE jsonb_build_object(
             'action', p_flag.outcome_action, 'note', p_flag.outcome_note,
             'actioned_at', fb_ts(p_flag.actioned_at)) END,
-        'corroborations', p_corroborations)
+        'corroborations', p_corroborations,
+        'statement', NULL)  -- a new flag has none; fb_flag_json shows a stored one
 $$;
 
 -- A flag as a platform sees it: it reached the platform when it opened, so that is its
@@ -53,6 +54,7 @@ $$;
 CREATE OR REPLACE FUNCTION fb_flag_json(p_flag flag) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT fb_flag_doc(p_flag, o.name, fb_corroborations(p_flag))
+           || jsonb_build_object('statement', fb_statement_doc(p_flag))
     FROM organization o
     WHERE o.id = p_flag.agency_org_id
 $$;

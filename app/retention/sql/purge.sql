@@ -6,7 +6,10 @@
 --
 -- What goes, for flags closed or withdrawn before p_cutoff and holds ended before it:
 --   * the flag's or hold's own account identifiers (account_ref), summary or reason,
---     evidence, outcome note and withdrawal reason; hold renewal reasons;
+--     evidence, outcome note and withdrawal reason; hold renewal reasons; the free text of
+--     the flag's statements of reasons (provision and clause become '[removed]', the
+--     explanation NULL: an explanation may name people, and a platform may misuse the
+--     others; ground, automation and scope stay, as the statement rollup counts them);
 --   * every key of the history and feed events of those flags and holds except the few
 --     that never name anyone (fb_retention_kept_keys);
 --   * stored webhook payloads of those flags and holds (a pending delivery rebuilds its
@@ -69,6 +72,14 @@ BEGIN
     )
     SELECT coalesce(array_agg(id), '{}') INTO v_holds FROM purged;
     UPDATE hold_renewal SET reason = NULL WHERE hold_id = ANY (v_holds) AND reason IS NOT NULL;
+
+    UPDATE outcome_statement
+    SET legal_provision = CASE WHEN legal_provision IS NOT NULL THEN v_removed END,
+        terms_clause = CASE WHEN terms_clause IS NOT NULL THEN v_removed END,
+        explanation = NULL, redacted_at = now()
+    WHERE flag_id = ANY (v_flags) AND redacted_at IS NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('statements_redacted', n);
 
     UPDATE flag_event SET data = fb_retention_redact_data(data)
     WHERE flag_id = ANY (v_flags) AND data <> fb_retention_redact_data(data);

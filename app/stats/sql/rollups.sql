@@ -323,5 +323,7 @@ BEGIN
     SELECT agency_org_id, fb_stats_month(fb_stats_day(withdrawn_at)), 0, count(*)
     FROM flag WHERE status = 'withdrawn'
     GROUP BY 1, 2;
+
+    PERFORM fb_stats_statement_rebuild();
 END
 $$;
