@@ -37,20 +37,22 @@ from app.stats.public_schemas import (
     TotalsOut,
     TransparencyReport,
 )
+from app.stats.i18n import N_
 from app.stats.suppression import PRIMARY, SECONDARY, THRESHOLD, DisclosureControl, Published
 from app.vocabulary import OUTCOME_ACTIONS
 
 SUSPENDED = "account_suspended"
 ACTION_LABELS = {
-    "account_suspended": "Account suspended",
-    "content_removed": "Content removed",
-    "account_restricted": "Account restricted",
-    "no_violation": "No violation found",
-    "account_not_found": "Account not found",
-    "insufficient_information": "Not enough information to decide",
-    "account_withheld_in_country": "Account withheld in some countries",
+    "account_suspended": N_("Account suspended"),
+    "content_removed": N_("Content removed"),
+    "account_restricted": N_("Account restricted"),
+    "no_violation": N_("No violation found"),
+    "account_not_found": N_("Account not found"),
+    "insufficient_information": N_("Not enough information to decide"),
+    "account_withheld_in_country": N_("Account withheld in some countries"),
 }
-"""How each outcome action (app/vocabulary.OUTCOME_ACTIONS, in that order) is printed."""
+"""How each outcome action (app/vocabulary.OUTCOME_ACTIONS, in that order) is printed: in
+English in the reports, marked with N_ so the page's catalogues translate them."""
 SUPPRESSION_NOTE = (
     "Counts from one to four are shown as <5. Where a total minus the counts shown beside "
     "it would give back such a count, one more count is withheld. Zero is shown as 0."

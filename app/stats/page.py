@@ -9,24 +9,13 @@ from typing import Any
 from markupsafe import Markup
 
 from app.stats import charts
+from app.stats.assembly import ACTION_LABELS
 from app.stats.i18n import N_, PageLocale, languages, page_locale
 from app.stats.public_schemas import PublishedReportRef, TransparencyReport
 from app.stats.publication import PublicView
 from app.stats.suppression import Published
 
 HALF_WIDTH = 460  # charts that sit side by side on wide screens
-OUTCOME_LABELS = {
-    "account_suspended": N_("Account suspended"),
-    "content_removed": N_("Content removed"),
-    "account_restricted": N_("Account restricted"),
-    "no_violation": N_("No violation found"),
-    "account_not_found": N_("Account not found"),
-    "insufficient_information": N_("Not enough information to decide"),
-}
-"""The outcome actions' labels as the page prints them: the report's English labels
-(app/stats/assembly.ACTION_LABELS), marked here so the catalogues translate them."""
-
-
 def page_context(view: PublicView, loc: PageLocale) -> dict[str, Any]:
     """What the template needs, in the reader's language: the published reports, the one
     shown, its charts, and the ways to write its figures."""
@@ -47,7 +36,7 @@ def page_context(view: PublicView, loc: PageLocale) -> dict[str, Any]:
         "period_label": lambda p: loc.period(p.from_, p.to),
         "country_name": lambda row: loc.country(row.country, row.name),
         "platform_name": lambda row: row.name,
-        "outcome_label": lambda row: loc.gettext(OUTCOME_LABELS.get(row.action, row.label)),
+        "outcome_label": lambda row: loc.gettext(ACTION_LABELS.get(row.action, row.label)),
         # Only published cells: each period's headline, as its newest revision printed it.
         "trend": _count_bars(
             loc,
@@ -110,7 +99,7 @@ def _report_context(
                 _("Outcomes of flags, by action taken"),
                 _("Flags closed in the period by what the platform did"),
                 [
-                    (_(OUTCOME_LABELS.get(r.action, r.label)), r.count)
+                    (_(ACTION_LABELS.get(r.action, r.label)), r.count)
                     for r in report.outcomes_by_action
                 ],
             ),
