@@ -204,6 +204,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_batch_body_bytes=settings.max_batch_body_bytes,
+        direct_routes={("POST", "/v1/flags"): flags_endpoints.submit_flag},
     )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
