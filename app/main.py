@@ -159,6 +159,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 await app.state.read_replica.engine.dispose()
 
     app = FastAPI(
+        # FastAPI looks for OpenTelemetry providers on every request unless told not to.
+        telemetry=None
+        if settings.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False},
         title="FlagBridge",
         version=__version__,
         description=DESCRIPTION,
