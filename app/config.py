@@ -246,6 +246,13 @@ class Settings(BaseSettings):
     rate_policy_refresh_seconds: float = Field(
         default=30.0, gt=0, description="How often a process re-reads per-organisation limits."
     )
+    opentelemetry: bool = Field(
+        default=False,
+        description="Let FastAPI report spans, metrics and logs to the process's global "
+        "OpenTelemetry providers (e.g. under `opentelemetry-instrument`). Off by default: "
+        "FlagBridge's own telemetry is its metrics listener and JSON logs, and looking for "
+        "those providers costs every request.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

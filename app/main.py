@@ -164,6 +164,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 await app.state.read_replica.engine.dispose()
 
     app = FastAPI(
+        # FastAPI looks for OpenTelemetry providers on every request unless told not to.
+        telemetry=None
+        if settings.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False},
         title="FlagBridge",
         version=__version__,
         description=DESCRIPTION,
@@ -210,6 +214,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_batch_body_bytes=settings.max_batch_body_bytes,
+        direct_routes={("POST", "/v1/flags"): flags_endpoints.submit_flag},
     )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

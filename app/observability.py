@@ -86,6 +86,18 @@ FLAG_SUBMISSIONS = Counter(
     "Flag submissions by HTTP result (201 created, 409 duplicate, 422 invalid, ...).",
     ["result"],
 )
+_SUBMISSIONS_BY_STATUS: dict[int, Any] = {}
+
+
+def submissions_counted(status: int) -> Any:
+    """FLAG_SUBMISSIONS' child for an HTTP status, kept: `labels()` hashes and locks on every
+    call, and the single-submission route counts every request."""
+    child = _SUBMISSIONS_BY_STATUS.get(status)
+    if child is None:
+        child = _SUBMISSIONS_BY_STATUS[status] = FLAG_SUBMISSIONS.labels(str(status))
+    return child
+
+
 FLAG_TRANSITIONS = Counter(
     "flagbridge_flag_transitions_total",
     "Changes of flag status after submission, by history event type.",

@@ -53,7 +53,14 @@ class Principal:
 
 
 async def authenticate(request: Request) -> Principal:
-    """Verify the bearer token and revocation; any failure is 401."""
+    """Verify the bearer token and revocation; any failure is 401.
+
+    Once per request: the middleware authenticates before the body is read (for the rate
+    limit), and the route's dependency reuses that principal from the request's scope.
+    """
+    known: Principal | None = request.scope.get("flagbridge.principal")
+    if known is not None:
+        return known
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -65,7 +72,7 @@ async def authenticate(request: Request) -> Principal:
         raise Unauthorized("This client has been revoked")
     request.scope["flagbridge.client_id"] = str(claims.client_id)
     client_id_var.set(str(claims.client_id))
-    return Principal(
+    principal = Principal(
         client_id=claims.client_id,
         org_id=claims.org_id,
         kind=claims.org_kind,
@@ -73,6 +80,8 @@ async def authenticate(request: Request) -> Principal:
         platform=claims.platform,
         scopes=claims.scopes,
     )
+    request.scope["flagbridge.principal"] = principal
+    return principal
 
 
 async def authorize(request: Request, scope: str) -> Principal:

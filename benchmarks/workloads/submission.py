@@ -18,6 +18,7 @@ from typing import Any
 
 from benchmarks.harness.database import Database, connect, create_clients
 from benchmarks.harness.load import LoadSpec, measure
+from benchmarks.harness.profile import recording, top_frames
 from benchmarks.harness.report import print_row
 from benchmarks.harness.servers import (
     Server,
@@ -156,15 +157,21 @@ def flagbridge_round(
     """An untimed warm-up, then the timed round, on a freshly started FlagBridge."""
     if args.warmup > 0:
         one_run(spec, db, server, seconds=args.warmup, label=f"w{rnd}", round_no=None)
-    one_run(
-        spec,
-        db,
-        server,
-        seconds=args.seconds,
-        label=f"r{rnd}",
-        round_no=rnd,
-        track_sealing=server.name == "sealing-on",
-    )
+    # --profile samples the production configuration's rounds (sealing on) with py-spy;
+    # the sampler takes CPU too, so a profiled run's rates are not comparable.
+    profiled = args.profile and server.name == "sealing-on"
+    with recording(server.proc.pid if profiled else None, f"submission-r{rnd}") as path:
+        result = one_run(
+            spec,
+            db,
+            server,
+            seconds=args.seconds,
+            label=f"r{rnd}",
+            round_no=rnd,
+            track_sealing=server.name == "sealing-on",
+        )
+    if path is not None and path.exists():
+        result["profile"] = {"file": str(path), **top_frames(path)}
 
 
 def run_rounds(

@@ -23,6 +23,8 @@ def submission(agency, body: dict, key: str | None = None) -> Submission:
         request_hash="h",
         request_id="r",
         client_ip=None,
+        platform=body["platform"],
+        account=body["account"],
     )
 
 

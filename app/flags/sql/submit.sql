@@ -410,14 +410,20 @@ BEGIN
                 v_new := v_new || v_i;
             END IF;
         END LOOP;
-        v_submitted := fb_submit_flags(
-            ARRAY(SELECT p_orgs[i] FROM unnest(v_new) AS i),
-            ARRAY(SELECT p_clients[i] FROM unnest(v_new) AS i),
-            ARRAY(SELECT p_countries[i] FROM unnest(v_new) AS i),
-            ARRAY(SELECT p_flags[i]::jsonb FROM unnest(v_new) AS i),
-            ARRAY(SELECT p_request_ids[i] FROM unnest(v_new) AS i),
-            ARRAY(SELECT p_ips[i] FROM unnest(v_new) AS i),
-            false);
+        IF cardinality(v_new) = v_n THEN
+            -- Every item is new (the common case): the arrays as they came, not rebuilt.
+            v_submitted := fb_submit_flags(p_orgs, p_clients, p_countries, p_flags::jsonb[],
+                                           p_request_ids, p_ips, false);
+        ELSE
+            v_submitted := fb_submit_flags(
+                ARRAY(SELECT p_orgs[i] FROM unnest(v_new) AS i),
+                ARRAY(SELECT p_clients[i] FROM unnest(v_new) AS i),
+                ARRAY(SELECT p_countries[i] FROM unnest(v_new) AS i),
+                ARRAY(SELECT p_flags[i]::jsonb FROM unnest(v_new) AS i),
+                ARRAY(SELECT p_request_ids[i] FROM unnest(v_new) AS i),
+                ARRAY(SELECT p_ips[i] FROM unnest(v_new) AS i),
+                false);
+        END IF;
         FOR j IN 1 .. cardinality(v_new) LOOP
             v_answers[v_new[j]] := v_submitted[j];
         END LOOP;
