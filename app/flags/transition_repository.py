@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.flags.repository import flag_json_sql, visibility_clause
+from app.flags.repository import visibility_clause
 
 _WRITE_ROWS = text(
     """
@@ -112,12 +112,10 @@ async def render_many(
     session: AsyncSession, *, viewer: Principal, flag_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
     """Flags as the viewer sees them, as JSON text by id (a statement of its own, so that
-    it sees the changes before it: corroborations count other flags' statuses)."""
+    it sees the changes before it: corroborations count other flags' statuses), rendered
+    as one set by `fb_flag_docs`."""
     rows = await session.execute(
-        text(
-            f"SELECT f.id, {flag_json_sql(viewer)}::text FROM flag f "  # noqa: S608
-            "WHERE f.id = ANY(:ids)"
-        ),
-        {"ids": flag_ids},
+        text("SELECT d.id, d.doc::text FROM fb_flag_docs(CAST(:ids AS uuid[]), :platform) d"),
+        {"ids": flag_ids, "platform": viewer.kind == "platform"},
     )
     return {r[0]: r[1] for r in rows}
