@@ -1,10 +1,10 @@
--- fb_flag_doc, fb_flag_docs, fb_flag_json, fb_flag_json_for_platform: the one JSON shape
--- of a flag.
+-- fb_flag_doc, fb_flag_platform_view, fb_flag_docs, fb_flag_json,
+-- fb_flag_json_for_platform: the one JSON shape of a flag.
 --
--- Called by every read of a flag (app/flags/repository.py, the feeds, the responses
--- batches) and by fb_submit_flag for its 201 body. In SQL so that a page of flags is
--- rendered by the statement that selects it (no per-flag round trips), and every route
--- shows a flag the same way.
+-- Called by every read of a flag (app/flags/repository.py one at a time; the feeds and
+-- the answers as sets, through fb_flag_docs) and by fb_insert_flags for its 201 bodies.
+-- In SQL so that a page of flags is rendered by the statement that selects it (no
+-- per-flag round trips), and every route shows a flag the same way.
 
 -- The one JSON shape of a flag: a new key goes here (a key computed by a function of its
 -- own is appended, `jsonb_build_object(...) || fb_flag_<key>(p_flag)`). Callers that already
