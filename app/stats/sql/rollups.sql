@@ -97,11 +97,27 @@ DECLARE
     v_new flag[] := '{}';
 BEGIN
     IF TG_LEVEL = 'STATEMENT' THEN
-        -- Only rows that count somewhere (most updates, e.g. a delivery, have none).
-        v_old := ARRAY(SELECT o::flag FROM old_flags o
-                       WHERE o.status IN ('closed', 'withdrawn') OR o.acknowledged_at IS NOT NULL);
-        v_new := ARRAY(SELECT n::flag FROM new_flags n
-                       WHERE n.status IN ('closed', 'withdrawn') OR n.acknowledged_at IS NOT NULL);
+        -- Only rows that count somewhere (most updates, e.g. a delivery, have none), and
+        -- not the flags whose every column a rollup reads is unchanged (a retention purge
+        -- of closed flags): their two sides would only cancel out.
+        WITH same AS (
+            SELECT o.id FROM old_flags o JOIN new_flags n ON n.id = o.id
+            WHERE (o.status IN ('closed', 'withdrawn') OR o.acknowledged_at IS NOT NULL)
+              AND (o.status, o.closed_at, o.withdrawn_at, o.opened_at, o.acknowledged_at,
+                   o.country, o.agency_org_id, o.platform, o.kind, o.category, o.priority,
+                   o.outcome_action)
+                  IS NOT DISTINCT FROM
+                  (n.status, n.closed_at, n.withdrawn_at, n.opened_at, n.acknowledged_at,
+                   n.country, n.agency_org_id, n.platform, n.kind, n.category, n.priority,
+                   n.outcome_action)
+        )
+        SELECT ARRAY(SELECT o::flag FROM old_flags o
+                     WHERE (o.status IN ('closed', 'withdrawn') OR o.acknowledged_at IS NOT NULL)
+                       AND o.id NOT IN (SELECT id FROM same)),
+               ARRAY(SELECT n::flag FROM new_flags n
+                     WHERE (n.status IN ('closed', 'withdrawn') OR n.acknowledged_at IS NOT NULL)
+                       AND n.id NOT IN (SELECT id FROM same))
+        INTO v_old, v_new;
     ELSIF TG_OP = 'INSERT' THEN
         v_new := ARRAY[NEW];
     ELSE
