@@ -4,6 +4,8 @@ First delivery: the platform follows its feed from the start in pages of `page` 
 each page hands new flags over (sets `delivered_at`, writes their `delivered` history).
 Re-read: the same pages again, from the same cursors (nothing new to hand over). Answers:
 POST /v1/outcomes/batch with acks of every delivered flag, then outcomes, `size` at a time.
+Run on its own (`python -m benchmarks.workloads.delivery`), it also prints the server's and
+PostgreSQL's CPU per item of each phase (`cpu_us_per_item`).
 """
 
 from __future__ import annotations
