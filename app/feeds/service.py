@@ -163,9 +163,11 @@ def _items_sql(events: str, principal: Principal) -> str:
         SELECT ev.txid, ev.id,
                '{{"event_id":' || to_json(ev.id::text) || ',"type":' || to_json(ev.type)
                || ',"occurred_at":' || to_json(fb_ts(ev.occurred_at))
-               || CASE WHEN ev.flag_id IS NULL THEN '' ELSE ',"flag":' || docs.doc::text END
-               || CASE WHEN ev.hold_id IS NULL THEN '' ELSE ',"hold":' || (
-                      SELECT fb_hold_json(h)::text FROM hold h WHERE h.id = ev.hold_id) END
+               || CASE WHEN ev.flag_id IS NULL THEN ''
+                       ELSE ',"flag":' || coalesce(docs.doc::text, 'null') END
+               || CASE WHEN ev.hold_id IS NULL THEN '' ELSE ',"hold":' || coalesce((
+                      SELECT fb_hold_json(h)::text FROM hold h WHERE h.id = ev.hold_id),
+                      'null') END
                || CASE WHEN ev.data IS NULL OR ev.data IN ('{{}}'::jsonb, 'null'::jsonb)
                        THEN '' ELSE ',"data":' || ev.data::text END
                || '}}' AS item
