@@ -35,7 +35,6 @@ from app.audit import service as audit
 from app.auth.principal import Principal
 from app.errors import Gone, Unprocessable
 from app.feeds.notify import FeedWaiters
-from app.flags.repository import flag_json_sql
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.observability import FEED_EVENTS_SERVED
 
@@ -97,13 +96,13 @@ _LISTED_EVENTS = """
 
 def _delivery_ctes(flag_ids: str) -> str:
     """First hand-over of the platform's flags among `flag_ids` (a SQL set) as sets:
-    `delivered` (each flag's id and its JSON after the change), its history events, and
-    `delivered_audit` (one row; select it so its audit entries are written)."""
+    `delivered` (the flags' ids), its history events, and `delivered_audit` (one row;
+    select it so its audit entries are written)."""
     return f"""
     delivered AS (
         UPDATE flag f SET delivered_at = now(), updated_at = now()
         WHERE f.id IN ({flag_ids}) AND f.delivered_at IS NULL AND f.platform_org_id = :org
-        RETURNING f.id, fb_flag_json_for_platform(f) AS doc
+        RETURNING f.id
     ), delivered_history AS (
         INSERT INTO flag_event (flag_id, type, actor_org_id, actor_client_id)
         SELECT id, 'delivered', :org, :client FROM delivered ORDER BY id
@@ -124,42 +123,57 @@ def _delivery_params(principal: Principal, via: str) -> dict[str, Any]:
     }
 
 
-def _items_sql(events: str, principal: Principal, *, deliver: bool) -> str:
-    """One statement: the events, the first hand-over of their flags when `deliver`, and
-    the page as one JSON text (items in cursor order), its size and its last (txid, id).
-
-    Each flag is rendered as the principal sees it now: a flag this statement delivers is
-    rendered by the UPDATE (the statement's snapshot would show it undelivered).
-    """
-    ctes = f"ev AS ({events})"
-    flag_doc = f"(SELECT {flag_json_sql(principal)} FROM flag f WHERE f.id = ev.flag_id)"  # noqa: S608
-    done = "0"
+# A page's events, and for a platform the first hand-over of their flags: the event ids
+# to render (by _items_sql, in a statement of its own, which sees the hand-over), the
+# page's size and its last (txid, id).
+def _page_sql(*, deliver: bool) -> str:
+    ctes, done = f"ev AS ({_PAGE_EVENTS})", "0"
     if deliver:
-        # Looked up by key, not joined: the planner cannot know the page's size, and a
-        # nested loop over the delivered set would be quadratic.
         ctes += "," + _delivery_ctes("SELECT flag_id FROM ev")  # noqa: S608
-        ctes += ", docs AS (SELECT jsonb_object_agg(id::text, doc) AS m FROM delivered)"
-        flag_doc = f"coalesce((SELECT m FROM docs) -> ev.flag_id::text, {flag_doc})"  # noqa: S608
         done = "(SELECT count(*) FROM delivered_audit)"
     return f"""
-    WITH {ctes},
-    items AS (
-        SELECT ev.txid, ev.id,
-               jsonb_build_object('event_id', ev.id::text, 'type', ev.type,
-                                  'occurred_at', fb_ts(ev.occurred_at))
-               || CASE WHEN ev.flag_id IS NULL THEN '{{}}'::jsonb
-                       ELSE jsonb_build_object('flag', {flag_doc}) END
-               || CASE WHEN ev.hold_id IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object(
-                      'hold', (SELECT fb_hold_json(h) FROM hold h WHERE h.id = ev.hold_id)) END
-               || CASE WHEN ev.data IS NULL OR ev.data IN ('{{}}'::jsonb, 'null'::jsonb)
-                       THEN '{{}}'::jsonb ELSE jsonb_build_object('data', ev.data) END AS item
-        FROM ev
-    )
-    SELECT count(*) AS n,
+    WITH {ctes}
+    SELECT count(*) AS n, array_agg(id) AS ids,
            (array_agg(txid::text ORDER BY txid DESC, id DESC))[1] AS last_txid,
            (array_agg(id ORDER BY txid DESC, id DESC))[1] AS last_id,
-           coalesce(json_agg(item ORDER BY txid, id), '[]')::text AS items,
            {done} AS delivered
+    FROM ev
+    """  # noqa: S608 - fixed fragments; every value is a bound parameter
+
+
+_READ_PAGE, _DELIVER_PAGE = _page_sql(deliver=False), _page_sql(deliver=True)
+
+
+def _items_sql(events: str, principal: Principal) -> str:
+    """One statement: the events as one JSON text (items in cursor order), each flag
+    rendered as the principal sees it, the page's flags as one set (`fb_flag_docs`).
+
+    Each item is written as JSON text around its parts' text (to_json quotes the strings;
+    documents are jsonb): nesting a flag's document into a jsonb item and concatenating
+    would copy it three times, only to turn it into text once more for the body.
+    """
+    platform_view = "true" if principal.kind == "platform" else "false"
+    return f"""
+    WITH ev AS ({events}),
+    docs AS (
+        SELECT d.id, d.doc FROM fb_flag_docs(
+            ARRAY(SELECT DISTINCT flag_id FROM ev WHERE flag_id IS NOT NULL), {platform_view}) d
+    ),
+    items AS (
+        SELECT ev.txid, ev.id,
+               '{{"event_id":' || to_json(ev.id::text) || ',"type":' || to_json(ev.type)
+               || ',"occurred_at":' || to_json(fb_ts(ev.occurred_at))
+               || CASE WHEN ev.flag_id IS NULL THEN ''
+                       ELSE ',"flag":' || coalesce(docs.doc::text, 'null') END
+               || CASE WHEN ev.hold_id IS NULL THEN '' ELSE ',"hold":' || coalesce((
+                      SELECT fb_hold_json(h)::text FROM hold h WHERE h.id = ev.hold_id),
+                      'null') END
+               || CASE WHEN ev.data IS NULL OR ev.data IN ('{{}}'::jsonb, 'null'::jsonb)
+                       THEN '' ELSE ',"data":' || ev.data::text END
+               || '}}' AS item
+        FROM ev LEFT JOIN docs ON docs.id = ev.flag_id
+    )
+    SELECT '[' || coalesce(string_agg(item, ',' ORDER BY txid, id), '') || ']' AS items
     FROM items
     """  # noqa: S608 - fixed fragments; every value is a bound parameter
 
@@ -168,19 +182,22 @@ async def read_once(
     session: AsyncSession, *, principal: Principal, after: tuple[int, int], limit: int
 ) -> tuple[int, str, tuple[int, int]]:
     """(items, the page's items as JSON text, position after them); a platform's first
-    read of a flag hands it over. One statement, whatever the page's size."""
-    deliver = principal.kind == "platform"
+    read of a flag hands it over. Two statements, whatever the page's size: the events
+    (and the hand-over), then the page rendered."""
     params: dict[str, Any] = {
         "org": principal.org_id, "txid": str(after[0]), "id": after[1], "limit": limit
     }  # fmt: skip
-    if deliver:
+    page = _READ_PAGE
+    if principal.kind == "platform":
+        page = _DELIVER_PAGE
         params |= _delivery_params(principal, "feed")
-    row = (
-        await session.execute(text(_items_sql(_PAGE_EVENTS, principal, deliver=deliver)), params)
-    ).one()
+    row = (await session.execute(text(page), params)).one()
     if not row.n:
         return 0, "[]", after
-    return int(row.n), str(row.items), (int(row.last_txid), int(row.last_id))
+    items = (
+        await session.execute(text(_items_sql(_LISTED_EVENTS, principal)), {"event_ids": row.ids})
+    ).scalar_one()
+    return int(row.n), str(items), (int(row.last_txid), int(row.last_id))
 
 
 _DELIVER_LISTED = _delivery_ctes("SELECT unnest(CAST(:ids AS uuid[]))")
@@ -202,13 +219,13 @@ async def render_events(
     session: AsyncSession, principal: Principal, events: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Feed items of event rows (by their `id`), as the feed shows them to the principal."""
-    row = (
+    items = (
         await session.execute(
-            text(_items_sql(_LISTED_EVENTS, principal, deliver=False)),
+            text(_items_sql(_LISTED_EVENTS, principal)),
             {"event_ids": [e["id"] for e in events]},
         )
-    ).one()
-    return list(json.loads(row.items))
+    ).scalar_one()
+    return list(json.loads(items))
 
 
 def _page_body(items: str, position: tuple[int, int]) -> str:

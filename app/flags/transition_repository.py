@@ -15,19 +15,24 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.flags.repository import flag_json_sql, visibility_clause
+from app.flags.repository import visibility_clause
 
+# History and feed events arrive as columns (arrays, in the steps' order), which asyncpg
+# sends in binary: no JSON to write in Python or to take apart in PostgreSQL.
 _WRITE_ROWS = text(
     """
     WITH h AS (
         INSERT INTO flag_event (flag_id, type, actor_org_id, actor_client_id, data)
-        SELECT (x.e->>'flag_id')::uuid, x.e->>'type', :org, :client, x.e->'data'
-        FROM jsonb_array_elements(CAST(:history AS jsonb)) WITH ORDINALITY AS x(e, n)
+        SELECT x.flag_id, x.type, :org, :client, x.data
+        FROM unnest(CAST(:h_flag AS uuid[]), CAST(:h_type AS text[]), CAST(:h_data AS jsonb[]))
+             WITH ORDINALITY AS x(flag_id, type, data, n)
         ORDER BY x.n
     ), fe AS (
         INSERT INTO feed_event (recipient_org_id, type, flag_id, data)
-        SELECT (x.e->>'recipient')::uuid, x.e->>'type', (x.e->>'flag_id')::uuid, x.e->'data'
-        FROM jsonb_array_elements(CAST(:feed AS jsonb)) WITH ORDINALITY AS x(e, n)
+        SELECT x.recipient, x.type, x.flag_id, x.data
+        FROM unnest(CAST(:f_recipient AS uuid[]), CAST(:f_type AS text[]),
+                    CAST(:f_flag AS uuid[]), CAST(:f_data AS jsonb[]))
+             WITH ORDINALITY AS x(recipient, type, flag_id, data, n)
         ORDER BY x.n
     )
     SELECT fb_audit_record_many(CAST(:audit AS jsonb))
@@ -43,14 +48,20 @@ async def write_transition_rows(
     feed: list[dict[str, Any]],
     audit_entries: list[dict[str, Any]],
 ) -> None:
-    """Insert history events, feed events and audit entries, each in list order."""
+    """Insert history events ({flag_id, type, data}), feed events ({recipient, type,
+    flag_id, data}) and audit entries, each in list order."""
     await session.execute(
         _WRITE_ROWS,
         {
             "org": actor.org_id if actor else None,
             "client": actor.client_id if actor else None,
-            "history": json.dumps(history),
-            "feed": json.dumps(feed),
+            "h_flag": [h["flag_id"] for h in history],
+            "h_type": [h["type"] for h in history],
+            "h_data": [json.dumps(h["data"]) for h in history],
+            "f_recipient": [f["recipient"] for f in feed],
+            "f_type": [f["type"] for f in feed],
+            "f_flag": [f["flag_id"] for f in feed],
+            "f_data": [json.dumps(f["data"]) for f in feed],
             "audit": json.dumps(audit_entries),
         },
     )
@@ -112,12 +123,10 @@ async def render_many(
     session: AsyncSession, *, viewer: Principal, flag_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
     """Flags as the viewer sees them, as JSON text by id (a statement of its own, so that
-    it sees the changes before it: corroborations count other flags' statuses)."""
+    it sees the changes before it: corroborations count other flags' statuses), rendered
+    as one set by `fb_flag_docs`."""
     rows = await session.execute(
-        text(
-            f"SELECT f.id, {flag_json_sql(viewer)}::text FROM flag f "  # noqa: S608
-            "WHERE f.id = ANY(:ids)"
-        ),
-        {"ids": flag_ids},
+        text("SELECT d.id, d.doc::text FROM fb_flag_docs(CAST(:ids AS uuid[]), :platform) d"),
+        {"ids": flag_ids, "platform": viewer.kind == "platform"},
     )
     return {r[0]: r[1] for r in rows}

@@ -69,12 +69,12 @@ async def leave_behind(
     flags), each set in the steps' order, in one statement."""
     if not steps:
         return
-    history = [{"flag_id": str(s.flag_id), "type": s.event, "data": s.event_data} for s in steps]
+    history = [{"flag_id": s.flag_id, "type": s.event, "data": s.event_data} for s in steps]
     feed = [
         {
-            "recipient": str(s.tell),
+            "recipient": s.tell,
             "type": FEED_TYPES[s.event],
-            "flag_id": str(s.flag_id),
+            "flag_id": s.flag_id,
             "data": s.feed_data,
         }
         for s in steps

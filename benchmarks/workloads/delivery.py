@@ -4,14 +4,26 @@ First delivery: the platform follows its feed from the start in pages of `page` 
 each page hands new flags over (sets `delivered_at`, writes their `delivered` history).
 Re-read: the same pages again, from the same cursors (nothing new to hand over). Answers:
 POST /v1/outcomes/batch with acks of every delivered flag, then outcomes, `size` at a time.
+Run on its own (`python -m benchmarks.workloads.delivery`), it also prints the server's and
+PostgreSQL's CPU per item of each phase (`cpu_us_per_item`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 from benchmarks.harness.timing import latency_summary
+
+Watch = Callable[[str], AbstractContextManager[object]]
+"""Wraps one phase (first, reread, ack, outcome) so the caller can meter its CPU."""
+
+
+def _unwatched(_: str) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
 
 
 def _page_stats(samples: list[float], items: int) -> dict[str, Any]:
@@ -25,7 +37,7 @@ def _page_stats(samples: list[float], items: int) -> dict[str, Any]:
     }
 
 
-def read_feed(base: str, token: str, *, page: int) -> dict[str, Any]:
+def read_feed(base: str, token: str, *, page: int, watch: Watch = _unwatched) -> dict[str, Any]:
     """Follow the feed from the start (first delivery), then read the same pages again."""
     import httpx
 
@@ -46,18 +58,20 @@ def read_feed(base: str, token: str, *, page: int) -> dict[str, Any]:
             resp.raise_for_status()
             return resp.json(), ms
 
-        while True:
-            body, ms = get(cursors[-1])
-            if not body["items"]:
-                break
-            first.append(ms)
-            delivered += sum(1 for i in body["items"] if i["type"] == "flag.created")
-            cursors.append(body["next_cursor"])
+        with watch("first"):
+            while True:
+                body, ms = get(cursors[-1])
+                if not body["items"]:
+                    break
+                first.append(ms)
+                delivered += sum(1 for i in body["items"] if i["type"] == "flag.created")
+                cursors.append(body["next_cursor"])
         reread = 0
-        for cursor in cursors[:-1]:
-            body, ms = get(cursor)
-            again.append(ms)
-            reread += len(body["items"])
+        with watch("reread"):
+            for cursor in cursors[:-1]:
+                body, ms = get(cursor)
+                again.append(ms)
+                reread += len(body["items"])
     return {
         "page": page,
         "flags_handed_over": delivered,
@@ -66,7 +80,9 @@ def read_feed(base: str, token: str, *, page: int) -> dict[str, Any]:
     }
 
 
-def answer_batches(base: str, token: str, flag_ids: list[str], *, size: int) -> dict[str, Any]:
+def answer_batches(
+    base: str, token: str, flag_ids: list[str], *, size: int, watch: Watch = _unwatched
+) -> dict[str, Any]:
     """Acks of every flag, then an outcome for each, in POST /v1/outcomes/batch of `size`."""
     import httpx
 
@@ -77,18 +93,22 @@ def answer_batches(base: str, token: str, flag_ids: list[str], *, size: int) -> 
             samples: list[float] = []
             done = failed = 0
             first_failure = None
-            for start in range(0, len(flag_ids), size):
-                items = [{"flag_id": f, "type": kind, **extra} for f in flag_ids[start:][:size]]
-                started = time.perf_counter()
-                resp = client.post("/v1/outcomes/batch", json={"items": items})
-                samples.append((time.perf_counter() - started) * 1000)
-                resp.raise_for_status()
-                for result in resp.json()["results"]:
-                    if result["status"] == 200:
-                        done += 1
-                    else:
-                        failed += 1
-                        first_failure = first_failure or result
+            bodies = [
+                {"items": [{"flag_id": f, "type": kind, **extra} for f in flag_ids[at:][:size]]}
+                for at in range(0, len(flag_ids), size)
+            ]
+            with watch(kind):
+                for body in bodies:
+                    started = time.perf_counter()
+                    resp = client.post("/v1/outcomes/batch", json=body)
+                    samples.append((time.perf_counter() - started) * 1000)
+                    resp.raise_for_status()
+                    for result in resp.json()["results"]:
+                        if result["status"] == 200:
+                            done += 1
+                        else:
+                            failed += 1
+                            first_failure = first_failure or result
             seconds = sum(samples) / 1000
             out[kind] = {
                 "items": done,
@@ -101,6 +121,20 @@ def answer_batches(base: str, token: str, flag_ids: list[str], *, size: int) -> 
     return out
 
 
+def _cpu_per_item(cpu: dict[str, float | None], items: int) -> dict[str, float | None]:
+    """Server, PostgreSQL and other CPU microseconds per item of one phase: the figure that
+    survives a shared machine, where wall-clock rates do not."""
+
+    def per(value: float | None) -> float | None:
+        return round(value * 1e6 / items, 1) if value is not None and items else None
+
+    return {
+        "server": per(cpu["server_cpu_s"]),
+        "postgres": per(cpu["postgres_cpu_s"]),
+        "other": per(cpu["other_cpu_s"]),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Only the delivery and answer paths, on a fresh platform: several rounds in one run, so
     a change can be compared with its base in the same session of a shared machine."""
@@ -109,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import uuid
 
-    from benchmarks.harness.database import open_database
+    from benchmarks.harness.database import checkpoint, open_database
+    from benchmarks.harness.load import CpuMeter
     from benchmarks.harness.profile import recording, top_frames
     from benchmarks.harness.servers import fetch_token, flagbridge_env, start_ready, stop_server
     from benchmarks.workloads.batch import create_paths_world, submit_batches
@@ -137,20 +172,37 @@ def main(argv: list[str] | None = None) -> int:
                 server.base, agency, world["platform"], f"{run_id}q",
                 batches=args.batches, size=args.size,
             )  # fmt: skip
-            out: dict[str, Any] = {"profiles": {}}
+            out: dict[str, Any] = {"profiles": {}, "cpu": {}}
+            asyncio.run(checkpoint(db))
+
+            @contextlib.contextmanager
+            def watch(phase: str, cpu: dict[str, Any] = out["cpu"]) -> Iterator[None]:
+                meter = CpuMeter(server.proc.pid, db.postmaster_pid)
+                meter.start()
+                yield
+                cpu[phase] = meter.stop()
+
             pid = server.proc.pid if args.profile and n == args.rounds - 1 else None
             with recording(pid, "delivery-feed") as path:
-                out["feed"] = read_feed(server.base, platform, page=args.page)
+                out["feed"] = read_feed(server.base, platform, page=args.page, watch=watch)
             if path is not None and path.exists():
                 out["profiles"]["feed"] = top_frames(path)
             with recording(pid, "delivery-answers") as path:
                 out["answers"] = answer_batches(
-                    server.base, platform, batch["flag_ids"], size=args.size
+                    server.base, platform, batch["flag_ids"], size=args.size, watch=watch
                 )
             if path is not None and path.exists():
                 out["profiles"]["answers"] = top_frames(path)
             rounds.append(out)
+            items = {
+                "first": out["feed"]["first"]["items"],
+                "reread": out["feed"]["reread"]["items"],
+                **{kind: v["items"] for kind, v in out["answers"].items()},
+            }
             summary = {
+                "cpu_us_per_item": {
+                    phase: _cpu_per_item(out["cpu"][phase], items[phase]) for phase in items
+                },
                 "first_items_per_s": out["feed"]["first"]["items_per_s"],
                 "first_page": out["feed"]["first"]["per_page"],
                 "reread_page": out["feed"]["reread"]["per_page"],

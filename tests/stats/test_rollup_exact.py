@@ -308,6 +308,73 @@ async def test_changes_outside_the_state_machine_stay_exact(app, client, cast):
     await assert_exact(app, client, cast)
 
 
+# Every rollup key with what it adds up to over all stripes (pending and folded alike).
+ROLLUP_KEYS = {
+    "outcome_rollup_day": "day, country, agency_org_id, platform, kind, category, action",
+    "response_time_rollup_day": "day, platform, priority, kind, measure, bucket",
+    "withdrawal_rollup": "agency_org_id, month",
+}
+
+
+async def rollup_keys(conn) -> dict[str, set[tuple[Any, ...]]]:
+    """Each day-level rollup table as its (key..., sum) rows, zero sums left out."""
+    out = {}
+    for table, key in ROLLUP_KEYS.items():
+        rows = await conn.execute(
+            text(f"SELECT {key}, sum(flags) FROM {table} GROUP BY {key} HAVING sum(flags) <> 0")
+        )
+        out[table] = {tuple(r) for r in rows}
+    return out
+
+
+async def test_one_statement_changing_many_flags_moves_every_count(app, client, cast):
+    # The update trigger works per statement, over all the rows one UPDATE changed: one
+    # statement that moves a closed flag, reopens another, withdraws a third, acknowledges
+    # a fourth and only touches the rest leaves every rollup key as a rebuild computes it.
+    flags = [await submit(client, cast["id"], "youtube") for _ in range(6)]
+    for f in flags[:3]:
+        await close(client, cast["youtube"], f["id"])
+    ids = [f["id"] for f in flags]
+    back = datetime.now(UTC) - timedelta(days=40)
+    async with app.state.engine.begin() as conn:
+        before = await rollup_keys(conn)
+        await conn.execute(
+            text(
+                """
+                UPDATE flag SET
+                    closed_at = CASE WHEN id = :moved THEN CAST(:t AS timestamptz)
+                                     WHEN id = :reopened THEN NULL ELSE closed_at END,
+                    category = CASE WHEN id = :moved THEN 'financing' ELSE category END,
+                    status = CASE WHEN id = :reopened THEN 'acknowledged'
+                                  WHEN id = :withdrawn THEN 'withdrawn'
+                                  WHEN id = :acked THEN 'acknowledged' ELSE status END,
+                    outcome_action = CASE WHEN id = :reopened THEN NULL
+                                          ELSE outcome_action END,
+                    withdrawn_at = CASE WHEN id = :withdrawn THEN now() ELSE withdrawn_at END,
+                    acknowledged_at = CASE WHEN id = :acked THEN now()
+                                           ELSE acknowledged_at END,
+                    summary = 'touched by a fix-up'
+                WHERE id = ANY(CAST(:ids AS uuid[]))
+                """
+            ),
+            {
+                "t": back,
+                "moved": flags[0]["id"],
+                "reopened": flags[1]["id"],
+                "withdrawn": flags[3]["id"],
+                "acked": flags[4]["id"],
+                "ids": ids,
+            },
+        )
+        after = await rollup_keys(conn)
+    assert after != before
+    await assert_exact(app, client, cast)
+    async with app.state.engine.connect() as conn, conn.begin() as tx:
+        await conn.execute(text("SELECT fb_stats_rebuild()"))
+        assert await rollup_keys(conn) == after
+        await tx.rollback()
+
+
 async def test_stats_rebuild_repairs_a_damaged_rollup_and_is_audited(
     app, client, cast, database_url, tmp_path
 ):

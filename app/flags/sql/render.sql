@@ -1,17 +1,24 @@
--- fb_flag_doc, fb_flag_json, fb_flag_json_for_platform: the one JSON shape of a flag.
+-- fb_flag_doc, fb_flag_platform_view, fb_flag_docs, fb_flag_json,
+-- fb_flag_json_for_platform: the one JSON shape of a flag.
 --
--- Called by every read of a flag (app/flags/repository.py, the feeds, the responses
--- batches) and by fb_submit_flag for its 201 body. In SQL so that a page of flags is
--- rendered by the statement that selects it (no per-flag round trips), and every route
--- shows a flag the same way.
+-- Called by every read of a flag (app/flags/repository.py one at a time; the feeds and
+-- the answers as sets, through fb_flag_docs) and by fb_insert_flags for its 201 bodies.
+-- In SQL so that a page of flags is rendered by the statement that selects it (no
+-- per-flag round trips), and every route shows a flag the same way.
 
--- The one JSON shape of a flag. A pure expression, so PostgreSQL inlines it; callers
--- that already hold the agency name (submission) pass it in, the others use fb_flag_json
--- below. The account is the flag's own account_ref: the identifiers its agency sent, never
--- the shared account's (which may hold what other agencies or the platform said).
+-- The one JSON shape of a flag: a new key goes here (a key computed by a function of its
+-- own is appended, `jsonb_build_object(...) || fb_flag_<key>(p_flag)`). Callers that already
+-- hold the agency name and corroborations (submission, fb_flag_docs) pass them in.
+-- The account is the flag's own account_ref: the identifiers its agency sent, never the
+-- shared account's (which may hold what other agencies or the platform said).
+-- STABLE, not IMMUTABLE, and so is fb_ts: jsonb_build_object and to_char are STABLE, and
+-- PostgreSQL inlines a SQL function only if its body is no more volatile than declared.
+-- Inlined, a flag costs one expression instead of eight function calls (measured in
+-- benchmarks/README.md, "Feed pages and answers"); keep it one SELECT without FROM or
+-- sub-selects, or it stops being inlined.
 CREATE OR REPLACE FUNCTION fb_flag_doc(p_flag flag, p_agency_name text,
                                        p_corroborations jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', p_flag.id,
         'status', p_flag.status,
@@ -37,24 +44,48 @@ LANGUAGE sql IMMUTABLE AS $$
             'action', p_flag.outcome_action, 'note', p_flag.outcome_note,
             'actioned_at', fb_ts(p_flag.actioned_at)) END,
         'corroborations', p_corroborations,
-        'statement', NULL)  -- a new flag has none; fb_flag_json shows a stored one
+        -- Only a flag with an outcome has a statement: the others skip the call.
+        'statement', CASE WHEN p_flag.outcome_action IS NULL THEN NULL
+                          ELSE fb_statement_doc(p_flag) END)
 $$;
 
--- A flag as a platform sees it: it reached the platform when it opened, so that is its
--- submission time there (a held flag's real submission time would reveal the hold).
-CREATE OR REPLACE FUNCTION fb_flag_json_for_platform(p_flag flag) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    p_flag.submitted_at := coalesce(p_flag.opened_at, p_flag.submitted_at);
-    RETURN fb_flag_json(p_flag);
-END
+-- What a platform sees differently, as keys that replace the document's: a flag reached
+-- the platform when it opened, so that is its submission time there (a held flag's real
+-- submission time would reveal the hold). Empty for most flags (opened on submission).
+CREATE OR REPLACE FUNCTION fb_flag_platform_view(p_flag flag) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p_flag.opened_at IS DISTINCT FROM p_flag.submitted_at
+                     AND p_flag.opened_at IS NOT NULL
+                THEN jsonb_build_object('submitted_at', fb_ts(p_flag.opened_at))
+                ELSE '{}'::jsonb END
 $$;
 
--- A stored flag as JSON, used by every read.
+-- Stored flags as JSON, by id, as one set (a feed page, a batch's answers): agency names
+-- by one join and corroborations by one grouped query, each document one inlined
+-- expression. With p_platform_view, as their platform sees them.
+CREATE OR REPLACE FUNCTION fb_flag_docs(p_ids uuid[], p_platform_view boolean)
+RETURNS TABLE (id uuid, doc jsonb)
+LANGUAGE sql STABLE ROWS 500 AS $$
+    SELECT f.id, CASE WHEN p_platform_view
+                      THEN fb_flag_doc(f, o.name, c.corroborations) || fb_flag_platform_view(f)
+                      ELSE fb_flag_doc(f, o.name, c.corroborations) END
+    FROM flag f
+    JOIN organization o ON o.id = f.agency_org_id
+    JOIN fb_corroborations_of(ARRAY(SELECT g FROM flag g WHERE g.id = ANY(p_ids))) AS c
+      ON c.id = f.id
+    WHERE f.id = ANY(p_ids)
+$$;
+
+-- One flag as JSON (a read of one flag, lists), the row as given.
 CREATE OR REPLACE FUNCTION fb_flag_json(p_flag flag) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT fb_flag_doc(p_flag, o.name, fb_corroborations(p_flag))
-           || jsonb_build_object('statement', fb_statement_doc(p_flag))
     FROM organization o
     WHERE o.id = p_flag.agency_org_id
+$$;
+
+-- One flag as its platform sees it.
+CREATE OR REPLACE FUNCTION fb_flag_json_for_platform(p_flag flag) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT fb_flag_json(p_flag) || fb_flag_platform_view(p_flag)
 $$;

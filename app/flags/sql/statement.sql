@@ -1,7 +1,7 @@
 -- fb_statement_doc: the JSON of a flag's statement of reasons (app/flags/statement_schemas.py
 -- StatementOut; which DSA Transparency Database field each key maps to is said there).
 --
--- Called by fb_flag_json (app/flags/sql/render.sql), so a flag shows its statement on every
+-- Called by fb_flag_doc (app/flags/sql/render.sql), so a flag shows its statement on every
 -- read and in the feed, and by GET /v1/flags/{id}/statement (app/flags/statement_repository.py).
 -- The latest decision's statement is shown (2, a reconsidered outcome, over 1). A flag
 -- without an outcome has none, and is answered without looking.

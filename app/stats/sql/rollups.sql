@@ -33,104 +33,98 @@ LANGUAGE sql VOLATILE AS $$
     SELECT pg_current_xact_id()::text::bigint
 $$;
 
--- Add p_delta (+1 or -1) for what a closed flag contributes: its outcome (day of
--- closed_at) and its time to outcome.
-CREATE OR REPLACE FUNCTION fb_stats_add_closed(p flag, p_delta integer, p_stripe bigint)
+-- What flags contribute to the rollups, added for p_new and taken away for p_old, as sets:
+-- a closed flag its outcome (day of closed_at) and its time to outcome, an acknowledged one
+-- its time to acknowledge (day of acknowledged_at), a withdrawn one its withdrawal (month of
+-- withdrawn_at). A flag that contributes the same before and after nets to nothing, so
+-- a changed row may be given on both sides whatever changed. One INSERT ... ON CONFLICT per
+-- table for any number of flags (a batch of 1,000 outcomes), written as sums.
+CREATE OR REPLACE FUNCTION fb_stats_apply(p_old flag[], p_new flag[], p_stripe bigint)
 RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO outcome_rollup_day AS r (day, country, agency_org_id, platform, kind,
-                                         category, action, stripe, flags)
-    VALUES (fb_stats_day(p.closed_at), p.country, p.agency_org_id, p.platform, p.kind,
-            p.category, p.outcome_action, p_stripe, p_delta)
-    ON CONFLICT (day, country, agency_org_id, platform, kind, category, action, stripe)
-    DO UPDATE SET flags = r.flags + EXCLUDED.flags;
-    IF p.opened_at IS NOT NULL THEN
+LANGUAGE sql AS $$
+    WITH c AS (
+        SELECT -1 AS delta, o.* FROM unnest(p_old) AS o
+        UNION ALL
+        SELECT 1, n.* FROM unnest(p_new) AS n
+    ), outcomes AS (
+        INSERT INTO outcome_rollup_day AS r (day, country, agency_org_id, platform, kind,
+                                             category, action, stripe, flags)
+        SELECT fb_stats_day(closed_at), country, agency_org_id, platform, kind, category,
+               outcome_action, p_stripe, sum(delta)
+        FROM c WHERE status = 'closed'
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+        HAVING sum(delta) <> 0
+        ON CONFLICT (day, country, agency_org_id, platform, kind, category, action, stripe)
+        DO UPDATE SET flags = r.flags + EXCLUDED.flags
+    ), times AS (
         INSERT INTO response_time_rollup_day AS r (day, platform, priority, kind, measure,
                                                    bucket, stripe, flags)
-        VALUES (fb_stats_day(p.closed_at), p.platform, p.priority, p.kind, 'outcome',
-                fb_stats_bucket(extract(epoch FROM p.closed_at - p.opened_at)::float8),
-                p_stripe, p_delta)
+        SELECT day, platform, priority, kind, measure, bucket, p_stripe, sum(delta)
+        FROM (
+            SELECT fb_stats_day(closed_at) AS day, platform, priority, kind,
+                   'outcome' AS measure,
+                   fb_stats_bucket(extract(epoch FROM closed_at - opened_at)::float8) AS bucket,
+                   delta
+            FROM c WHERE status = 'closed' AND opened_at IS NOT NULL
+            UNION ALL
+            SELECT fb_stats_day(acknowledged_at), platform, priority, kind, 'acknowledge',
+                   fb_stats_bucket(extract(epoch FROM acknowledged_at - opened_at)::float8),
+                   delta
+            FROM c WHERE acknowledged_at IS NOT NULL AND opened_at IS NOT NULL
+        ) m
+        GROUP BY 1, 2, 3, 4, 5, 6
+        HAVING sum(delta) <> 0
         ON CONFLICT (day, platform, priority, kind, measure, bucket, stripe)
-        DO UPDATE SET flags = r.flags + EXCLUDED.flags;
-    END IF;
-END
-$$;
-
--- Add p_delta for an acknowledged flag's time to acknowledge (day of acknowledged_at).
-CREATE OR REPLACE FUNCTION fb_stats_add_acknowledged(p flag, p_delta integer,
-                                                     p_stripe bigint)
-RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO response_time_rollup_day AS r (day, platform, priority, kind, measure, bucket,
-                                               stripe, flags)
-    VALUES (fb_stats_day(p.acknowledged_at), p.platform, p.priority, p.kind, 'acknowledge',
-            fb_stats_bucket(extract(epoch FROM p.acknowledged_at - p.opened_at)::float8),
-            p_stripe, p_delta)
-    ON CONFLICT (day, platform, priority, kind, measure, bucket, stripe)
-    DO UPDATE SET flags = r.flags + EXCLUDED.flags;
-$$;
-
-CREATE OR REPLACE FUNCTION fb_stats_add_withdrawn(p flag, p_delta integer, p_stripe bigint)
-RETURNS void
-LANGUAGE sql AS $$
+        DO UPDATE SET flags = r.flags + EXCLUDED.flags
+    )
     INSERT INTO withdrawal_rollup AS r (agency_org_id, month, stripe, flags)
-    VALUES (p.agency_org_id, fb_stats_month(fb_stats_day(p.withdrawn_at)), p_stripe, p_delta)
-    ON CONFLICT (agency_org_id, month, stripe) DO UPDATE SET flags = r.flags + EXCLUDED.flags;
+    SELECT agency_org_id, fb_stats_month(fb_stats_day(withdrawn_at)), p_stripe, sum(delta)
+    FROM c WHERE status = 'withdrawn'
+    GROUP BY 1, 2
+    HAVING sum(delta) <> 0
+    ON CONFLICT (agency_org_id, month, stripe) DO UPDATE SET flags = r.flags + EXCLUDED.flags
 $$;
 
--- The rollup trigger. For each measure it compares what the old row and the new row
--- contribute; when they differ it takes the old contribution away and adds the new one.
--- Closed is terminal in the state machine, so in practice this is "+1 when a flag
--- closes", but an importer, a data fix or a retention purge stays exact too.
+-- The rollup trigger: what the changed flags contributed is taken away and what they
+-- contribute now is added (fb_stats_apply). Closed is terminal in the state machine, so in
+-- practice this is "+1 when a flag closes", but an importer, a data fix or a retention
+-- purge stays exact too. Updates are handled per statement (a batch of answers is one
+-- call over its transition tables); inserts and deletes of finished flags, rare, per row.
 CREATE OR REPLACE FUNCTION fb_stats_flag_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_stripe bigint := fb_stats_stripe();
-    v_old_closed boolean := TG_OP <> 'INSERT' AND OLD.status = 'closed';
-    v_new_closed boolean := TG_OP <> 'DELETE' AND NEW.status = 'closed';
-    v_old_ack boolean := TG_OP <> 'INSERT' AND OLD.acknowledged_at IS NOT NULL
-                         AND OLD.opened_at IS NOT NULL;
-    v_new_ack boolean := TG_OP <> 'DELETE' AND NEW.acknowledged_at IS NOT NULL
-                         AND NEW.opened_at IS NOT NULL;
-    v_old_wd boolean := TG_OP <> 'INSERT' AND OLD.status = 'withdrawn';
-    v_new_wd boolean := TG_OP <> 'DELETE' AND NEW.status = 'withdrawn';
-    v_same_closed boolean := false;
-    v_same_ack boolean := false;
-    v_same_wd boolean := false;
+    v_old flag[] := '{}';
+    v_new flag[] := '{}';
 BEGIN
-    IF TG_OP = 'UPDATE' THEN
-        v_same_closed := v_old_closed AND v_new_closed
-            AND (OLD.closed_at, OLD.opened_at, OLD.country, OLD.agency_org_id, OLD.platform,
-                 OLD.kind, OLD.category, OLD.priority, OLD.outcome_action)
-                IS NOT DISTINCT FROM
-                (NEW.closed_at, NEW.opened_at, NEW.country, NEW.agency_org_id, NEW.platform,
-                 NEW.kind, NEW.category, NEW.priority, NEW.outcome_action);
-        v_same_ack := v_old_ack AND v_new_ack
-            AND (OLD.acknowledged_at, OLD.opened_at, OLD.platform, OLD.priority, OLD.kind)
-                IS NOT DISTINCT FROM
-                (NEW.acknowledged_at, NEW.opened_at, NEW.platform, NEW.priority, NEW.kind);
-        v_same_wd := v_old_wd AND v_new_wd
-            AND (OLD.agency_org_id, OLD.withdrawn_at) IS NOT DISTINCT FROM
-                (NEW.agency_org_id, NEW.withdrawn_at);
+    IF TG_LEVEL = 'STATEMENT' THEN
+        -- Only rows that count somewhere (most updates, e.g. a delivery, have none), and
+        -- not the flags whose every column a rollup reads is unchanged (a retention purge
+        -- of closed flags): their two sides would only cancel out.
+        WITH same AS (
+            SELECT o.id FROM old_flags o JOIN new_flags n ON n.id = o.id
+            WHERE (o.status IN ('closed', 'withdrawn') OR o.acknowledged_at IS NOT NULL)
+              AND (o.status, o.closed_at, o.withdrawn_at, o.opened_at, o.acknowledged_at,
+                   o.country, o.agency_org_id, o.platform, o.kind, o.category, o.priority,
+                   o.outcome_action)
+                  IS NOT DISTINCT FROM
+                  (n.status, n.closed_at, n.withdrawn_at, n.opened_at, n.acknowledged_at,
+                   n.country, n.agency_org_id, n.platform, n.kind, n.category, n.priority,
+                   n.outcome_action)
+        )
+        SELECT ARRAY(SELECT o::flag FROM old_flags o
+                     WHERE (o.status IN ('closed', 'withdrawn') OR o.acknowledged_at IS NOT NULL)
+                       AND o.id NOT IN (SELECT id FROM same)),
+               ARRAY(SELECT n::flag FROM new_flags n
+                     WHERE (n.status IN ('closed', 'withdrawn') OR n.acknowledged_at IS NOT NULL)
+                       AND n.id NOT IN (SELECT id FROM same))
+        INTO v_old, v_new;
+    ELSIF TG_OP = 'INSERT' THEN
+        v_new := ARRAY[NEW];
+    ELSE
+        v_old := ARRAY[OLD];
     END IF;
-    IF v_old_closed AND NOT v_same_closed THEN
-        PERFORM fb_stats_add_closed(OLD, -1, v_stripe);
-    END IF;
-    IF v_new_closed AND NOT v_same_closed THEN
-        PERFORM fb_stats_add_closed(NEW, 1, v_stripe);
-    END IF;
-    IF v_old_ack AND NOT v_same_ack THEN
-        PERFORM fb_stats_add_acknowledged(OLD, -1, v_stripe);
-    END IF;
-    IF v_new_ack AND NOT v_same_ack THEN
-        PERFORM fb_stats_add_acknowledged(NEW, 1, v_stripe);
-    END IF;
-    IF v_old_wd AND NOT v_same_wd THEN
-        PERFORM fb_stats_add_withdrawn(OLD, -1, v_stripe);
-    END IF;
-    IF v_new_wd AND NOT v_same_wd THEN
-        PERFORM fb_stats_add_withdrawn(NEW, 1, v_stripe);
+    IF cardinality(v_old) > 0 OR cardinality(v_new) > 0 THEN
+        PERFORM fb_stats_apply(v_old, v_new, fb_stats_stripe());
     END IF;
     RETURN NULL;
 END
@@ -141,19 +135,11 @@ $$;
 CREATE OR REPLACE TRIGGER flag_stats_insert AFTER INSERT ON flag FOR EACH ROW
     WHEN (NEW.status IN ('closed', 'withdrawn') OR NEW.acknowledged_at IS NOT NULL)
     EXECUTE FUNCTION fb_stats_flag_changed();
--- Fires only when a column that some rollup depends on changes (not, e.g., for
--- delivered_at or due_at), and only for rows that count somewhere before or after.
-CREATE OR REPLACE TRIGGER flag_stats_update AFTER UPDATE ON flag FOR EACH ROW
-    WHEN ((OLD.status IN ('closed', 'withdrawn') OR NEW.status IN ('closed', 'withdrawn')
-           OR OLD.acknowledged_at IS NOT NULL OR NEW.acknowledged_at IS NOT NULL)
-          AND (OLD.status, OLD.closed_at, OLD.withdrawn_at, OLD.opened_at,
-               OLD.acknowledged_at, OLD.country, OLD.agency_org_id, OLD.platform, OLD.kind,
-               OLD.category, OLD.priority, OLD.outcome_action)
-              IS DISTINCT FROM
-              (NEW.status, NEW.closed_at, NEW.withdrawn_at, NEW.opened_at,
-               NEW.acknowledged_at, NEW.country, NEW.agency_org_id, NEW.platform, NEW.kind,
-               NEW.category, NEW.priority, NEW.outcome_action))
-    EXECUTE FUNCTION fb_stats_flag_changed();
+-- Per statement, over its transition tables: a statement that changes no counted flag
+-- (a delivery, a deadline move) costs one call that finds nothing to add.
+CREATE OR REPLACE TRIGGER flag_stats_update AFTER UPDATE ON flag
+    REFERENCING OLD TABLE AS old_flags NEW TABLE AS new_flags
+    FOR EACH STATEMENT EXECUTE FUNCTION fb_stats_flag_changed();
 CREATE OR REPLACE TRIGGER flag_stats_delete AFTER DELETE ON flag FOR EACH ROW
     WHEN (OLD.status IN ('closed', 'withdrawn') OR OLD.acknowledged_at IS NOT NULL)
     EXECUTE FUNCTION fb_stats_flag_changed();
