@@ -49,6 +49,7 @@ FILES: tuple[str, ...] = (
     "holds/sql/render.sql",
     "flags/sql/submit.sql",
     "stats/sql/rollups.sql",
+    "stats/sql/contest_rollups.sql",
     "webhooks/sql/outbox.sql",
     "retention/sql/purge.sql",
 )

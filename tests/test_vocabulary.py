@@ -24,6 +24,7 @@ CHECKS = {
     "ck_flag_category": CATEGORIES,
     "ck_flag_status": FLAG_STATUSES,
     "ck_flag_outcome": OUTCOME_ACTIONS,
+    "ck_flag_reconsidered_action": OUTCOME_ACTIONS,
     "ck_deadline_policy_kind": FLAG_KINDS,
     "ck_deadline_policy_priority": PRIORITIES,
     "ck_platform_report_row_source": REPORT_SOURCES,

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.errors import AppError, Conflict, NotFound, field_error
+from app.flags import contest, contest_repository
 from app.flags import transition_repository as repo
 from app.flags.state import Action, Status, is_noop, next_status
 from app.flags.transitions import Poke, Step, leave_behind
@@ -40,6 +41,8 @@ class Answer:
     action: str | None = None
     note: str | None = None
     actioned_at: datetime | None = None
+    # The platform's final answer to a contest (app/flags/contest.py).
+    reconsidered: bool = False
 
 
 @dataclass
@@ -71,6 +74,8 @@ def _judge(answer: Answer, flag: dict[str, Any] | None) -> tuple[Step | None, di
         new = next_status(status, Action.ACKNOWLEDGE)
         step = Step(flag_id=answer.flag_id, old=status, new=new, event="acknowledged", tell=agency)
         return step, {"outcome": False}
+    if contest.check_reconsidered(flag, reconsidered=answer.reconsidered, action=answer.action):
+        return None, {}
     if status == Status.CLOSED:
         if flag["outcome_action"] == answer.action:
             return None, {}
@@ -86,17 +91,25 @@ def _judge(answer: Answer, flag: dict[str, Any] | None) -> tuple[Step | None, di
         raise field_error("actioned_at", "is in the future")
     if when < flag["submitted_at"] - timedelta(days=3650):
         raise field_error("actioned_at", "is implausibly old")
+    decided: dict[str, Any] = {"action": answer.action, "actioned_at": when.isoformat()}
+    contested: dict[str, Any] = {}
+    if answer.reconsidered:
+        assert answer.action is not None
+        turned = contest.overturned(flag["outcome_action"], answer.action)
+        contested = {"reconsidered": True, "overturned": turned}
+        decided |= contested
     step = Step(
         flag_id=answer.flag_id,
         old=status,
         new=new,
         event="outcome",
-        event_data={"action": answer.action, "note": answer.note, "actioned_at": when.isoformat()},
+        event_data={**decided, "note": answer.note},
         tell=agency,
-        audit_data={"action": answer.action, "actioned_at": when.isoformat()},
+        feed_data=contested,
+        audit_data=decided,
         audit_free_text={"note": answer.note},
     )
-    values = {"outcome": True, "action": answer.action, "note": answer.note}
+    values = {"outcome": True, "action": answer.action, "note": answer.note, **contested}
     return step, {**values, "actioned_at": when.isoformat()}
 
 
@@ -125,11 +138,15 @@ async def answer_flags(
             changes.append(_Change(index, step, row))
             # Later answers on this flag see it as this one leaves it.
             flag["status"] = step.new
-            if values["outcome"]:
+            if values.get("reconsidered"):
+                flag["reconsidered_action"] = values["action"]
+            elif values["outcome"]:
                 flag["outcome_action"] = values["action"]
     for round_ in range(max(seen.values(), default=0)):
-        await repo.apply_answers(
-            session, answers=[c.row for c in changes if results[c.index].round == round_]
+        due = [c.row for c in changes if results[c.index].round == round_]
+        await repo.apply_answers(session, answers=[r for r in due if not r.get("reconsidered")])
+        await contest_repository.apply_reconsidered(
+            session, answers=[r for r in due if r.get("reconsidered")]
         )
         shown = [i for i, r in enumerate(results) if r.error is None and r.round == round_]
         docs = await repo.render_many(

@@ -218,6 +218,7 @@ async def record_outcome(
     actioned_at: datetime | None,
     poke: Poke | None = None,
     account: PlatformAccountIn | None = None,
+    reconsidered: bool = False,
 ) -> tuple[dict[str, Any], bool]:
     """Platform reports what it did (optionally stating the account's id); closes the flag.
     Returns (flag, changed)."""
@@ -225,7 +226,12 @@ async def record_outcome(
         flag = await _locked(session, principal, flag_id)
         await _bind_platform_account(session, actor=principal, flag=flag, account=account)
     answer = Answer(
-        flag_id=flag_id, type="outcome", action=action, note=note, actioned_at=actioned_at
+        flag_id=flag_id,
+        type="outcome",
+        action=action,
+        note=note,
+        actioned_at=actioned_at,
+        reconsidered=reconsidered,
     )
     done = await _answer_one(session, principal, answer, poke)
     return dict(json.loads(done.flag or "null")), done.changed

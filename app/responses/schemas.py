@@ -24,6 +24,11 @@ ACCOUNT_DESCRIPTION = (
     "FlagBridge binds them to the account (or merges the accounts the id joins)"
 )
 
+RECONSIDERED_DESCRIPTION = (
+    "true for the final outcome of a flag in reconsideration (its agency contested the "
+    "first); a flag in reconsideration takes only that, any other flag never (409)"
+)
+
 
 class AckIn(Strict):
     """An acknowledgement, optionally stating the account's identity."""
@@ -38,6 +43,7 @@ class OutcomeIn(Strict):
     note: str | None = Field(default=None, max_length=4000)
     actioned_at: UtcDatetime | None = None
     account: PlatformAccountIn | None = Field(default=None, description=ACCOUNT_DESCRIPTION)
+    reconsidered: bool = Field(default=False, description=RECONSIDERED_DESCRIPTION)
 
 
 class OutcomeBatchItem(Strict):
@@ -49,6 +55,7 @@ class OutcomeBatchItem(Strict):
     note: str | None = Field(default=None, max_length=4000)
     actioned_at: UtcDatetime | None = None
     account: PlatformAccountIn | None = Field(default=None, description=ACCOUNT_DESCRIPTION)
+    reconsidered: bool = Field(default=False, description=RECONSIDERED_DESCRIPTION)
 
 
 class OutcomeBatchIn(Strict):

@@ -33,6 +33,7 @@ def _answer(item: OutcomeBatchItem) -> answers.Answer:
         action=item.action,
         note=item.note,
         actioned_at=item.actioned_at,
+        reconsidered=item.reconsidered,
     )
 
 
@@ -61,6 +62,7 @@ async def _with_account(
                 actioned_at=item.actioned_at,
                 poke=poke,
                 account=item.account,
+                reconsidered=item.reconsidered,
             )
     return json.dumps(flag)
 

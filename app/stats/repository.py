@@ -341,5 +341,9 @@ async def platform_backlogs(session: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def fold(session: AsyncSession, *, limit: int) -> int:
-    """Fold one batch of committed transactions' rows into stripe 0; returns rows moved."""
-    return int((await session.execute(text("SELECT fb_stats_fold(:n)"), {"n": limit})).scalar_one())
+    """Fold one batch of committed transactions' rows into stripe 0 (the contest rollup's
+    too); returns the most rows moved from one table."""
+    folded = await session.execute(
+        text("SELECT greatest(fb_stats_fold(:n), fb_stats_contest_fold(:n))"), {"n": limit}
+    )
+    return int(folded.scalar_one())

@@ -5,6 +5,25 @@
 -- rendered by the statement that selects it (no per-flag round trips), and every route
 -- shows a flag the same way.
 
+-- The contest round of a flag (app/flags/contest.py): null if it was never contested.
+-- The first outcome is the flag's own outcome columns, the reconsidered one is beside it.
+CREATE OR REPLACE FUNCTION fb_flag_contest(p_flag flag) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_flag.contested_at IS NULL THEN NULL ELSE jsonb_build_object(
+        'contested_at', fb_ts(p_flag.contested_at),
+        'reason', p_flag.contest_reason,
+        'evidence', coalesce(p_flag.contest_evidence, '[]'),
+        'first_outcome', jsonb_build_object(
+            'action', p_flag.outcome_action, 'note', p_flag.outcome_note,
+            'actioned_at', fb_ts(p_flag.actioned_at), 'decided_at', fb_ts(p_flag.closed_at)),
+        'reconsidered_outcome', CASE WHEN p_flag.reconsidered_action IS NULL THEN NULL
+            ELSE jsonb_build_object(
+                'action', p_flag.reconsidered_action, 'note', p_flag.reconsidered_note,
+                'actioned_at', fb_ts(p_flag.reconsidered_actioned_at),
+                'decided_at', fb_ts(p_flag.reconsidered_at)) END,
+        'overturned', p_flag.overturned) END
+$$;
+
 -- The one JSON shape of a flag. A pure expression, so PostgreSQL inlines it; callers
 -- that already hold the agency name (submission) pass it in, the others use fb_flag_json
 -- below. The account is the flag's own account_ref: the identifiers its agency sent, never
@@ -36,7 +55,8 @@ LANGUAGE sql IMMUTABLE AS $$
         'outcome', CASE WHEN p_flag.outcome_action IS NULL THEN NULL ELSE jsonb_build_object(
             'action', p_flag.outcome_action, 'note', p_flag.outcome_note,
             'actioned_at', fb_ts(p_flag.actioned_at)) END,
-        'corroborations', p_corroborations)
+        'corroborations', p_corroborations,
+        'contest', fb_flag_contest(p_flag))
 $$;
 
 -- A flag as a platform sees it: it reached the platform when it opened, so that is its

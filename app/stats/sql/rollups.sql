@@ -87,8 +87,9 @@ CREATE OR REPLACE FUNCTION fb_stats_flag_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     v_stripe bigint := fb_stats_stripe();
-    v_old_closed boolean := TG_OP <> 'INSERT' AND OLD.status = 'closed';
-    v_new_closed boolean := TG_OP <> 'DELETE' AND NEW.status = 'closed';
+    -- A flag in reconsideration keeps counting with its first outcome (app/flags/contest.py).
+    v_old_closed boolean := TG_OP <> 'INSERT' AND OLD.status IN ('closed', 'reconsideration');
+    v_new_closed boolean := TG_OP <> 'DELETE' AND NEW.status IN ('closed', 'reconsideration');
     v_old_ack boolean := TG_OP <> 'INSERT' AND OLD.acknowledged_at IS NOT NULL
                          AND OLD.opened_at IS NOT NULL;
     v_new_ack boolean := TG_OP <> 'DELETE' AND NEW.acknowledged_at IS NOT NULL
@@ -139,7 +140,8 @@ $$;
 -- A new flag is open or held, so this WHEN is false on the submission path and costs no
 -- trigger call; it fires only for imports of flags that are already finished.
 CREATE OR REPLACE TRIGGER flag_stats_insert AFTER INSERT ON flag FOR EACH ROW
-    WHEN (NEW.status IN ('closed', 'withdrawn') OR NEW.acknowledged_at IS NOT NULL)
+    WHEN (NEW.status IN ('closed', 'withdrawn', 'reconsideration')
+          OR NEW.acknowledged_at IS NOT NULL)
     EXECUTE FUNCTION fb_stats_flag_changed();
 -- Fires only when a column that some rollup depends on changes (not, e.g., for
 -- delivered_at or due_at), and only for rows that count somewhere before or after.
@@ -155,7 +157,8 @@ CREATE OR REPLACE TRIGGER flag_stats_update AFTER UPDATE ON flag FOR EACH ROW
                NEW.category, NEW.priority, NEW.outcome_action))
     EXECUTE FUNCTION fb_stats_flag_changed();
 CREATE OR REPLACE TRIGGER flag_stats_delete AFTER DELETE ON flag FOR EACH ROW
-    WHEN (OLD.status IN ('closed', 'withdrawn') OR OLD.acknowledged_at IS NOT NULL)
+    WHEN (OLD.status IN ('closed', 'withdrawn', 'reconsideration')
+          OR OLD.acknowledged_at IS NOT NULL)
     EXECUTE FUNCTION fb_stats_flag_changed();
 
 -- Move pending rows of committed transactions (at most p_limit per table) into stripe 0,
@@ -279,7 +282,7 @@ BEGIN
                                     action, stripe, flags)
     SELECT fb_stats_day(closed_at), country, agency_org_id, platform, kind, category,
            outcome_action, 0, count(*)
-    FROM flag WHERE status = 'closed'
+    FROM flag WHERE status IN ('closed', 'reconsideration')
     GROUP BY 1, 2, 3, 4, 5, 6, 7;
     INSERT INTO outcome_rollup_month (month, country, agency_org_id, platform, kind, category,
                                       action, flags)
@@ -301,7 +304,7 @@ BEGIN
     FROM (
         SELECT platform, priority, kind, 'outcome' AS measure, closed_at AS at,
                extract(epoch FROM closed_at - opened_at)::float8 AS seconds
-        FROM flag WHERE status = 'closed' AND opened_at IS NOT NULL
+        FROM flag WHERE status IN ('closed', 'reconsideration') AND opened_at IS NOT NULL
         UNION ALL
         SELECT platform, priority, kind, 'acknowledge', acknowledged_at,
                extract(epoch FROM acknowledged_at - opened_at)::float8
@@ -323,5 +326,7 @@ BEGIN
     SELECT agency_org_id, fb_stats_month(fb_stats_day(withdrawn_at)), 0, count(*)
     FROM flag WHERE status = 'withdrawn'
     GROUP BY 1, 2;
+
+    PERFORM fb_stats_contest_rebuild();
 END
 $$;
