@@ -136,10 +136,16 @@ async def stats_outcomes(
     question: OutcomeQuestion,
     actions: ActionsDep,
 ) -> JSONResponse:
-    """Closed flags in [from, to), by the UTC day of their outcome, grouped by any of
-    country, agency, platform, kind, category, action, month, day. Exact at any scale."""
+    """Closed flags in [from, to), by the UTC day of their (first) outcome, grouped by any of
+    country, agency, platform, kind, category, action, month, day, with how many of them
+    were contested and overturned. Exact at any scale."""
     items = await _outcomes(session, question, actions)
-    return question.answer(items=items, total=sum(i["count"] for i in items))
+    return question.answer(
+        items=items,
+        total=sum(i["count"] for i in items),
+        contested=sum(i["contested"] for i in items),
+        overturned=sum(i["overturned"] for i in items),
+    )
 
 
 def _csv_cell(value: Any) -> Any:

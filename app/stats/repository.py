@@ -164,6 +164,37 @@ async def outcome_counts(
     return await fetch_records(session, sql, params)
 
 
+async def contest_counts(
+    session: AsyncSession,
+    *,
+    date_from: date,
+    date_to: date,
+    group_by: list[str],
+    actions: list[str] | None,
+) -> list[dict[str, Any]]:
+    """Contested and overturned flags per group, by the day of their first outcome in
+    [date_from, date_to): [{<group>: value, ..., "contested": n, "overturned": n}]. Contests
+    are rare, so the day rows (folded and pending alike) are read whole."""
+    keys = [f"{OUTCOME_KEYS[g]} AS {g}" for g in group_by]
+    positions = ", ".join(str(i + 1) for i in range(len(group_by)))
+    counts = [
+        "coalesce(sum(flags) FILTER (WHERE measure = 'contested'), 0) AS contested",
+        "coalesce(sum(flags) FILTER (WHERE measure = 'overturned'), 0) AS overturned",
+    ]
+    sql = (
+        f"SELECT {', '.join([*keys, *counts])} "  # noqa: S608 - fixed names
+        "FROM (SELECT *, fb_stats_month(day) AS month FROM contest_rollup_day "
+        "WHERE day >= :a AND day < :b"
+        + (" AND action = ANY(:actions)" if actions is not None else "")
+        + ") AS u"
+        + (f" GROUP BY {positions}" if group_by else "")
+    )
+    params: dict[str, Any] = {"a": date_from, "b": date_to}
+    if actions is not None:
+        params["actions"] = actions
+    return await fetch_records(session, sql, params)
+
+
 _RT_COLUMNS = "platform, priority, kind, measure, bucket, flags"
 
 

@@ -40,14 +40,21 @@ class OutcomeGroup(BaseModel):
     action: OutcomeAction | None = None
     month: str | None = Field(default=None, description="YYYY-MM")
     day: str | None = Field(default=None, description="YYYY-MM-DD")
-    count: int
+    count: int = Field(description="First outcomes: a contested flag counts with its first")
+    contested: int = Field(description="Of these flags, how many their agency contested")
+    overturned: int = Field(
+        description="Of these flags, how many the reconsidered outcome overturned (one outcome "
+        "acted on the account or its content, the other did not)"
+    )
 
 
 class OutcomeStats(_Range):
-    """Counts of closed flags by the day (UTC) FlagBridge recorded their outcome."""
+    """Counts of closed flags by the day (UTC) FlagBridge recorded their (first) outcome."""
 
     items: list[OutcomeGroup]
     total: int
+    contested: int = Field(description="Sum of the items' contested")
+    overturned: int = Field(description="Sum of the items' overturned")
 
 
 class ReportGroup(BaseModel):

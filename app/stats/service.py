@@ -142,7 +142,10 @@ async def outcome_counts(
 ) -> list[dict[str, Any]]:
     """Closed flags in [date_from, date_to) (UTC days of closed_at), grouped.
 
-    Each row has the group keys and "count"; month is "YYYY-MM", day "YYYY-MM-DD", and
+    Each row has the group keys, "count" (first outcomes: a contested flag counts with the
+    outcome it was first closed with), and "contested" and "overturned" (of those flags,
+    how many their agency contested, and how many the reconsidered outcome overturned);
+    month is "YYYY-MM", day "YYYY-MM-DD", and
     agency {"id", "name"}. `actions` keeps only those outcomes (e.g. suspensions).
     Groups are ordered by their keys; zero counts are left out.
     """
@@ -160,6 +163,11 @@ async def outcome_counts(
         limit=MAX_ROWS + 1,
     )
     _too_many(rows)
+    contests = await repo.contest_counts(
+        session, date_from=start, date_to=end, group_by=groups, actions=wanted
+    )
+    # Every contested flag has its first outcome in the same group, so its group is a row.
+    contested = {tuple(c[g] for g in groups): c for c in contests}
     names: dict[Any, str] = {}
     if "agency" in groups:
         names = await repo.organization_names(session, sorted({r["agency"] for r in rows}))
@@ -172,6 +180,9 @@ async def outcome_counts(
             else:
                 item[g] = _format_key(g, row[g])
         item["count"] = int(row["count"])
+        found = contested.get(tuple(row[g] for g in groups), {})
+        item["contested"] = int(found.get("contested", 0))
+        item["overturned"] = int(found.get("overturned", 0))
         out.append(item)
     return out
 
