@@ -51,6 +51,8 @@ REPORT_KEYS = {
 # Live flags: this predicate matches the partial index ix_flag_account_live, so backlog
 # queries read only the live flags (a few thousand) however large the table grows.
 LIVE = "f.status NOT IN ('closed', 'withdrawn')"
+# The live flags that wait for the platform's answer (a contested one waits for its final).
+UNANSWERED = "('open', 'acknowledged', 'reconsideration')"
 
 
 @dataclass(frozen=True)
@@ -301,7 +303,8 @@ async def organization_names(session: AsyncSession, ids: list[uuid.UUID]) -> dic
 
 async def agency_totals(session: AsyncSession) -> list[dict[str, Any]]:
     """Per agency: closed and actioned (narrow months and pending days), withdrawn, and
-    its live flags (partial index)."""
+    its live flags (partial index) but those in reconsideration, which count as closed with
+    their first outcome."""
     rows = await session.execute(
         text(
             f"""
@@ -322,7 +325,8 @@ async def agency_totals(session: AsyncSession) -> list[dict[str, Any]]:
             LEFT JOIN (SELECT agency_org_id, sum(flags) AS withdrawn FROM withdrawal_rollup
                        GROUP BY agency_org_id) w
                    ON w.agency_org_id = o.id
-            LEFT JOIN (SELECT f.agency_org_id, count(*) AS live FROM flag f WHERE {LIVE}
+            LEFT JOIN (SELECT f.agency_org_id, count(*) AS live FROM flag f
+                       WHERE {LIVE} AND f.status <> 'reconsideration'
                        GROUP BY f.agency_org_id) l
                    ON l.agency_org_id = o.id
             WHERE o.kind = 'agency'
@@ -352,13 +356,13 @@ async def platform_backlogs(session: AsyncSession) -> list[dict[str, Any]]:
                 SELECT f.platform_org_id,
                        count(*) FILTER (WHERE f.delivered_at IS NULL) AS undelivered,
                        count(*) FILTER (WHERE f.status = 'open') AS unacknowledged,
-                       count(*) FILTER (WHERE f.status IN ('open', 'acknowledged'))
-                           AS unanswered,
+                       count(*) FILTER (WHERE f.status IN {UNANSWERED}) AS unanswered,
                        count(*) FILTER (WHERE f.status = 'info_requested') AS awaiting_agency,
-                       count(*) FILTER (WHERE f.status IN ('open', 'acknowledged')
+                       count(*) FILTER (WHERE f.status IN {UNANSWERED}
                                           AND f.due_at < now()) AS overdue,
-                       min(f.opened_at) FILTER (WHERE f.status IN ('open', 'acknowledged'))
-                           AS oldest_unanswered_at
+                       -- A contested flag has waited for its final answer since its contest.
+                       min(coalesce(f.contested_at, f.opened_at))
+                           FILTER (WHERE f.status IN {UNANSWERED}) AS oldest_unanswered_at
                 FROM flag f
                 WHERE {LIVE} AND f.status <> 'held'
                 GROUP BY f.platform_org_id

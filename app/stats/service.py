@@ -282,8 +282,9 @@ async def platform_health(*, session: AsyncSession) -> list[dict[str, Any]]:
     """Per platform, now: last feed poll and the backlog of live flags it has.
 
     undelivered: not yet handed over by feed; unacknowledged: status open; unanswered: no
-    outcome and not waiting on the agency (open or acknowledged); awaiting_agency: a
-    question is pending; overdue: unanswered past due_at.
+    outcome and not waiting on the agency (open or acknowledged), or a contested outcome
+    awaiting its final answer (reconsideration); awaiting_agency: a question is pending;
+    overdue: unanswered past due_at.
     """
     hooks = await webhooks.webhook_statuses(session=session)
     return [
