@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from app.retention import service as retention
 from tests.conftest import Party, assert_problem, flag_body, party
 
 EVIDENCE = [{"url": "https://evidence.example.gov/case/7/new-capture.png"}]
@@ -347,3 +348,32 @@ async def test_contested_at_is_now(client, cast):
     contested = (await contest(client, cast, flag["id"])).json()
     at = datetime.fromisoformat(contested["contest"]["contested_at"])
     assert before - timedelta(minutes=1) < at < datetime.now(UTC) + timedelta(minutes=1)
+
+
+async def test_retention_removes_a_contests_texts_and_keeps_its_outcomes(app, client, cast):
+    reason = f"contest reason {uuid.uuid4().hex}"
+    url = f"https://evidence.example.gov/{uuid.uuid4().hex}/capture.png"
+    flag = await closed_flag(client, cast)
+    body = {"reason": reason, "evidence": [{"url": url}]}
+    assert (await contest(client, cast, flag["id"], body)).status_code == 200
+    note = f"final note {uuid.uuid4().hex}"
+    resp = await client.post(
+        f"/v1/flags/{flag['id']}/outcome",
+        json={"action": "content_removed", "note": note, "reconsidered": True},
+        headers=cast["platform"].headers,
+    )
+    assert resp.status_code == 200, resp.text
+    later = datetime.now(UTC) + timedelta(days=400)
+    done = await retention.run(
+        sessionmaker=app.state.sessionmaker, days=365, feed_days=90, now=later
+    )
+    assert done is not None and done.counts["flags_redacted"] == 1, done
+    async with app.state.engine.connect() as conn:
+        for table in ("flag", "flag_event", "feed_event"):
+            rows = await conn.execute(text(f"SELECT t::text FROM {table} t"))
+            for (row,) in rows:
+                assert reason not in row and url not in row and note not in row, table
+    after = (await client.get(f"/v1/flags/{flag['id']}", headers=cast["agency"].headers)).json()
+    assert after["contest"]["reason"] is None and after["contest"]["evidence"] == []
+    assert after["contest"]["reconsidered_outcome"]["action"] == "content_removed"
+    assert after["contest"]["overturned"] is True
