@@ -42,21 +42,21 @@ def check_contest(flag: dict[str, Any], *, now: datetime, window_days: int) -> S
     status = flag["status"]
     if flag["contested_at"] is not None:
         raise Conflict(
-            "This flag's outcome has already been contested; a flag is contested once",
+            f"This flag ({status}) has already been contested; a flag is contested once",
             current_status=status,
         )
     new = next_status(status, Action.CONTEST)
     if flag["outcome_action"] not in CONTESTABLE:
         raise Conflict(
-            f"An outcome of {flag['outcome_action']} cannot be contested; only "
-            + ", ".join(CONTESTABLE),
+            f"This flag is {status} with {flag['outcome_action']}, which cannot be contested; "
+            "only " + ", ".join(CONTESTABLE),
             current_status=status,
             current_action=flag["outcome_action"],
         )
     ends = flag["closed_at"] + timedelta(days=window_days)
     if now > ends:
         raise Conflict(
-            f"The contest window of this outcome ended at {rfc3339(ends)}",
+            f"The contest window of this {status} flag's outcome ended at {rfc3339(ends)}",
             current_status=status,
             window_ended_at=rfc3339(ends),
         )
