@@ -5,7 +5,6 @@ and transparency reports publish them suppressed like every other figure."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
@@ -23,6 +22,7 @@ from tests.stats.conftest import (
     rollup_sums,
     submit,
 )
+from tests.stats.test_rollup_exact import ACTIONS, ALL_GROUPS, last_year
 from tests.stats.transparency_helpers import (
     page_text,
     publish_now,
@@ -30,17 +30,7 @@ from tests.stats.transparency_helpers import (
     small_numbers_in_page,
 )
 
-ALL_GROUPS = ["country", "agency", "platform", "kind", "category", "action", "day"]
-ACTIONS = ["account_suspended", "content_removed", "no_violation", "account_not_found"]
 EVIDENCE = [{"url": "https://evidence.example.gov/case/9/capture.png"}]
-
-
-def last_year() -> dict[str, str]:
-    today = datetime.now(UTC).date()
-    return {
-        "from": (today - timedelta(days=364)).isoformat(),
-        "to": (today + timedelta(days=2)).isoformat(),
-    }
 
 
 async def contest(client, agency: Party, flag_id: str) -> int:
