@@ -258,7 +258,7 @@ async def overdue_counts(session: AsyncSession, *, group_by: list[str]) -> list[
     rows = await session.execute(
         text(
             f"SELECT {', '.join([*keys, 'count(*) AS n'])} FROM flag f "  # noqa: S608
-            f"WHERE {LIVE} AND f.status IN ('open', 'acknowledged') AND f.due_at < now()"
+            f"WHERE {LIVE} AND f.status IN {UNANSWERED} AND f.due_at < now()"
             + (f" GROUP BY {positions}" if group_by else "")
         )
     )

@@ -236,7 +236,20 @@ async def test_outcomes_count_first_outcomes_with_contests_and_overturns(app, cl
     # The platform owes an answer on the contested flag: it is unanswered, not closed.
     platforms = await client.get("/v1/stats/platforms", headers=observer.headers)
     row = next(i for i in platforms.json()["items"] if i["platform"] == "twitter")
-    assert row["unanswered"] == 1
+    assert (row["unanswered"], row["overdue"]) == (1, 0)
+    # Past its new deadline, it is overdue like any unanswered flag.
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE flag SET due_at = now() - interval '1 hour' WHERE id = :id"),
+            {"id": ids[2]},
+        )
+    platforms = await client.get("/v1/stats/platforms", headers=observer.headers)
+    row = next(i for i in platforms.json()["items"] if i["platform"] == "twitter")
+    assert (row["unanswered"], row["overdue"]) == (1, 1)
+    times = await client.get(
+        "/v1/stats/response-times", params={"group_by": "platform"}, headers=observer.headers
+    )
+    assert [i["overdue"] for i in times.json()["items"] if i["platform"] == "twitter"] == [1]
     await assert_exact(app, client, cast)
 
 
