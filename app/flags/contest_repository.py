@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ async def agency_has_other_live_flag(session: AsyncSession, *, flag: dict[str, A
 async def contest(
     session: AsyncSession,
     *,
-    flag_id: Any,
+    flag_id: uuid.UUID,
     status: str,
     reason: str,
     evidence: list[dict[str, Any]],
