@@ -182,6 +182,14 @@ class Settings(BaseSettings):
         description="Days after a period closes before its report is built and frozen "
         "(time for the platforms' late self-reports).",
     )
+    # Contest and reconsideration of outcomes (issue 15)
+    contest_window_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days after a flag's outcome during which its agency may contest it "
+        "(POST /v1/flags/{id}/contest).",
+    )
     transparency_publish_seconds: float = Field(
         default=3600.0, gt=0, description="How often a server looks for reports due."
     )

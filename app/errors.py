@@ -12,6 +12,7 @@ import logging
 import traceback
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -370,6 +371,9 @@ class Problem(BaseModel):
     )
     current_action: OutcomeAction | Omitted = Field(
         default=None, description="409 on an outcome: the outcome the flag was closed with"
+    )
+    window_ended_at: datetime | Omitted = Field(
+        default=None, description="409 on a contest: when the outcome's contest window ended"
     )
     existing_report_id: uuid.UUID | Omitted = Field(
         default=None, description="409 on a platform report: the report it overlaps"

@@ -51,6 +51,7 @@ FILES: tuple[str, ...] = (
     "flags/sql/submit.sql",
     "stats/sql/rollups.sql",
     "stats/sql/statement_rollups.sql",
+    "stats/sql/contest_rollups.sql",
     "webhooks/sql/outbox.sql",
     "retention/sql/purge.sql",
 )

@@ -22,7 +22,9 @@ Category = Literal[
 ]
 FlagKind = Literal["referral", "removal_order"]
 Priority = Literal["standard", "urgent"]
-FlagStatus = Literal["held", "open", "acknowledged", "info_requested", "closed", "withdrawn"]
+FlagStatus = Literal[
+    "held", "open", "acknowledged", "info_requested", "closed", "withdrawn", "reconsideration"
+]
 OutcomeAction = Literal[
     "account_suspended",
     "content_removed",

@@ -29,6 +29,7 @@ CHECKS = {
     "ck_outcome_statement_action": OUTCOME_ACTIONS,
     "ck_outcome_statement_ground": DECISION_GROUNDS,
     "ck_outcome_statement_automated_decision": AUTOMATED_DECISIONS,
+    "ck_flag_reconsidered_action": OUTCOME_ACTIONS,
     "ck_deadline_policy_kind": FLAG_KINDS,
     "ck_deadline_policy_priority": PRIORITIES,
     "ck_platform_report_row_source": REPORT_SOURCES,

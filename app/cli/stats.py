@@ -48,7 +48,7 @@ def cmd_fold(args: argparse.Namespace) -> int:
 
 _CLOSED_IN_ROLLUP = (
     "SELECT (SELECT coalesce(sum(flags), 0) FROM outcome_rollup_day)::bigint AS rollup, "
-    "(SELECT count(*) FROM flag WHERE status = 'closed') AS direct"
+    "(SELECT count(*) FROM flag WHERE status IN ('closed', 'reconsideration')) AS direct"
 )
 
 

@@ -18,9 +18,9 @@ class FeedItem(BaseModel):
     # `flag`, `hold` and `data` are left out, never null, when the event has none.
     event_id: str = Field(description="Opaque, unique within your feed")
     type: str = Field(
-        description="Platforms get flag.created, flag.withdrawn, flag.corroborated and "
-        "flag.info_provided; agencies get flag.acknowledged, flag.info_requested, "
-        "flag.closed, flag.held, flag.released and hold.conflict"
+        description="Platforms get flag.created, flag.withdrawn, flag.corroborated, "
+        "flag.info_provided and flag.contested; agencies get flag.acknowledged, "
+        "flag.info_requested, flag.closed, flag.held, flag.released and hold.conflict"
     )
     occurred_at: datetime
     flag: FlagOut | Omitted = Field(

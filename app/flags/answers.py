@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.errors import AppError, Conflict, NotFound, field_error
-from app.flags import statement_repository
+from app.flags import contest, contest_repository, statement_repository
 from app.flags import transition_repository as repo
 from app.flags.state import Action, Status, is_noop, next_status
 from app.flags.statement_schemas import StatementIn, check_statement, statement_row
@@ -43,9 +43,8 @@ class Answer:
     note: str | None = None
     actioned_at: datetime | None = None
     statement: StatementIn | None = None
-    decision: int = 1
-    """Which decision on the flag an outcome is, for its statement: 1 the first, 2 a
-    reconsidered one."""
+    # The platform's final answer to a contest (app/flags/contest.py).
+    reconsidered: bool = False
 
 
 @dataclass
@@ -79,6 +78,8 @@ def _judge(answer: Answer, flag: dict[str, Any] | None) -> tuple[Step | None, di
         step = Step(flag_id=answer.flag_id, old=status, new=new, event="acknowledged", tell=agency)
         return step, {"outcome": False}
     check_statement(answer.action, answer.statement)
+    if contest.check_reconsidered(flag, reconsidered=answer.reconsidered, action=answer.action):
+        return None, {}
     if status == Status.CLOSED:
         if flag["outcome_action"] == answer.action:
             return None, {}
@@ -94,17 +95,25 @@ def _judge(answer: Answer, flag: dict[str, Any] | None) -> tuple[Step | None, di
         raise field_error("actioned_at", "is in the future")
     if when < flag["submitted_at"] - timedelta(days=3650):
         raise field_error("actioned_at", "is implausibly old")
+    decided: dict[str, Any] = {"action": answer.action, "actioned_at": when.isoformat()}
+    contested: dict[str, Any] = {}
+    if answer.reconsidered:
+        assert answer.action is not None
+        turned = contest.overturned(flag["outcome_action"], answer.action)
+        contested = {"reconsidered": True, "overturned": turned}
+        decided |= contested
     step = Step(
         flag_id=answer.flag_id,
         old=status,
         new=new,
         event="outcome",
-        event_data={"action": answer.action, "note": answer.note, "actioned_at": when.isoformat()},
+        event_data={**decided, "note": answer.note},
         tell=agency,
-        audit_data={"action": answer.action, "actioned_at": when.isoformat(), **_audited(answer)},
+        feed_data=contested,
+        audit_data=decided | _audited(answer),
         audit_free_text={"note": answer.note, **_audited_text(answer)},
     )
-    values = {"outcome": True, "action": answer.action, "note": answer.note}
+    values = {"outcome": True, "action": answer.action, "note": answer.note, **contested}
     return step, {**values, "actioned_at": when.isoformat()}
 
 
@@ -159,16 +168,24 @@ async def answer_flags(
             row = {"flag_id": str(answer.flag_id), "status": step.new, **values}
             statement = None
             if answer.statement is not None and answer.action is not None:
-                statement = {"flag_id": row["flag_id"], "decision": answer.decision}
+                # A reconsidered outcome's statement is the flag's second decision's.
+                decision = 2 if answer.reconsidered else 1
+                statement = {"flag_id": row["flag_id"], "decision": decision}
                 statement |= statement_row(answer.statement, answer.action)
             changes.append(_Change(index, step, row, statement))
             # Later answers on this flag see it as this one leaves it.
             flag["status"] = step.new
-            if values["outcome"]:
+            if values.get("reconsidered"):
+                flag["reconsidered_action"] = values["action"]
+            elif values["outcome"]:
                 flag["outcome_action"] = values["action"]
     for round_ in range(max(seen.values(), default=0)):
         in_round = [c for c in changes if results[c.index].round == round_]
-        await repo.apply_answers(session, answers=[c.row for c in in_round])
+        due = [c.row for c in in_round]
+        await repo.apply_answers(session, answers=[r for r in due if not r.get("reconsidered")])
+        await contest_repository.apply_reconsidered(
+            session, answers=[r for r in due if r.get("reconsidered")]
+        )
         await statement_repository.insert_statements(
             session, rows=[c.statement for c in in_round if c.statement is not None]
         )

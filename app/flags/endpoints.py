@@ -16,13 +16,14 @@ from app.auth.principal import Principal, authorize, requires_any
 from app.db import SessionDep
 from app.errors import AUTH_ERRORS, invalid, problem_responses
 from app.feeds.dependencies import PokeDep, poke_after_commit
-from app.flags import service
+from app.flags import contest, service
 from app.flags.dependencies import FLAG_CHANGE_ROUTE, FlagChangeDep
 from app.flags.group_commit import Submission
 from app.flags.schemas import (
     SLUG,
     BatchOut,
     Category,
+    ContestIn,
     FlagBatchIn,
     FlagCreate,
     FlagDetail,
@@ -56,6 +57,7 @@ ViewDep = Annotated[
 
 SUBMIT_ROUTE = "POST /v1/flags"
 BATCH_ROUTE = "POST /v1/flags/batch"
+CONTEST_ROUTE = "POST /v1/flags/{flag_id}/contest"
 
 
 @router.post(
@@ -208,3 +210,38 @@ async def provide_flag_info(
     evidence = [e.model_dump(mode="json") for e in body.evidence or []]
     answered = await service.provide_info(**flag.by(principal), note=body.note, evidence=evidence)
     return JSONResponse(answered)
+
+
+@router.post("/{flag_id}/contest", **FLAG_CHANGE_ROUTE)
+async def contest_flag_outcome(
+    body: ContestIn,
+    principal: SubmitDep,
+    flag: FlagChangeDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Contest your flag's outcome (no_violation, insufficient_information or
+    account_not_found), once, within FLAGBRIDGE_CONTEST_WINDOW_DAYS of it, with a reason and
+    new evidence. The flag goes back to the platform in `reconsideration` with a new
+    deadline; its final outcome comes with `"reconsidered": true`."""
+
+    async def contest_once() -> Created:
+        evidence = [e.model_dump(mode="json") for e in body.evidence]
+        contested = await contest.contest_outcome(
+            **flag.by(principal),
+            reason=body.reason,
+            evidence=evidence,
+            window_days=request.app.state.settings.contest_window_days,
+        )
+        return Created(200, contested)
+
+    # The flag is part of what the key identifies: one key on two flags is a 422.
+    identity = {"flag_id": str(flag.flag_id), **body.model_dump(mode="json")}
+    return await create_once(
+        flag.session,
+        principal.client_id,
+        CONTEST_ROUTE,
+        key=idempotency_key,
+        request=identity,
+        create=contest_once,
+    )

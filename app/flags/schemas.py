@@ -142,6 +142,28 @@ class OutcomeOut(BaseModel):
     actioned_at: datetime
 
 
+class DecisionOut(OutcomeOut):
+    """One of the platform's decisions in a contest round, and when it was recorded."""
+
+    decided_at: datetime
+
+
+class ContestOut(BaseModel):
+    """The agency's contest of the first outcome and the platform's reconsidered outcome."""
+
+    contested_at: datetime
+    reason: str | None = Field(description="The agency's reason (removed by retention)")
+    evidence: list[EvidenceOut] = Field(description="The new evidence sent with the contest")
+    first_outcome: DecisionOut
+    reconsidered_outcome: DecisionOut | None = Field(
+        description="The platform's final answer; null while the flag is in reconsideration"
+    )
+    overturned: bool | None = Field(
+        description="Whether the final answer overturned the first (one acted on the account "
+        "or its content, the other did not); null until it is given"
+    )
+
+
 class Corroborations(BaseModel):
     """How many agencies and countries have live flags on the same account."""
 
@@ -174,10 +196,18 @@ class FlagOut(BaseModel):
     closed_at: datetime | None
     withdrawn_at: datetime | None
     withdraw_reason: str | None
-    outcome: OutcomeOut | None
+    outcome: OutcomeOut | None = Field(
+        description="The platform's (first) decision; a reconsidered one is in "
+        "`contest.reconsidered_outcome`"
+    )
     corroborations: Corroborations
     statement: StatementOut | None = Field(
-        description="The platform's statement of reasons for its outcome, if it gave one"
+        description="The platform's statement of reasons for its latest decision, if it gave one "
+        "(`decision` 2: the reconsidered outcome's)"
+    )
+    contest: ContestOut | None = Field(
+        description="The agency's contest and the platform's reconsidered outcome; "
+        "null if the outcome was never contested"
     )
 
 
@@ -203,7 +233,7 @@ class FlagEventOut(BaseModel):
 
     type: str = Field(
         description="submitted, held, released, delivered, acknowledged, info_requested, "
-        "info_provided, outcome or withdrawn"
+        "info_provided, outcome, contested or withdrawn"
     )
     at: datetime
     data: dict[str, Any] = Field(description="Details of the step, e.g. the question asked")
@@ -249,6 +279,13 @@ class InfoIn(Strict):
 
     note: str = Field(min_length=1, max_length=4000)
     evidence: list[Evidence] | None = Field(default=None, max_length=MAX_EVIDENCE)
+
+
+class ContestIn(Strict):
+    """Why the agency disputes the outcome, and the new evidence it brings."""
+
+    reason: str = Field(min_length=1, max_length=4000)
+    evidence: list[Evidence] = Field(min_length=1, max_length=MAX_EVIDENCE)
 
 
 @dataclass(frozen=True)

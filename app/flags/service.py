@@ -220,6 +220,7 @@ async def record_outcome(
     poke: Poke | None = None,
     account: PlatformAccountIn | None = None,
     statement: StatementIn | None = None,
+    reconsidered: bool = False,
 ) -> tuple[dict[str, Any], bool]:
     """Platform reports what it did (optionally stating the account's id and its reasons);
     closes the flag. Returns (flag, changed)."""
@@ -233,6 +234,7 @@ async def record_outcome(
         note=note,
         actioned_at=actioned_at,
         statement=statement,
+        reconsidered=reconsidered,
     )
     done = await _answer_one(session, principal, answer, poke)
     return dict(json.loads(done.flag or "null")), done.changed

@@ -2,6 +2,7 @@
 
     held -> open -> acknowledged <-> info_requested -> closed
     withdrawn from any status before closed
+    closed -> reconsideration -> closed, once, when the agency contests the outcome
 
 A platform may report an outcome or ask a question without acknowledging first (it then
 counts as acknowledged). Acknowledging again is a no-op, as the contract makes ack
@@ -24,6 +25,7 @@ class Status(StrEnum):
     INFO_REQUESTED = "info_requested"
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
+    RECONSIDERATION = "reconsideration"
 
 
 class Action(StrEnum):
@@ -35,6 +37,7 @@ class Action(StrEnum):
     PROVIDE_INFO = "provide_info"
     RECORD_OUTCOME = "record_outcome"
     WITHDRAW = "withdraw"
+    CONTEST = "contest"
 
 
 S, A = Status, Action
@@ -55,9 +58,13 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (S.INFO_REQUESTED, A.RECORD_OUTCOME): S.CLOSED,
     (S.INFO_REQUESTED, A.WITHDRAW): S.WITHDRAWN,
     (S.CLOSED, A.ACKNOWLEDGE): S.CLOSED,
+    (S.CLOSED, A.CONTEST): S.RECONSIDERATION,
+    (S.RECONSIDERATION, A.ACKNOWLEDGE): S.RECONSIDERATION,
+    (S.RECONSIDERATION, A.RECORD_OUTCOME): S.CLOSED,
 }
 
-LIVE = frozenset({S.HELD, S.OPEN, S.ACKNOWLEDGED, S.INFO_REQUESTED})
+# A flag in reconsideration is live: the platform owes the agency a final answer.
+LIVE = frozenset({S.HELD, S.OPEN, S.ACKNOWLEDGED, S.INFO_REQUESTED, S.RECONSIDERATION})
 
 
 def next_status(current: str, action: Action) -> Status:
@@ -77,6 +84,7 @@ def is_noop(current: str, action: Action) -> bool:
         S.ACKNOWLEDGED,
         S.INFO_REQUESTED,
         S.CLOSED,
+        S.RECONSIDERATION,
     )
 
 

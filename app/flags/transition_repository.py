@@ -75,7 +75,8 @@ async def lock_visible(
     where, params = visibility_clause(principal)
     rows = await session.execute(
         text(
-            "SELECT f.id, f.status, f.outcome_action, f.submitted_at, f.agency_org_id "  # noqa: S608
+            "SELECT f.id, f.status, f.outcome_action, f.submitted_at, f.agency_org_id, "  # noqa: S608
+            "f.reconsidered_action "
             f"FROM flag f WHERE f.id = ANY(:ids) AND {where} ORDER BY f.id FOR UPDATE OF f"
         ),
         {**params, "ids": sorted(set(flag_ids))},

@@ -30,6 +30,7 @@ FEED_TYPES = {
     "info_provided": "flag.info_provided",
     "outcome": "flag.closed",
     "withdrawn": "flag.withdrawn",
+    "contested": "flag.contested",
 }
 AUDIT_ACTIONS = {
     "acknowledged": "flag.acknowledged",
@@ -37,6 +38,7 @@ AUDIT_ACTIONS = {
     "info_provided": "flag.info_provided",
     "outcome": "flag.outcome_recorded",
     "withdrawn": "flag.withdrawn",
+    "contested": "flag.contested",
 }
 
 

@@ -11,6 +11,7 @@ from app.models.audit_entry import AuditEntry
 from app.models.audit_seal import AuditSeal
 from app.models.audit_verification import AuditVerification
 from app.models.base import Base
+from app.models.contest_rollup_day import ContestRollupDay
 from app.models.deadline_policy import DeadlinePolicy
 from app.models.feed_event import FeedEvent
 from app.models.flag import Flag
@@ -54,6 +55,7 @@ __all__ = [
     "AuditSeal",
     "AuditVerification",
     "Base",
+    "ContestRollupDay",
     "DeadlinePolicy",
     "FeedEvent",
     "Flag",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Text, func, text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -64,3 +64,13 @@ class Flag(AgencyRequest, Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # When retention removed its personal data (app/retention/); null while it is kept.
     redacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The agency's contest of the first outcome, and the platform's reconsidered outcome
+    # (app/flags/contest.py); the first outcome stays in the outcome columns above.
+    contested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    contest_reason: Mapped[str | None] = mapped_column(Text)
+    contest_evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    reconsidered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reconsidered_action: Mapped[str | None] = mapped_column(Text)
+    reconsidered_note: Mapped[str | None] = mapped_column(Text)
+    reconsidered_actioned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    overturned: Mapped[bool | None] = mapped_column(Boolean)

@@ -44,7 +44,8 @@ async def request_flag_info(
 async def record_flag_outcome(
     body: OutcomeIn, principal: RespondDep, flag: FlagChangeDep
 ) -> JSONResponse:
-    """Report what you did; closes the flag. The same outcome again is 200, another is 409."""
+    """Report what you did; closes the flag. The same outcome again is 200, another is 409.
+    A contested flag (`reconsideration`) takes its final outcome with `"reconsidered": true`."""
     closed, _ = await flags.record_outcome(
         **flag.by(principal),
         action=body.action,
@@ -52,6 +53,7 @@ async def record_flag_outcome(
         actioned_at=body.actioned_at,
         account=body.account,
         statement=body.statement,
+        reconsidered=body.reconsidered,
     )
     return JSONResponse(closed)
 

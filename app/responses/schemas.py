@@ -25,6 +25,11 @@ ACCOUNT_DESCRIPTION = (
     "FlagBridge binds them to the account (or merges the accounts the id joins)"
 )
 
+RECONSIDERED_DESCRIPTION = (
+    "true for the final outcome of a flag in reconsideration (its agency contested the "
+    "first); a flag in reconsideration takes only that, any other flag never (409)"
+)
+
 
 class AckIn(Strict):
     """An acknowledgement, optionally stating the account's identity."""
@@ -40,6 +45,7 @@ class OutcomeIn(Strict):
     actioned_at: UtcDatetime | None = None
     account: PlatformAccountIn | None = Field(default=None, description=ACCOUNT_DESCRIPTION)
     statement: StatementIn | None = Field(default=None, description=STATEMENT_DESCRIPTION)
+    reconsidered: bool = Field(default=False, description=RECONSIDERED_DESCRIPTION)
 
 
 class OutcomeBatchItem(Strict):
@@ -52,6 +58,7 @@ class OutcomeBatchItem(Strict):
     actioned_at: UtcDatetime | None = None
     account: PlatformAccountIn | None = Field(default=None, description=ACCOUNT_DESCRIPTION)
     statement: StatementIn | None = Field(default=None, description=STATEMENT_DESCRIPTION)
+    reconsidered: bool = Field(default=False, description=RECONSIDERED_DESCRIPTION)
 
 
 class OutcomeBatchIn(Strict):

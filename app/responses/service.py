@@ -34,6 +34,7 @@ def _answer(item: OutcomeBatchItem) -> answers.Answer:
         note=item.note,
         actioned_at=item.actioned_at,
         statement=item.statement,
+        reconsidered=item.reconsidered,
     )
 
 
@@ -63,6 +64,7 @@ async def _with_account(
                 poke=poke,
                 account=item.account,
                 statement=item.statement,
+                reconsidered=item.reconsidered,
             )
     return json.dumps(flag)
 

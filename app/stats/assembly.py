@@ -23,6 +23,7 @@ from app.kit.clock import utc_now
 from app.kit.countries import country_name
 from app.orgs import repository as orgs
 from app.stats import service as stats
+from app.stats.i18n import N_
 from app.stats.period import Period
 from app.stats.public_schemas import (
     ActionCount,
@@ -37,7 +38,6 @@ from app.stats.public_schemas import (
     TotalsOut,
     TransparencyReport,
 )
-from app.stats.i18n import N_
 from app.stats.suppression import PRIMARY, SECONDARY, THRESHOLD, DisclosureControl, Published
 from app.vocabulary import OUTCOME_ACTIONS
 
@@ -121,6 +121,8 @@ class _Tally:
     by_action: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOME_ACTIONS, 0))
     self_reported: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     timings: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    contested: int = 0
+    overturned: int = 0
 
 
 def _tally(figures: Figures, months: list[str]) -> _Tally:
@@ -136,6 +138,8 @@ def _tally(figures: Figures, months: list[str]) -> _Tally:
         t.countries.add(country)
         t.platforms.add(platform)
         t.by_action[action] = t.by_action.get(action, 0) + count
+        t.contested += int(row.get("contested", 0))
+        t.overturned += int(row.get("overturned", 0))
         if action == SUSPENDED:
             t.by_country[country] += count
             t.by_platform[platform] += count
@@ -161,6 +165,8 @@ def _tally(figures: Figures, months: list[str]) -> _Tally:
 SUSPENSIONS: Hashable = ("total", "suspensions")
 ANSWERED: Hashable = ("total", "answered")
 SELF_TOTAL: Hashable = ("total", "self_reported")
+CONTESTED: Hashable = ("total", "contested")
+OVERTURNED: Hashable = ("total", "overturned")
 
 
 def _register(t: _Tally) -> tuple[DisclosureControl, dict[Hashable, int]]:
@@ -174,6 +180,9 @@ def _register(t: _Tally) -> tuple[DisclosureControl, dict[Hashable, int]]:
 
     suspensions = cell(SUSPENSIONS, sum(t.by_country.values()), headline=True)
     answered = cell(ANSWERED, sum(t.by_action.values()), headline=True)
+    # Counts of their own (no published sum holds them), suppressed like every cell.
+    cell(CONTESTED, t.contested, headline=True)
+    cell(OVERTURNED, t.overturned, headline=True)
     country_keys = [cell(("country", c), t.by_country.get(c, 0)) for c in sorted(t.countries)]
     platforms = sorted(t.platforms)
     platform_keys = [cell(("platform", p), t.by_platform.get(p, 0)) for p in platforms]
@@ -262,6 +271,8 @@ def assemble(
             flags_answered=shown[ANSWERED],
             suspensions=shown[SUSPENSIONS],
             self_reported_suspensions=shown[SELF_TOTAL],
+            contested=shown[CONTESTED],
+            overturned=shown[OVERTURNED],
         ),
         suspensions_by_country=country_rows,
         suspensions_by_platform=platform_rows,

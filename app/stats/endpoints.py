@@ -136,12 +136,19 @@ async def stats_outcomes(
     question: OutcomeQuestion,
     actions: ActionsDep,
 ) -> JSONResponse:
-    """Closed flags in [from, to), by the UTC day of their outcome, grouped by any of
-    country, agency, platform, kind, category, action, month, day. Exact at any scale.
-    Grouped by ground or scope, the outcomes that carry a statement of reasons, by its
-    ground and territorial scope (`global` or per country)."""
+    """Closed flags in [from, to), by the UTC day of their (first) outcome, grouped by any of
+    country, agency, platform, kind, category, action, month, day, with how many of them
+    were contested and overturned. Exact at any scale. Grouped by ground or scope, the
+    outcomes that carry a statement of reasons, by its ground and territorial scope
+    (`global` or per country), and contests are not given (null)."""
     items = await _outcomes(session, question, actions)
-    return question.answer(items=items, total=sum(i["count"] for i in items))
+    by_statement = not service.STATEMENT_GROUPS.isdisjoint(question.groups)
+    return question.answer(
+        items=items,
+        total=sum(i["count"] for i in items),
+        contested=None if by_statement else sum(i["contested"] for i in items),
+        overturned=None if by_statement else sum(i["overturned"] for i in items),
+    )
 
 
 def _csv_cell(value: Any) -> Any:

@@ -10,12 +10,14 @@ from markupsafe import Markup
 
 from app.stats import charts
 from app.stats.assembly import ACTION_LABELS
-from app.stats.i18n import N_, PageLocale, languages, page_locale
+from app.stats.i18n import PageLocale, languages, page_locale
 from app.stats.public_schemas import PublishedReportRef, TransparencyReport
 from app.stats.publication import PublicView
 from app.stats.suppression import Published
 
 HALF_WIDTH = 460  # charts that sit side by side on wide screens
+
+
 def page_context(view: PublicView, loc: PageLocale) -> dict[str, Any]:
     """What the template needs, in the reader's language: the published reports, the one
     shown, its charts, and the ways to write its figures."""

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from app.kit.clock import rfc3339
+from app.kit.schemas import Omitted
 
 Count = Annotated[
     int | Literal["<5", "withheld"],
@@ -59,6 +60,14 @@ class TotalsOut(_Out):
     suspensions: Count = Field(description="Flags whose outcome was account_suspended")
     self_reported_suspensions: Count = Field(
         description="Suspensions the platforms reported themselves (all sources); not verified"
+    )
+    # Left out of reports published before contests were counted.
+    contested: Count | Omitted = Field(
+        default=None, description="Of the flags answered, outcomes their agency contested"
+    )
+    overturned: Count | Omitted = Field(
+        default=None,
+        description="Of those, outcomes the platform's reconsidered outcome overturned",
     )
 
 

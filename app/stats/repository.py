@@ -55,6 +55,8 @@ REPORT_KEYS = {
 # Live flags: this predicate matches the partial index ix_flag_account_live, so backlog
 # queries read only the live flags (a few thousand) however large the table grows.
 LIVE = "f.status NOT IN ('closed', 'withdrawn')"
+# The live flags that wait for the platform's answer (a contested one waits for its final).
+UNANSWERED = "('open', 'acknowledged', 'reconsideration')"
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,37 @@ def _statement_sources(
     return " UNION ALL ".join(f"({sql})" for sql in selects), params
 
 
+async def contest_counts(
+    session: AsyncSession,
+    *,
+    date_from: date,
+    date_to: date,
+    group_by: list[str],
+    actions: list[str] | None,
+) -> list[dict[str, Any]]:
+    """Contested and overturned flags per group, by the day of their first outcome in
+    [date_from, date_to): [{<group>: value, ..., "contested": n, "overturned": n}]. Contests
+    are rare, so the day rows (folded and pending alike) are read whole."""
+    keys = [f"{OUTCOME_KEYS[g]} AS {g}" for g in group_by]
+    positions = ", ".join(str(i + 1) for i in range(len(group_by)))
+    counts = [
+        "coalesce(sum(flags) FILTER (WHERE measure = 'contested'), 0) AS contested",
+        "coalesce(sum(flags) FILTER (WHERE measure = 'overturned'), 0) AS overturned",
+    ]
+    sql = (
+        f"SELECT {', '.join([*keys, *counts])} "  # noqa: S608 - fixed names
+        "FROM (SELECT *, fb_stats_month(day) AS month FROM contest_rollup_day "
+        "WHERE day >= :a AND day < :b"
+        + (" AND action = ANY(:actions)" if actions is not None else "")
+        + ") AS u"
+        + (f" GROUP BY {positions}" if group_by else "")
+    )
+    params: dict[str, Any] = {"a": date_from, "b": date_to}
+    if actions is not None:
+        params["actions"] = actions
+    return await fetch_records(session, sql, params)
+
+
 _RT_COLUMNS = "platform, priority, kind, measure, bucket, flags"
 
 
@@ -256,7 +289,7 @@ async def overdue_counts(session: AsyncSession, *, group_by: list[str]) -> list[
     rows = await session.execute(
         text(
             f"SELECT {', '.join([*keys, 'count(*) AS n'])} FROM flag f "  # noqa: S608
-            f"WHERE {LIVE} AND f.status IN ('open', 'acknowledged') AND f.due_at < now()"
+            f"WHERE {LIVE} AND f.status IN {UNANSWERED} AND f.due_at < now()"
             + (f" GROUP BY {positions}" if group_by else "")
         )
     )
@@ -301,7 +334,8 @@ async def organization_names(session: AsyncSession, ids: list[uuid.UUID]) -> dic
 
 async def agency_totals(session: AsyncSession) -> list[dict[str, Any]]:
     """Per agency: closed and actioned (narrow months and pending days), withdrawn, and
-    its live flags (partial index)."""
+    its live flags (partial index) but those in reconsideration, which count as closed with
+    their first outcome."""
     rows = await session.execute(
         text(
             f"""
@@ -322,7 +356,8 @@ async def agency_totals(session: AsyncSession) -> list[dict[str, Any]]:
             LEFT JOIN (SELECT agency_org_id, sum(flags) AS withdrawn FROM withdrawal_rollup
                        GROUP BY agency_org_id) w
                    ON w.agency_org_id = o.id
-            LEFT JOIN (SELECT f.agency_org_id, count(*) AS live FROM flag f WHERE {LIVE}
+            LEFT JOIN (SELECT f.agency_org_id, count(*) AS live FROM flag f
+                       WHERE {LIVE} AND f.status <> 'reconsideration'
                        GROUP BY f.agency_org_id) l
                    ON l.agency_org_id = o.id
             WHERE o.kind = 'agency'
@@ -352,13 +387,13 @@ async def platform_backlogs(session: AsyncSession) -> list[dict[str, Any]]:
                 SELECT f.platform_org_id,
                        count(*) FILTER (WHERE f.delivered_at IS NULL) AS undelivered,
                        count(*) FILTER (WHERE f.status = 'open') AS unacknowledged,
-                       count(*) FILTER (WHERE f.status IN ('open', 'acknowledged'))
-                           AS unanswered,
+                       count(*) FILTER (WHERE f.status IN {UNANSWERED}) AS unanswered,
                        count(*) FILTER (WHERE f.status = 'info_requested') AS awaiting_agency,
-                       count(*) FILTER (WHERE f.status IN ('open', 'acknowledged')
+                       count(*) FILTER (WHERE f.status IN {UNANSWERED}
                                           AND f.due_at < now()) AS overdue,
-                       min(f.opened_at) FILTER (WHERE f.status IN ('open', 'acknowledged'))
-                           AS oldest_unanswered_at
+                       -- A contested flag has waited for its final answer since its contest.
+                       min(coalesce(f.contested_at, f.opened_at))
+                           FILTER (WHERE f.status IN {UNANSWERED}) AS oldest_unanswered_at
                 FROM flag f
                 WHERE {LIVE} AND f.status <> 'held'
                 GROUP BY f.platform_org_id
@@ -372,6 +407,13 @@ async def platform_backlogs(session: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def fold(session: AsyncSession, *, limit: int) -> int:
-    """Fold one batch of committed transactions' rows into stripe 0; returns rows moved."""
-    fold_both = text("SELECT greatest(fb_stats_fold(:n), fb_stats_statement_fold(:n))")
-    return int((await session.execute(fold_both, {"n": limit})).scalar_one())
+    """Fold one batch of committed transactions' rows into stripe 0 (the statement and
+    contest rollups' too); returns the most rows moved from one table."""
+    folded = await session.execute(
+        text(
+            "SELECT greatest(fb_stats_fold(:n), fb_stats_statement_fold(:n), "
+            "fb_stats_contest_fold(:n))"
+        ),
+        {"n": limit},
+    )
+    return int(folded.scalar_one())

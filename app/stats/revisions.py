@@ -52,8 +52,9 @@ def exact_cells(
 
     The cells are the coarsest ones every published number is a sum of, read the way
     `assembly._tally` reads the figures: suspensions by country, platform and month; the
-    other outcome actions only in total; self-reports by platform and source; response
-    time counts by platform. Coarser cells allow more corrections and prove the same."""
+    other outcome actions, contests and overturned outcomes only in total; self-reports by
+    platform and source; response time counts by platform. Coarser cells allow more
+    corrections and prove the same."""
     month_set = set(months)
     cells: dict[str, int] = defaultdict(int)
     for row in outcomes:
@@ -64,6 +65,8 @@ def exact_cells(
             cells[f"suspended/{row['country']}/{row['platform']}/{month}"] += count
         else:
             cells[f"action/{action}"] += count
+        cells["contested"] += int(row.get("contested", 0))
+        cells["overturned"] += int(row.get("overturned", 0))
     for row in self_reported:
         if row.get("action", SUSPENDED) != SUSPENDED:
             continue

@@ -56,14 +56,25 @@ class OutcomeGroup(BaseModel):
         "scope (outcomes with a statement only; one withheld in two countries counts under "
         "each)",
     )
-    count: int
+    count: int = Field(description="First outcomes: a contested flag counts with its first")
+    contested: int | None = Field(
+        description="Of these flags, how many their agency contested (null when grouped by "
+        "ground or scope: contests are counted by flag, not by statement)"
+    )
+    overturned: int | None = Field(
+        description="Of these flags, how many the reconsidered outcome overturned (one outcome "
+        "acted on the account or its content, the other did not; null when grouped by ground "
+        "or scope)"
+    )
 
 
 class OutcomeStats(_Range):
-    """Counts of closed flags by the day (UTC) FlagBridge recorded their outcome."""
+    """Counts of closed flags by the day (UTC) FlagBridge recorded their (first) outcome."""
 
     items: list[OutcomeGroup]
     total: int
+    contested: int | None = Field(description="Sum of the items' contested")
+    overturned: int | None = Field(description="Sum of the items' overturned")
 
 
 class ReportGroup(BaseModel):

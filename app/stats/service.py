@@ -39,6 +39,8 @@ OUTCOME_GROUPS = (
     "ground",
     "scope",
 )
+STATEMENT_GROUPS = frozenset({"ground", "scope"})
+"""Groups read from the statements of reasons (only outcomes that carry one)."""
 REPORT_GROUPS = ("platform", "country", "category", "action", "source", "month")
 RESPONSE_GROUPS = ("platform", "priority", "kind")
 ACTIONS = OUTCOME_ACTIONS
@@ -153,7 +155,11 @@ async def outcome_counts(
 ) -> list[dict[str, Any]]:
     """Closed flags in [date_from, date_to) (UTC days of closed_at), grouped.
 
-    Each row has the group keys and "count"; month is "YYYY-MM", day "YYYY-MM-DD", and
+    Each row has the group keys, "count" (first outcomes: a contested flag counts with the
+    outcome it was first closed with), and "contested" and "overturned" (of those flags,
+    how many their agency contested, and how many the reconsidered outcome overturned;
+    None when grouped by a statement's ground or scope);
+    month is "YYYY-MM", day "YYYY-MM-DD", and
     agency {"id", "name"}. `actions` keeps only those outcomes (e.g. suspensions).
     Groups are ordered by their keys; zero counts are left out.
     """
@@ -171,6 +177,18 @@ async def outcome_counts(
         limit=MAX_ROWS + 1,
     )
     _too_many(rows)
+    # Contests are kept by the flag's first outcome, not by statement: grouped by a
+    # statement's ground or scope, they are not given (null).
+    by_statement = not STATEMENT_GROUPS.isdisjoint(groups)
+    contests = (
+        []
+        if by_statement
+        else await repo.contest_counts(
+            session, date_from=start, date_to=end, group_by=groups, actions=wanted
+        )
+    )
+    # Every contested flag has its first outcome in the same group, so its group is a row.
+    contested = {tuple(c[g] for g in groups): c for c in contests}
     names: dict[Any, str] = {}
     if "agency" in groups:
         names = await repo.organization_names(session, sorted({r["agency"] for r in rows}))
@@ -183,6 +201,9 @@ async def outcome_counts(
             else:
                 item[g] = _format_key(g, row[g])
         item["count"] = int(row["count"])
+        found = contested.get(tuple(row[g] for g in groups), {})
+        item["contested"] = None if by_statement else int(found.get("contested", 0))
+        item["overturned"] = None if by_statement else int(found.get("overturned", 0))
         out.append(item)
     return out
 
@@ -282,8 +303,9 @@ async def platform_health(*, session: AsyncSession) -> list[dict[str, Any]]:
     """Per platform, now: last feed poll and the backlog of live flags it has.
 
     undelivered: not yet handed over by feed; unacknowledged: status open; unanswered: no
-    outcome and not waiting on the agency (open or acknowledged); awaiting_agency: a
-    question is pending; overdue: unanswered past due_at.
+    outcome and not waiting on the agency (open or acknowledged), or a contested outcome
+    awaiting its final answer (reconsideration); awaiting_agency: a question is pending;
+    overdue: unanswered past due_at.
     """
     hooks = await webhooks.webhook_statuses(session=session)
     return [

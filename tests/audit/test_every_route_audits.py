@@ -89,6 +89,7 @@ async def test_every_state_changing_route_is_audited(app, world, client):
         ("POST", "/v1/flags/{flag_id}/ack"): ("ack", ["flag.acknowledged"]),
         ("POST", "/v1/flags/{flag_id}/request-info"): ("request-info", ["flag.info_requested"]),
         ("POST", "/v1/flags/{flag_id}/outcome"): ("outcome", ["flag.outcome_recorded"]),
+        ("POST", "/v1/flags/{flag_id}/contest"): ("contest", ["flag.contested"]),
         ("POST", "/v1/outcomes/batch"): ("outcomes-batch", ["flag.acknowledged"]),
         ("POST", "/v1/holds"): ("hold", ["hold.created"]),
         ("DELETE", "/v1/holds/{hold_id}"): ("release", ["hold.released"]),
@@ -189,6 +190,16 @@ async def test_every_state_changing_route_is_audited(app, world, client):
                 "/v1/outcomes/batch",
                 json={"items": [{"flag_id": fid, "type": "ack"}]},
                 headers=platform.headers,
+            )
+        if name == "contest":
+            fid = await new_flag()
+            closing = {"action": "no_violation"}
+            await client.post(f"/v1/flags/{fid}/outcome", json=closing, headers=platform.headers)
+            start = await last_seq(app)
+            return start, await client.post(
+                f"/v1/flags/{fid}/contest",
+                json={"reason": "r", "evidence": [{"url": "https://e.example.gov/1"}]},
+                headers=agency.headers,
             )
         if name == "hold":
             start = await last_seq(app)

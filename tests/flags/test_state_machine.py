@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from app.errors import Conflict
 from app.flags.state import LIVE, TRANSITIONS, Action, Status, is_noop, next_status
+from app.vocabulary import NOT_ACTIONED
 from tests.conftest import assert_problem, flag_body, party
 
 
@@ -37,7 +38,15 @@ ROUTES: dict[Action, Route] = {
     Action.PROVIDE_INFO: Route("agency", "info", {"note": "The one posted on 6 November."}),
     Action.RECORD_OUTCOME: Route("platform", "outcome", {"action": "account_suspended"}),
     Action.WITHDRAW: Route("agency", "withdraw", {"reason": "filed in error"}),
+    Action.CONTEST: Route(
+        "agency",
+        "contest",
+        {"reason": "New posts.", "evidence": [{"url": "https://evidence.example.gov/2.png"}]},
+    ),
 }
+# The final answer to a contest (app/flags/contest.py): only it moves a flag out of
+# reconsideration, and only such a flag takes it.
+RECONSIDERED = {"action": "account_suspended", "reconsidered": True}
 # RELEASE has no flag route: it happens when a hold is released (tested below).
 ROUTED_ACTIONS = [a for a in Action if a is not Action.RELEASE]
 
@@ -67,8 +76,11 @@ async def act(client, cast, flag_id: str, action: Action, body: dict[str, Any] |
     return await client.post(f"/v1/flags/{flag_id}/{route.path}", json=payload, headers=who.headers)
 
 
-async def flag_in(client, cast, status: Status) -> dict[str, Any]:
-    """A fresh flag driven to status through the API."""
+async def flag_in(
+    client, cast, status: Status, outcome: str = "account_suspended"
+) -> dict[str, Any]:
+    """A fresh flag driven to status through the API (closed with `outcome`; a flag in
+    reconsideration was closed with no_violation and contested)."""
     body = flag_body("twitter")
     if status is Status.HELD:
         handle = body["account"]["handle"]
@@ -86,9 +98,13 @@ async def flag_in(client, cast, status: Status) -> dict[str, Any]:
         Status.INFO_REQUESTED: [Action.REQUEST_INFO],
         Status.CLOSED: [Action.RECORD_OUTCOME],
         Status.WITHDRAWN: [Action.WITHDRAW],
+        Status.RECONSIDERATION: [Action.RECORD_OUTCOME, Action.CONTEST],
     }[status]
+    if status is Status.RECONSIDERATION:
+        outcome = "no_violation"
     for step in path:
-        resp = await act(client, cast, flag["id"], step)
+        body = {"action": outcome} if step is Action.RECORD_OUTCOME else None
+        resp = await act(client, cast, flag["id"], step, body)
         assert resp.status_code == 200, resp.text
         flag = resp.json()
     assert flag["status"] == status.value
@@ -102,10 +118,18 @@ async def status_of(client, cast, flag_id: str) -> str:
 
 
 def test_table_covers_exactly_the_documented_lifecycle():
-    # Live statuses can always be withdrawn; terminal ones have no way out but a repeat ack.
-    for status in LIVE:
+    # Live statuses before an outcome can always be withdrawn; a contested flag waits for
+    # its final answer. Closed has no way out but a repeat ack and one contest.
+    for status in LIVE - {Status.RECONSIDERATION}:
         assert TRANSITIONS[(status, Action.WITHDRAW)] is Status.WITHDRAWN
-    assert {a for (s, a) in TRANSITIONS if s is Status.CLOSED} == {Action.ACKNOWLEDGE}
+    assert {a for (s, a) in TRANSITIONS if s is Status.CLOSED} == {
+        Action.ACKNOWLEDGE,
+        Action.CONTEST,
+    }
+    assert {a for (s, a) in TRANSITIONS if s is Status.RECONSIDERATION} == {
+        Action.ACKNOWLEDGE,
+        Action.RECORD_OUTCOME,
+    }
     assert not [k for k in TRANSITIONS if k[0] is Status.WITHDRAWN]
     assert {s for (s, a) in TRANSITIONS if a is Action.RELEASE} == {Status.HELD}
 
@@ -150,8 +174,16 @@ def expected(status: Status, action: Action) -> tuple[int, str | None]:
 async def test_every_action_from_every_status(client, cast, status):
     failures = []
     for action in ROUTED_ACTIONS:
-        flag = await flag_in(client, cast, status)
-        resp = await act(client, cast, flag["id"], action)
+        # A contest needs an outcome that may be contested; a contested flag's outcome
+        # is its final answer.
+        outcome = "no_violation" if action is Action.CONTEST else "account_suspended"
+        flag = await flag_in(client, cast, status, outcome)
+        body = (
+            RECONSIDERED
+            if status is Status.RECONSIDERATION and action is Action.RECORD_OUTCOME
+            else None
+        )
+        resp = await act(client, cast, flag["id"], action, body)
         code, new = expected(status, action)
         if resp.status_code != code:
             failures.append(f"{status.value} --{action.value}--> {resp.status_code}: {resp.text}")
@@ -267,7 +299,51 @@ STEPS = [
     ("suspend", Action.RECORD_OUTCOME, {"action": "account_suspended"}),
     ("no_violation", Action.RECORD_OUTCOME, {"action": "no_violation"}),
     ("withdraw", Action.WITHDRAW, None),
+    ("contest", Action.CONTEST, None),
+    ("reconsider", Action.RECORD_OUTCOME, RECONSIDERED),
 ]
+
+
+@dataclass
+class Walked:
+    """What the walk knows of its flag: status, first and final outcome, contested."""
+
+    status: Status = Status.OPEN
+    outcome: str | None = None
+    final: str | None = None
+    contested: bool = False
+
+    def expect(self, action: Action, body: dict[str, Any] | None) -> tuple[int, Status]:
+        """The answer the rules give to this step: (HTTP status, new status)."""
+        status = self.status
+        if action is Action.CONTEST:
+            ok = status is Status.CLOSED and not self.contested and self.outcome in NOT_ACTIONED
+            return (200, Status.RECONSIDERATION) if ok else (409, status)
+        if action is Action.RECORD_OUTCOME:
+            assert body is not None
+            if body.get("reconsidered"):
+                if status is Status.RECONSIDERATION:
+                    return 200, Status.CLOSED
+                return (200, status) if self.final == body["action"] else (409, status)
+            if status is Status.RECONSIDERATION or self.final is not None:
+                return 409, status
+            if status is Status.CLOSED:
+                return (200, status) if body["action"] == self.outcome else (409, status)
+        if (status, action) in TRANSITIONS:
+            return 200, TRANSITIONS[(status, action)]
+        return 409, status
+
+    def step(self, action: Action, body: dict[str, Any] | None, new: Status) -> None:
+        """Remember what a successful step did."""
+        if action is Action.CONTEST:
+            self.contested = True
+        elif action is Action.RECORD_OUTCOME and self.status is not Status.CLOSED:
+            assert body is not None
+            if self.status is Status.RECONSIDERATION:
+                self.final = body["action"]
+            else:
+                self.outcome = body["action"]
+        self.status = new
 
 
 @settings(
@@ -281,25 +357,17 @@ async def test_random_walks_agree_with_the_table(client, cast, walk):
     flag = (
         await client.post("/v1/flags", json=flag_body("twitter"), headers=cast["agency"].headers)
     ).json()
-    status, outcome = Status.OPEN, None
+    known = Walked()
     for name, action, body in walk:
         resp = await act(client, cast, flag["id"], action, body)
-        if status is Status.CLOSED and action is Action.RECORD_OUTCOME:
-            want = 200 if body["action"] == outcome else 409
-            new = status
-        elif (status, action) in TRANSITIONS:
-            want, new = 200, TRANSITIONS[(status, action)]
-        else:
-            want, new = 409, status
-        assert resp.status_code == want, (walk, name, status, resp.text)
+        want, new = known.expect(action, body)
+        assert resp.status_code == want, (walk, name, known, resp.text)
         if want == 409:
-            assert resp.json()["current_status"] == status.value
+            assert resp.json()["current_status"] == known.status.value
         else:
             assert resp.json()["status"] == new.value
-        if action is Action.RECORD_OUTCOME and status is not Status.CLOSED and want == 200:
-            outcome = body["action"]
-        status = new
-    assert await status_of(client, cast, flag["id"]) == status.value
+            known.step(action, body, new)
+    assert await status_of(client, cast, flag["id"]) == known.status.value
 
 
 async def test_racing_transitions_are_serialised_by_the_row_lock(client, cast):

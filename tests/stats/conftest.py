@@ -24,6 +24,9 @@ GROUP_SQL = {
     "day": "to_char(f.closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
 }
 
+# Statuses of a flag that has a first outcome (a contested one keeps counting with it).
+FIRST_OUTCOME = "'closed', 'reconsideration'"
+
 
 @pytest.fixture
 async def cast(world) -> dict[str, Party]:
@@ -69,13 +72,17 @@ async def close(client, platform: Party, flag_id: str, action: str = "account_su
 
 
 async def direct_counts(app, group_by: list[str], where: str = "TRUE", params=None) -> Counter:
-    """COUNT(*) of closed flags grouped like the API groups them, straight from flag."""
+    """COUNT(*) of first outcomes (closed flags, and contested ones in reconsideration)
+    grouped like the API groups them, straight from flag."""
     cols = [GROUP_SQL[g] for g in group_by]
     select = ", ".join([*cols, "count(*)"])
     grouping = f" GROUP BY {', '.join(cols)}" if cols else ""
     async with app.state.engine.connect() as conn:
         rows = await conn.execute(
-            text(f"SELECT {select} FROM flag f WHERE f.status = 'closed' AND {where}{grouping}"),
+            text(
+                f"SELECT {select} FROM flag f "
+                f"WHERE f.status IN ({FIRST_OUTCOME}) AND {where}{grouping}"
+            ),
             params or {},
         )
         counts = Counter({tuple(r[:-1]) or ("all",): int(r[-1]) for r in rows})
@@ -130,7 +137,7 @@ async def rollup_sums(app) -> dict[str, int]:
             "WHERE measure = 'acknowledge'"
         ),
         "withdrawals": "SELECT coalesce(sum(flags), 0) FROM withdrawal_rollup",
-        "closed": "SELECT count(*) FROM flag WHERE status = 'closed'",
+        "closed": f"SELECT count(*) FROM flag WHERE status IN ({FIRST_OUTCOME})",
         "acknowledged": "SELECT count(*) FROM flag WHERE acknowledged_at IS NOT NULL",
         "withdrawn": "SELECT count(*) FROM flag WHERE status = 'withdrawn'",
     }

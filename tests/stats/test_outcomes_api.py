@@ -176,7 +176,7 @@ async def test_agency_groups_carry_id_and_name(world, client, cast, history):
     }
     for item in items:
         assert item["agency"]["name"] == orgs[item["agency"]["id"]]
-        assert set(item) == {"agency", "count"}
+        assert set(item) == {"agency", "count", "contested", "overturned"}
 
 
 async def test_action_filter_keeps_only_those_outcomes(client, cast, history):

@@ -104,7 +104,13 @@ async def test_a_published_period_without_answers_shows_zeros(world, client):
     name = await publish_now(world)
     data = await latest(client)
     assert data["period"]["id"] == name
-    assert data["totals"] == {"flags_answered": 0, "suspensions": 0, "self_reported_suspensions": 0}
+    assert data["totals"] == {
+        "flags_answered": 0,
+        "suspensions": 0,
+        "self_reported_suspensions": 0,
+        "contested": 0,
+        "overturned": 0,
+    }
     assert data["suspensions_by_country"] == []
     assert len(data["suspensions_by_month"]["months"]) == 6
     html = (await client.get("/transparency")).text

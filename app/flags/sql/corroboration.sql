@@ -42,7 +42,7 @@ LANGUAGE sql STABLE AS $$
     FROM flag f
     WHERE f.account_id = p_flag.account_id AND f.id <> p_flag.id
       AND f.agency_org_id <> p_flag.agency_org_id
-      AND f.status IN ('open', 'acknowledged', 'info_requested')
+      AND f.status IN ('open', 'acknowledged', 'info_requested', 'reconsideration')
     ORDER BY f.id
 $$;
 

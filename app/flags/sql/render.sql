@@ -6,8 +6,27 @@
 -- In SQL so that a page of flags is rendered by the statement that selects it (no
 -- per-flag round trips), and every route shows a flag the same way.
 
--- The one JSON shape of a flag: a new key goes here (a key computed by a function of its
--- own is appended, `jsonb_build_object(...) || fb_flag_<key>(p_flag)`). Callers that already
+-- The contest round of a flag (app/flags/contest.py): null if it was never contested.
+-- The first outcome is the flag's own outcome columns, the reconsidered one is beside it.
+CREATE OR REPLACE FUNCTION fb_flag_contest(p_flag flag) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p_flag.contested_at IS NULL THEN NULL ELSE jsonb_build_object(
+        'contested_at', fb_ts(p_flag.contested_at),
+        'reason', p_flag.contest_reason,
+        'evidence', coalesce(p_flag.contest_evidence, '[]'),
+        'first_outcome', jsonb_build_object(
+            'action', p_flag.outcome_action, 'note', p_flag.outcome_note,
+            'actioned_at', fb_ts(p_flag.actioned_at), 'decided_at', fb_ts(p_flag.closed_at)),
+        'reconsidered_outcome', CASE WHEN p_flag.reconsidered_action IS NULL THEN NULL
+            ELSE jsonb_build_object(
+                'action', p_flag.reconsidered_action, 'note', p_flag.reconsidered_note,
+                'actioned_at', fb_ts(p_flag.reconsidered_actioned_at),
+                'decided_at', fb_ts(p_flag.reconsidered_at)) END,
+        'overturned', p_flag.overturned) END
+$$;
+
+-- The one JSON shape of a flag: a new key goes here, as an expression or a STABLE function
+-- of the row (fb_flag_contest, fb_statement_doc), never VOLATILE. Callers that already
 -- hold the agency name and corroborations (submission, fb_flag_docs) pass them in.
 -- The account is the flag's own account_ref: the identifiers its agency sent, never the
 -- shared account's (which may hold what other agencies or the platform said).
@@ -46,7 +65,8 @@ LANGUAGE sql STABLE AS $$
         'corroborations', p_corroborations,
         -- Only a flag with an outcome has a statement: the others skip the call.
         'statement', CASE WHEN p_flag.outcome_action IS NULL THEN NULL
-                          ELSE fb_statement_doc(p_flag) END)
+                          ELSE fb_statement_doc(p_flag) END,
+        'contest', fb_flag_contest(p_flag))
 $$;
 
 -- What a platform sees differently, as keys that replace the document's: a flag reached

@@ -6,7 +6,8 @@
 --
 -- What goes, for flags closed or withdrawn before p_cutoff and holds ended before it:
 --   * the flag's or hold's own account identifiers (account_ref), summary or reason,
---     evidence, outcome note and withdrawal reason; hold renewal reasons; the free text of
+--     evidence, outcome note and withdrawal reason, a contest's reason, evidence and
+--     reconsidered outcome note; hold renewal reasons; the free text of
 --     the flag's statements of reasons (provision and clause become '[removed]', the
 --     explanation NULL: an explanation may name people, and a platform may misuse the
 --     others; ground, automation and scope stay, as the statement rollup counts them);
@@ -57,7 +58,11 @@ DECLARE
 BEGIN
     WITH purged AS (
         UPDATE flag SET account_ref = v_no_account, summary = v_removed, evidence = '[]',
-                        outcome_note = NULL, withdraw_reason = NULL, redacted_at = now()
+                        outcome_note = NULL, withdraw_reason = NULL, redacted_at = now(),
+                        -- A contest's free text and evidence; the round's outcomes stay.
+                        contest_reason = NULL, reconsidered_note = NULL,
+                        contest_evidence = CASE WHEN contested_at IS NULL THEN NULL
+                                                ELSE '[]'::jsonb END
         WHERE redacted_at IS NULL
           AND ((status = 'closed' AND closed_at < p_cutoff)
                OR (status = 'withdrawn' AND withdrawn_at < p_cutoff))

@@ -34,8 +34,9 @@ LANGUAGE sql VOLATILE AS $$
 $$;
 
 -- What flags contribute to the rollups, added for p_new and taken away for p_old, as sets:
--- a closed flag its outcome (day of closed_at) and its time to outcome, an acknowledged one
--- its time to acknowledge (day of acknowledged_at), a withdrawn one its withdrawal (month of
+-- a closed flag its outcome (day of closed_at) and its time to outcome (a flag in
+-- reconsideration keeps counting with its first outcome: app/flags/contest.py), an
+-- acknowledged one its time to acknowledge (day of acknowledged_at), a withdrawn one its withdrawal (month of
 -- withdrawn_at). A flag that contributes the same before and after nets to nothing, so
 -- a changed row may be given on both sides whatever changed. One INSERT ... ON CONFLICT per
 -- table for any number of flags (a batch of 1,000 outcomes), written as sums.
@@ -51,7 +52,7 @@ LANGUAGE sql AS $$
                                              category, action, stripe, flags)
         SELECT fb_stats_day(closed_at), country, agency_org_id, platform, kind, category,
                outcome_action, p_stripe, sum(delta)
-        FROM c WHERE status = 'closed'
+        FROM c WHERE status IN ('closed', 'reconsideration')
         GROUP BY 1, 2, 3, 4, 5, 6, 7
         HAVING sum(delta) <> 0
         ON CONFLICT (day, country, agency_org_id, platform, kind, category, action, stripe)
@@ -65,7 +66,7 @@ LANGUAGE sql AS $$
                    'outcome' AS measure,
                    fb_stats_bucket(extract(epoch FROM closed_at - opened_at)::float8) AS bucket,
                    delta
-            FROM c WHERE status = 'closed' AND opened_at IS NOT NULL
+            FROM c WHERE status IN ('closed', 'reconsideration') AND opened_at IS NOT NULL
             UNION ALL
             SELECT fb_stats_day(acknowledged_at), platform, priority, kind, 'acknowledge',
                    fb_stats_bucket(extract(epoch FROM acknowledged_at - opened_at)::float8),
@@ -86,8 +87,8 @@ LANGUAGE sql AS $$
 $$;
 
 -- The rollup trigger: what the changed flags contributed is taken away and what they
--- contribute now is added (fb_stats_apply). Closed is terminal in the state machine, so in
--- practice this is "+1 when a flag closes", but an importer, a data fix or a retention
+-- contribute now is added (fb_stats_apply). Closed is terminal in the state machine but for
+-- a contest, which changes no count, so in practice this is "+1 when a flag closes", but an importer, a data fix or a retention
 -- purge stays exact too. Updates are handled per statement (a batch of answers is one
 -- call over its transition tables); inserts and deletes of finished flags, rare, per row.
 CREATE OR REPLACE FUNCTION fb_stats_flag_changed() RETURNS trigger
@@ -102,7 +103,8 @@ BEGIN
         -- of closed flags): their two sides would only cancel out.
         WITH same AS (
             SELECT o.id FROM old_flags o JOIN new_flags n ON n.id = o.id
-            WHERE (o.status IN ('closed', 'withdrawn') OR o.acknowledged_at IS NOT NULL)
+            WHERE (o.status IN ('closed', 'withdrawn', 'reconsideration')
+                   OR o.acknowledged_at IS NOT NULL)
               AND (o.status, o.closed_at, o.withdrawn_at, o.opened_at, o.acknowledged_at,
                    o.country, o.agency_org_id, o.platform, o.kind, o.category, o.priority,
                    o.outcome_action)
@@ -112,10 +114,12 @@ BEGIN
                    n.outcome_action)
         )
         SELECT ARRAY(SELECT o::flag FROM old_flags o
-                     WHERE (o.status IN ('closed', 'withdrawn') OR o.acknowledged_at IS NOT NULL)
+                     WHERE (o.status IN ('closed', 'withdrawn', 'reconsideration')
+                   OR o.acknowledged_at IS NOT NULL)
                        AND o.id NOT IN (SELECT id FROM same)),
                ARRAY(SELECT n::flag FROM new_flags n
-                     WHERE (n.status IN ('closed', 'withdrawn') OR n.acknowledged_at IS NOT NULL)
+                     WHERE (n.status IN ('closed', 'withdrawn', 'reconsideration')
+                   OR n.acknowledged_at IS NOT NULL)
                        AND n.id NOT IN (SELECT id FROM same))
         INTO v_old, v_new;
     ELSIF TG_OP = 'INSERT' THEN
@@ -133,7 +137,8 @@ $$;
 -- A new flag is open or held, so this WHEN is false on the submission path and costs no
 -- trigger call; it fires only for imports of flags that are already finished.
 CREATE OR REPLACE TRIGGER flag_stats_insert AFTER INSERT ON flag FOR EACH ROW
-    WHEN (NEW.status IN ('closed', 'withdrawn') OR NEW.acknowledged_at IS NOT NULL)
+    WHEN (NEW.status IN ('closed', 'withdrawn', 'reconsideration')
+          OR NEW.acknowledged_at IS NOT NULL)
     EXECUTE FUNCTION fb_stats_flag_changed();
 -- Per statement, over its transition tables: a statement that changes no counted flag
 -- (a delivery, a deadline move) costs one call that finds nothing to add.
@@ -141,7 +146,8 @@ CREATE OR REPLACE TRIGGER flag_stats_update AFTER UPDATE ON flag
     REFERENCING OLD TABLE AS old_flags NEW TABLE AS new_flags
     FOR EACH STATEMENT EXECUTE FUNCTION fb_stats_flag_changed();
 CREATE OR REPLACE TRIGGER flag_stats_delete AFTER DELETE ON flag FOR EACH ROW
-    WHEN (OLD.status IN ('closed', 'withdrawn') OR OLD.acknowledged_at IS NOT NULL)
+    WHEN (OLD.status IN ('closed', 'withdrawn', 'reconsideration')
+          OR OLD.acknowledged_at IS NOT NULL)
     EXECUTE FUNCTION fb_stats_flag_changed();
 
 -- Move pending rows of committed transactions (at most p_limit per table) into stripe 0,
@@ -265,7 +271,7 @@ BEGIN
                                     action, stripe, flags)
     SELECT fb_stats_day(closed_at), country, agency_org_id, platform, kind, category,
            outcome_action, 0, count(*)
-    FROM flag WHERE status = 'closed'
+    FROM flag WHERE status IN ('closed', 'reconsideration')
     GROUP BY 1, 2, 3, 4, 5, 6, 7;
     INSERT INTO outcome_rollup_month (month, country, agency_org_id, platform, kind, category,
                                       action, flags)
@@ -287,7 +293,7 @@ BEGIN
     FROM (
         SELECT platform, priority, kind, 'outcome' AS measure, closed_at AS at,
                extract(epoch FROM closed_at - opened_at)::float8 AS seconds
-        FROM flag WHERE status = 'closed' AND opened_at IS NOT NULL
+        FROM flag WHERE status IN ('closed', 'reconsideration') AND opened_at IS NOT NULL
         UNION ALL
         SELECT platform, priority, kind, 'acknowledge', acknowledged_at,
                extract(epoch FROM acknowledged_at - opened_at)::float8
@@ -311,5 +317,6 @@ BEGIN
     GROUP BY 1, 2;
 
     PERFORM fb_stats_statement_rebuild();
+    PERFORM fb_stats_contest_rebuild();
 END
 $$;
