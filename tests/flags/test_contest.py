@@ -377,3 +377,52 @@ async def test_retention_removes_a_contests_texts_and_keeps_its_outcomes(app, cl
     assert after["contest"]["reason"] is None and after["contest"]["evidence"] == []
     assert after["contest"]["reconsidered_outcome"]["action"] == "content_removed"
     assert after["contest"]["overturned"] is True
+
+
+async def test_a_reconsidered_statement_is_the_second_decision(client, cast):
+    """Both decisions keep their statements; the flag and the filed statement show the
+    final one, and the statistics grouped by a statement's ground give no contest counts
+    (contests are counted by flag, not by statement)."""
+    flag = await closed_flag(client, cast)
+    first = await client.get(f"/v1/flags/{flag['id']}/statement", headers=cast["agency"].headers)
+    assert first.status_code == 404  # the first outcome came without a statement
+    assert (await contest(client, cast, flag["id"])).status_code == 200
+    statement = {
+        "ground": "illegal_content",
+        "legal_provision": "Law No. 5 of 2018, Art. 13A",
+        "automated_detection": False,
+        "automated_decision": "not_automated",
+        "territorial_scope": {"type": "countries", "countries": ["id"]},
+    }
+    final = await client.post(
+        f"/v1/flags/{flag['id']}/outcome",
+        json={
+            "action": "account_withheld_in_country",
+            "reconsidered": True,
+            "statement": statement,
+        },
+        headers=cast["platform"].headers,
+    )
+    assert final.status_code == 200, final.text
+    shown = final.json()
+    assert shown["outcome"]["action"] == "no_violation"
+    assert shown["contest"]["reconsidered_outcome"]["action"] == "account_withheld_in_country"
+    assert shown["contest"]["overturned"] is True
+    assert shown["statement"]["decision"] == 2
+    assert shown["statement"]["territorial_scope"] == {"type": "countries", "countries": ["ID"]}
+    filed = await client.get(f"/v1/flags/{flag['id']}/statement", headers=cast["agency"].headers)
+    assert filed.status_code == 200, filed.text
+    assert filed.json()["statement"]["decision"] == 2
+
+    by_ground = await client.get(
+        "/v1/stats/outcomes?group_by=ground", headers=cast["observer"].headers
+    )
+    assert by_ground.status_code == 200, by_ground.text
+    body = by_ground.json()
+    assert body["contested"] is None and body["overturned"] is None
+    assert [(i["ground"], i["contested"]) for i in body["items"]] == [("illegal_content", None)]
+    by_action = await client.get(
+        "/v1/stats/outcomes?group_by=action", headers=cast["observer"].headers
+    )
+    assert by_action.json()["contested"] == 1
+    assert by_action.json()["overturned"] == 1
