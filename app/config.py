@@ -246,6 +246,18 @@ class Settings(BaseSettings):
     rate_policy_refresh_seconds: float = Field(
         default=30.0, gt=0, description="How often a process re-reads per-organisation limits."
     )
+    argon2_profile: Literal["owasp", "test"] = Field(
+        default="owasp",
+        description="argon2id parameters of client secrets: OWASP's minimum, or argon2's "
+        "smallest for test suites (refused unless FLAGBRIDGE_ENV=test).",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_test_hashing_outside_tests(self) -> Settings:
+        """Cheap secret hashes are for throw-away test databases only."""
+        if self.argon2_profile == "test" and self.env != "test":
+            raise ValueError("FLAGBRIDGE_ARGON2_PROFILE=test needs FLAGBRIDGE_ENV=test")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -144,6 +144,8 @@ def settings(tmp_path: Path, keys_dir: Path) -> Settings:
         rate_token_per_address_per_minute=1_000_000,
         rate_token_free_failures=10_000,
         rate_long_poll_waiters=1000,
+        # Thousands of fixture secrets: argon2's floor (tests/hardening holds the real one).
+        argon2_profile="test",
     )
 
 
