@@ -28,6 +28,8 @@ import pytest
 from tests.conftest import PgServer, create_test_database, drop_test_database, flag_body
 from tests.hardening.served import ServedApp, served, server_env
 
+# One worker runs every role against the module's one served app (make test's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("fuzz")
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261130"))
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
