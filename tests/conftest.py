@@ -35,6 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # whatever a worker names on it or under var/ carries its name.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 TEMPLATE = f"fbtest_template_{WORKER}"
+# Every `flagbridge serve` a test starts inherits this: its metrics listener takes a port
+# the system picks, as the default 127.0.0.1:9108 is one per machine and workers (and other
+# checkouts' suites) serve at the same time.
+os.environ.setdefault("FLAGBRIDGE_METRICS_BIND", "127.0.0.1:0")
 _counter = itertools.count()
 
 
