@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests.conftest import PgServer, create_test_database, drop_test_database, flag_body
-from tests.hardening.served import ServedApp, served, server_env
+from tests.hardening.served import UNLIMITED_RATES, ServedApp, served, server_env
 
 # One worker runs every role against the module's one served app (make test's --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("fuzz")
@@ -35,15 +35,6 @@ SEED = int(os.environ.get("FUZZ_SEED", "20261130"))
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 # The operator goes last: it may revoke clients and deactivate organisations on its way.
 ROLES = ["agency", "platform", "observer", "operator"]
-# With the default budgets each role's token ran out within seconds and most operations were
-# fuzzed only as far as a 429 (schemathesis warned "Rate limited"), which also slowed the
-# run. Lifted, every case reaches its operation; tests/ratelimit holds 429 on each of them.
-UNLIMITED = {
-    "FLAGBRIDGE_RATE_WRITES_PER_MINUTE": "1000000",
-    "FLAGBRIDGE_RATE_READS_PER_MINUTE": "1000000",
-    "FLAGBRIDGE_RATE_TOKEN_PER_ADDRESS_PER_MINUTE": "1000000",
-    "FLAGBRIDGE_RATE_TOKEN_FREE_FAILURES": "10000",
-}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +44,10 @@ def fuzzed_server(
     """The API served on its own database, with a token for each role and a few flags."""
     name = asyncio.run(create_test_database(pg_server, template_db))
     data_dir = tmp_path_factory.mktemp("fuzz")
-    env = server_env(data_dir, pg_server.url(name), **UNLIMITED)
+    # With the default budgets each role's token ran out within seconds and most operations were
+    # fuzzed only as far as a 429 (schemathesis warned "Rate limited"), which also slowed the
+    # run. Lifted, every case reaches its operation; tests/ratelimit holds 429 on each of them.
+    env = server_env(data_dir, pg_server.url(name), **UNLIMITED_RATES)
     try:
         with served(env, log=data_dir / "serve.log") as app:
             tokens = app.roles(platform="fuzzed")
