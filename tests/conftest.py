@@ -70,6 +70,30 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
     return None
 
 
+# The longest tests (tens of seconds each: subprocesses, served apps, a whole demo history)
+# start first, so xdist's last minutes are not one worker finishing one of them alone.
+SLOW_FIRST = (
+    "tests/retention/test_retention.py",
+    "tests/fuzz/test_schemathesis.py",
+    "tests/test_readme_examples.py",
+    "tests/hardening/test_faults.py",
+    "tests/cli/",
+    "tests/replica/",
+    "tests/browser/",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the slow tests to the front, keeping the order within each part."""
+    rank = {prefix: i for i, prefix in enumerate(SLOW_FIRST)}
+
+    def key(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return next((r for prefix, r in rank.items() if path.startswith(prefix)), len(rank))
+
+    items.sort(key=key)
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
