@@ -26,13 +26,9 @@ def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
 
 async def test_new_secrets_carry_the_configured_parameters_and_verify(settings, world, app):
     creds = await world.credentials("agency")
+    query = text("SELECT secret_hash FROM api_client WHERE id = :id")
     async with app.state.engine.connect() as conn:
-        stored = (
-            await conn.execute(
-                text("SELECT secret_hash FROM api_client WHERE id = :id"),
-                {"id": creds.client_id},
-            )
-        ).scalar_one()
+        stored = await conn.scalar(query, {"id": creds.client_id})
     assert stored.startswith(f"$argon2id$v=19${PARAMETERS[settings.argon2_profile]}$")
     assert await world.token(creds)
 
