@@ -26,9 +26,9 @@ run: $(STAMP)
 	$(BIN)/flagbridge demo
 	$(BIN)/flagbridge serve --host $(HOST) --port $(PORT)
 
-# pytest-xdist: TEST_WORKERS processes share the one test PostgreSQL (each migrates its own
-# template, tests/conftest.py); a module with one expensive server keeps its tests on one
-# worker (xdist_group). The 15 slowest tests are listed at the end.
+# pytest-xdist: TEST_WORKERS processes, each on its own embedded PostgreSQL under var/
+# (tests/conftest.py); a module with one expensive server keeps its tests on one worker
+# (xdist_group). 0 runs in one process. The 15 slowest tests are listed at the end.
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .

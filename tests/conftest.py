@@ -1,9 +1,10 @@
 """Test harness: one real PostgreSQL per session, a fresh database per test.
 
-With DATABASE_URL unset, the embedded server is started in var/test-pg (the same mechanism
-as the service). Migrations run once into a template database; each test gets its own
-database copied from it, so tests are isolated even when they commit, run concurrent
-transactions, or use LISTEN/NOTIFY.
+With DATABASE_URL unset, the embedded server is started in var/test/pg, or in
+var/test-gw0/pg for pytest-xdist's worker gw0 and so on (the same mechanism as the
+service). Migrations run once into a template database; each test gets its own database
+copied from it, so tests are isolated even when they commit, run concurrent transactions,
+or use LISTEN/NOTIFY.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from app.migrations import upgrade_to_head
 from tests.openapi_check import ResponseChecker
 
 ROOT = Path(__file__).resolve().parent.parent
-# `make test` runs the suite in pytest-xdist workers (gw0, gw1, ...) sharing the one server;
-# whatever a worker names on it or under var/ carries its name.
+# `make test` runs the suite in pytest-xdist workers (gw0, gw1, ...); whatever a worker
+# names under var/ carries its name. Each has its own embedded server: the feed and audit
+# sealing wait for transactions older than the server-wide xmin horizon, so one worker's
+# open transactions would hold back what the other's tests see.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 TEMPLATE = f"fbtest_template_{WORKER}"
 # Every `flagbridge serve` a test starts inherits this: its metrics listener takes a port
@@ -100,10 +103,10 @@ def _quote(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def pg_server() -> PgServer:
-    """The session's PostgreSQL: DATABASE_URL's server, or the embedded one."""
+    """The session's PostgreSQL: DATABASE_URL's server, or the worker's embedded one."""
     if os.environ.get("DATABASE_URL"):
         return PgServer(to_asyncpg_url(os.environ["DATABASE_URL"]))
-    server = start_embedded(ROOT / "var" / "test")
+    server = start_embedded(ROOT / "var" / ("test" if WORKER == "main" else f"test-{WORKER}"))
     socket_dir = str(server.get_postmaster_info().socket_dir)
     url = sqlalchemy_url(socket_dir, "postgres")
 
