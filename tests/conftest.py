@@ -105,6 +105,8 @@ def _quote(name: str) -> str:
 def pg_server() -> PgServer:
     """The session's PostgreSQL: DATABASE_URL's server, or the worker's embedded one."""
     if os.environ.get("DATABASE_URL"):
+        if WORKER != "main":
+            pytest.fail("DATABASE_URL is one server for every worker: make test TEST_WORKERS=0")
         return PgServer(to_asyncpg_url(os.environ["DATABASE_URL"]))
     server = start_embedded(ROOT / "var" / ("test" if WORKER == "main" else f"test-{WORKER}"))
     socket_dir = str(server.get_postmaster_info().socket_dir)
