@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # sealing wait for transactions older than the server-wide xmin horizon, so one worker's
 # open transactions would hold back what the other's tests see.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-TEMPLATE = f"fbtest_template_{WORKER}"
+TEMPLATE = "fbtest_template"
 # Every `flagbridge serve` a test starts inherits this: its metrics listener takes a port
 # the system picks, as the default 127.0.0.1:9108 is one per machine and workers (and other
 # checkouts' suites) serve at the same time.
@@ -129,7 +129,7 @@ def pg_server() -> PgServer:
 
 @pytest.fixture(scope="session")
 def template_db(pg_server: PgServer) -> str:
-    """A migrated template database, rebuilt once per test session (and worker)."""
+    """A migrated template database, rebuilt once per test session."""
 
     async def rebuild() -> None:
         conn = await asyncpg.connect(pg_server.dsn("postgres"))
