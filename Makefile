@@ -26,10 +26,14 @@ run: $(STAMP)
 	$(BIN)/flagbridge demo
 	$(BIN)/flagbridge serve --host $(HOST) --port $(PORT)
 
+# pytest-xdist: TEST_WORKERS processes, each on its own embedded PostgreSQL under var/
+# (tests/conftest.py); a module with one expensive server keeps its tests on one worker
+# (xdist_group). 0 runs in one process. The 15 slowest tests are listed at the end.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 # Also pip-audit over the installed packages: fails on a known vulnerability, warns (and
 # passes) when its vulnerability service cannot be reached (tools/audit_dependencies.py).

@@ -261,6 +261,18 @@ class Settings(BaseSettings):
         "FlagBridge's own telemetry is its metrics listener and JSON logs, and looking for "
         "those providers costs every request.",
     )
+    argon2_profile: Literal["owasp", "test"] = Field(
+        default="owasp",
+        description="argon2id parameters of client secrets: OWASP's minimum, or argon2's "
+        "smallest for test suites (refused unless FLAGBRIDGE_ENV=test).",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_test_hashing_outside_tests(self) -> Settings:
+        """Cheap secret hashes are for throw-away test databases only."""
+        if self.argon2_profile == "test" and self.env != "test":
+            raise ValueError("FLAGBRIDGE_ARGON2_PROFILE=test needs FLAGBRIDGE_ENV=test")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

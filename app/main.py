@@ -127,7 +127,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             engine, listener, settings.revocation_refresh_seconds
         )
         hash_gate.configure(
-            concurrency=settings.rate_hash_concurrency, queue=settings.rate_hash_queue
+            concurrency=settings.rate_hash_concurrency,
+            queue=settings.rate_hash_queue,
+            profile=settings.argon2_profile,
         )
         app.state.rate_limits = Limiter(app.state.sessionmaker, settings)
         await app.state.rate_limits.start()

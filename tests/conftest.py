@@ -1,9 +1,10 @@
 """Test harness: one real PostgreSQL per session, a fresh database per test.
 
-With DATABASE_URL unset, the embedded server is started in var/test-pg (the same mechanism
-as the service). Migrations run once into a template database; each test gets its own
-database copied from it, so tests are isolated even when they commit, run concurrent
-transactions, or use LISTEN/NOTIFY.
+With DATABASE_URL unset, the embedded server is started in var/test/pg, or in
+var/test-gw0/pg for pytest-xdist's worker gw0 and so on (the same mechanism as the
+service). Migrations run once into a template database; each test gets its own database
+copied from it, so tests are isolated even when they commit, run concurrent transactions,
+or use LISTEN/NOTIFY.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,7 +32,16 @@ from app.migrations import upgrade_to_head
 from tests.openapi_check import ResponseChecker
 
 ROOT = Path(__file__).resolve().parent.parent
+# `make test` runs the suite in pytest-xdist workers (gw0, gw1, ...); whatever a worker
+# names under var/ carries its name. Each has its own embedded server: the feed and audit
+# sealing wait for transactions older than the server-wide xmin horizon, so one worker's
+# open transactions would hold back what the other's tests see.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 TEMPLATE = "fbtest_template"
+# Every `flagbridge serve` a test starts inherits this: its metrics listener takes a port
+# the system picks, as the default 127.0.0.1:9108 is one per machine and workers (and other
+# checkouts' suites) serve at the same time.
+os.environ.setdefault("FLAGBRIDGE_METRICS_BIND", "127.0.0.1:0")
 _counter = itertools.count()
 
 
@@ -49,16 +60,55 @@ class PgServer:
         return self.url(database).replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
+# A random UUID in a parameter (a path to a resource that does not exist) would name the
+# test differently in each pytest-xdist worker, and xdist refuses workers that collected
+# different tests; the id shows where the UUID was instead.
+_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Test ids without random UUIDs, so every worker collects the same names."""
+    if isinstance(val, str) and _UUID.search(val):
+        return _UUID.sub("<uuid>", val)
+    return None
+
+
+# The longest tests (tens of seconds each: subprocesses, served apps, a whole demo history)
+# start first, so xdist's last minutes are not one worker finishing one of them alone.
+SLOW_FIRST = (
+    "tests/retention/test_retention.py",
+    "tests/fuzz/test_schemathesis.py",
+    "tests/test_readme_examples.py",
+    "tests/hardening/test_faults.py",
+    "tests/cli/",
+    "tests/replica/",
+    "tests/browser/",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the slow tests to the front, keeping the order within each part."""
+    rank = {prefix: i for i, prefix in enumerate(SLOW_FIRST)}
+
+    def key(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return next((r for prefix, r in rank.items() if path.startswith(prefix)), len(rank))
+
+    items.sort(key=key)
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> PgServer:
-    """The session's PostgreSQL: DATABASE_URL's server, or the embedded one."""
+    """The session's PostgreSQL: DATABASE_URL's server, or the worker's embedded one."""
     if os.environ.get("DATABASE_URL"):
+        if WORKER != "main":
+            pytest.fail("DATABASE_URL is one server for every worker: make test TEST_WORKERS=0")
         return PgServer(to_asyncpg_url(os.environ["DATABASE_URL"]))
-    server = start_embedded(ROOT / "var" / "test")
+    server = start_embedded(ROOT / "var" / ("test" if WORKER == "main" else f"test-{WORKER}"))
     socket_dir = str(server.get_postmaster_info().socket_dir)
     url = sqlalchemy_url(socket_dir, "postgres")
 
@@ -144,6 +194,8 @@ def settings(tmp_path: Path, keys_dir: Path) -> Settings:
         rate_token_per_address_per_minute=1_000_000,
         rate_token_free_failures=10_000,
         rate_long_poll_waiters=1000,
+        # Thousands of fixture secrets: argon2's floor (tests/hardening holds the real one).
+        argon2_profile="test",
     )
 
 
@@ -157,18 +209,29 @@ async def database_url(pg_server: PgServer, template_db: str) -> AsyncIterator[s
         await drop_test_database(pg_server, name)
 
 
+@pytest.fixture(scope="session")
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, generated once per session (routes do not depend on settings)."""
+    return dict(create_app().openapi())
+
+
 @pytest_asyncio.fixture
-async def app(settings: Settings, database_url: str) -> AsyncIterator[Any]:
+async def app(
+    settings: Settings, database_url: str, openapi_document: dict[str, Any]
+) -> AsyncIterator[Any]:
     """The application with its lifespan running against this test's database."""
     application = create_app(settings, database_url=database_url)
+    # Its first request would generate the document again (the middleware's route table
+    # reads it): a fifth of a second of CPU in every test. Nothing writes to it.
+    application.openapi_schema = openapi_document
     async with application.router.lifespan_context(application):
         yield application
 
 
 @pytest.fixture(scope="session")
-def response_checker() -> ResponseChecker:
+def response_checker(openapi_document: dict[str, Any]) -> ResponseChecker:
     """The OpenAPI document's response validators, compiled once per session."""
-    return ResponseChecker(create_app().openapi())
+    return ResponseChecker(openapi_document)
 
 
 @pytest_asyncio.fixture

@@ -20,6 +20,14 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 FLAGBRIDGE = str(Path(sys.executable).with_name("flagbridge"))
+# Rate limits out of the way, for served tests about something else (tests/ratelimit runs
+# the real budgets): a client that meets one waits for the next minute.
+UNLIMITED_RATES = {
+    "FLAGBRIDGE_RATE_WRITES_PER_MINUTE": "1000000",
+    "FLAGBRIDGE_RATE_READS_PER_MINUTE": "1000000",
+    "FLAGBRIDGE_RATE_TOKEN_PER_ADDRESS_PER_MINUTE": "1000000",
+    "FLAGBRIDGE_RATE_TOKEN_FREE_FAILURES": "10000",
+}
 
 
 def free_port() -> int:

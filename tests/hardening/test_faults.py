@@ -34,7 +34,7 @@ from app.config import Settings
 from app.main import create_app
 from tests.conftest import flag_body
 from tests.hardening.proxy import DatabaseProxy
-from tests.hardening.served import ROOT, ServedApp, server_env
+from tests.hardening.served import ROOT, UNLIMITED_RATES, ServedApp, server_env
 from tests.openapi_check import ResponseChecker
 
 CLIENTS = 8
@@ -78,7 +78,8 @@ def faulted(tmp_path: Path) -> Iterator[tuple[ServedApp, Cluster]]:
     # Under var/ like the test cluster: the embedded server's user must reach the folder.
     data_dir = ROOT / "var" / f"faults-{os.getpid()}"
     shutil.rmtree(data_dir, ignore_errors=True)
-    app = ServedApp(server_env(data_dir), workers=2, log=tmp_path / "serve.log")
+    # Unlimited: past a budget the load would wait for the next minute between faults.
+    app = ServedApp(server_env(data_dir, **UNLIMITED_RATES), workers=2, log=tmp_path / "serve.log")
     cluster = Cluster(data_dir / "pg")
     try:
         app.start(within=240)

