@@ -68,7 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         cmd_keys_retire,
         help="stop a non-active key from signing (keeps verifying unless --forget)",
     )
-    retire.add_argument("kid")
+    retire.add_argument(
+        "kid", help="the key id; one that starts with '-' goes after '--' (retire -- -Xy...)"
+    )
     retire.add_argument("--forget", action="store_true", help="also stop verifying with it")
 
 

@@ -48,13 +48,14 @@ async def test_rotate_retire_forget_then_the_whole_history_verifies(
         ring = world.app.state.verifier
         first = await _activity_then_checkpoint(world)
         old_kid = first["kid"]
-        for step in (["keys", "rotate"], ["keys", "retire", old_kid]):
-            res = await cli([*step, "--json"], **opts)
+        # A key id may start with "-" (base64url): after "--" it is never read as an option.
+        for step in (["keys", "rotate", "--json"], ["keys", "retire", "--json", "--", old_kid]):
+            res = await cli(step, **opts)
             assert res.returncode == 0, res.stderr
         ring.reload_ring(force=True)
         second = await _activity_then_checkpoint(world)
         assert second["kid"] != old_kid
-        res = await cli(["keys", "retire", old_kid, "--forget", "--json"], **opts)
+        res = await cli(["keys", "retire", "--forget", "--json", "--", old_kid], **opts)
         assert res.returncode == 0, res.stderr
         ring.reload_ring(force=True)
         world._operator_token = None  # it was signed by the forgotten key

@@ -207,7 +207,7 @@ def test_keys_rotate_list_retire(tmp_path):
 
     def keys(*args: str) -> dict:
         res = subprocess.run(
-            [sys.executable, "-m", "app.cli.main", "keys", *args, "--json"],
+            [sys.executable, "-m", "app.cli.main", "keys", args[0], "--json", *args[1:]],
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -221,8 +221,9 @@ def test_keys_rotate_list_retire(tmp_path):
     second = keys("rotate")["kid"]
     listed = {k["kid"]: k for k in keys("list")["keys"]}
     assert listed[second]["active"] and not listed[first]["active"]
-    keys("retire", first)
+    # A key id may start with "-" (base64url): after "--" it is never read as an option.
+    keys("retire", "--", first)
     listed = {k["kid"]: k for k in keys("list")["keys"]}
     assert listed[first]["private"] is False  # verify-only now
-    keys("retire", first, "--forget")
+    keys("retire", "--forget", "--", first)
     assert first not in {k["kid"] for k in keys("list")["keys"]}
