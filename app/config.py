@@ -261,6 +261,13 @@ class Settings(BaseSettings):
         "FlagBridge's own telemetry is its metrics listener and JSON logs, and looking for "
         "those providers costs every request.",
     )
+    gil_switch_interval_ms: float = Field(
+        default=0.5,
+        gt=0,
+        le=100,
+        description="How long a background thread (audit sealing, argon2) may keep "
+        "Python's GIL while requests wait for it (app/kit/gil.py; Python's default is 5)",
+    )
     argon2_profile: Literal["owasp", "test"] = Field(
         default="owasp",
         description="argon2id parameters of client secrets: OWASP's minimum, or argon2's "

@@ -43,6 +43,7 @@ from app.flags.schemas import FlagCreate
 from app.holds import endpoints as holds_endpoints
 from app.holds import service as holds_service
 from app.kit import idempotency
+from app.kit.gil import set_switch_interval
 from app.kit.listener import PgListener, asyncpg_dsn
 from app.kit.memory import return_large_blocks_to_the_system
 from app.kit.periodic import Periodic
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         return_large_blocks_to_the_system()
+        set_switch_interval(settings.gil_switch_interval_ms)
         # The page's catalogues and templates, read once here rather than on a request.
         await asyncio.to_thread(transparency_i18n.warm)
         url = database_url or await resolve_database_url_async(
