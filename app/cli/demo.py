@@ -49,9 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="create the demo world and print its credentials",
         description="Create the nine member-state agencies of the 2018 Jakarta meeting, "
         "Twitter and two more platforms, an observer and an operator, each with an API "
-        "client, a few hundred live sample flags and two years of history (closed flags and "
-        "platform reports), and print their credentials. Run again, it creates nothing and "
-        "prints the saved credentials.",
+        "client, a few hundred live sample flags and two years of history (closed flags, some "
+        "contested, with statements of reasons, and platform reports), and print their "
+        "credentials. Run again, it creates nothing and prints the saved credentials.",
     )
 
 
@@ -119,7 +119,8 @@ def _human(world: dict[str, Any], base_url: str) -> str:
         if world.get("history"):
             h = world["history"]
             lines.append(
-                f"history: {h['history_flags']} settled flags and {h['platform_reports']} "
+                f"history: {h['history_flags']} settled flags ({h['contests']} contested, "
+                f"{h['statements']} statements of reasons) and {h['platform_reports']} "
                 f"platform reports over the last {h['months']} months"
             )
         lines.append("")

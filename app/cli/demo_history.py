@@ -31,6 +31,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.cli.demo_contests import draw_extras, write_extras
 from app.cli.demo_flags import (
     LEGAL_BASIS,
     PREFIXES,
@@ -394,11 +395,20 @@ async def create_history(
     now = utc_now()
     months = history_months(now.date())
     world = _World(agencies, platforms, await _deadline_spans(session, list(agencies)), now)
-    flags = await _insert_flags(session, _flag_rows(rng, months, world))
+    rows = _flag_rows(rng, months, world)
+    # Their own generator, so the flags and reports stay those of the demo before contests.
+    extras = draw_extras(random.Random(seed + 1), rows, now, world.deadlines)  # noqa: S311
+    flags = await _insert_flags(session, rows)
+    written = await write_extras(session, extras)
     report_count = await _submit_reports(session, rng, months, platforms)
     # Fold the history's rollup rows now rather than on the server's first fold.
     await stats_repo.fold(session, limit=len(months) * 100_000)
-    summary = {"history_flags": flags, "platform_reports": report_count, "months": len(months)}
+    summary = {
+        "history_flags": flags,
+        **written,
+        "platform_reports": report_count,
+        "months": len(months),
+    }
     await audit.record(
         session=session,
         actor=None,
